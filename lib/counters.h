@@ -1,0 +1,116 @@
+/*
+ * counters: named counters, gauges and latency histograms for jobd.
+ *
+ * COUNTERS_LIST below is the one list of every figure jobd reports; it is
+ * expanded into the enums here, the per-thread slot layout, the names in the
+ * JSON snapshot and (later) the Prometheus names, so adding a figure is one
+ * line.
+ *
+ * Hot path: every thread that records gets its own cache-line-aligned slot
+ * (counters_slot()), and only that thread writes it, with relaxed atomic
+ * load+store (no lock prefix, no shared cache line).  Readers sum all slots
+ * with relaxed loads; a snapshot is therefore not an atomic cut across
+ * figures, which is fine for monitoring.
+ *
+ * Histograms are log-linear: each power of two is split into
+ * COUNTERS_HIST_SUB linear sub-buckets, so a reported percentile is within
+ * 1/COUNTERS_HIST_SUB (12.5%) of the true value; max is exact.
+ */
+#ifndef JOBD_COUNTERS_H
+#define JOBD_COUNTERS_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+/*
+ * C(name, help): monotonic counter.  G(name, help): gauge (up and down).
+ * H(name, help): histogram of values (unit in the name).
+ */
+#define COUNTERS_LIST(C, G, H)                                               \
+	C(jobs_submitted, "jobs accepted by submit")                         \
+	C(jobs_started, "job attempts started")                              \
+	C(jobs_succeeded, "jobs finished succeeded")                         \
+	C(jobs_failed, "jobs finished failed after their last attempt")      \
+	C(jobs_timed_out, "jobs finished timed out after their last attempt") \
+	C(jobs_retried, "attempts scheduled again after a failure")          \
+	C(jobs_cancelled, "jobs cancelled")                                  \
+	C(conns_total, "connections accepted")                               \
+	C(requests, "requests handled")                                      \
+	C(protocol_errors, "requests answered with an error")                \
+	C(bytes_in, "bytes read from clients")                               \
+	C(bytes_out, "bytes written to clients")                             \
+	G(jobs_queued, "jobs waiting to run")                                \
+	G(jobs_running, "jobs running")                                      \
+	G(conns_current, "open connections")                                 \
+	H(queue_wait_us, "time from queued to started, microseconds")        \
+	H(run_time_us, "attempt run time, microseconds")
+
+#define COUNTERS_ENUM_C(name, help) COUNTER_##name,
+#define COUNTERS_ENUM_G(name, help) GAUGE_##name,
+#define COUNTERS_ENUM_H(name, help) HIST_##name,
+#define COUNTERS_SKIP(name, help)
+
+enum counter_id {
+	COUNTERS_LIST(COUNTERS_ENUM_C, COUNTERS_SKIP, COUNTERS_SKIP)
+	    COUNTER_MAX
+};
+enum gauge_id {
+	COUNTERS_LIST(COUNTERS_SKIP, COUNTERS_ENUM_G, COUNTERS_SKIP) GAUGE_MAX
+};
+enum hist_id {
+	COUNTERS_LIST(COUNTERS_SKIP, COUNTERS_SKIP, COUNTERS_ENUM_H) HIST_MAX
+};
+
+#define COUNTERS_HIST_SUB_BITS 3
+#define COUNTERS_HIST_SUB (1 << COUNTERS_HIST_SUB_BITS)
+/* Buckets cover every uint64_t value. */
+#define COUNTERS_HIST_BUCKETS ((64 - COUNTERS_HIST_SUB_BITS + 1) * COUNTERS_HIST_SUB)
+
+struct counters;
+struct counters_slot;
+
+struct hist_summary {
+	uint64_t count;
+	uint64_t sum;
+	uint64_t p50, p90, p99; /* upper bound of the bucket holding it */
+	uint64_t max;
+};
+
+/* Room for up to max_threads recording threads.  NULL on error (errno). */
+struct counters *counters_create(unsigned max_threads);
+void counters_free(struct counters *c);
+
+/*
+ * The calling thread's slot, registering the thread on first use (cached in
+ * thread-local storage, so later calls are cheap).  Aborts if more than
+ * max_threads threads record: that is a sizing bug, not an input error.
+ */
+struct counters_slot *counters_slot(struct counters *c);
+
+void counter_add(struct counters_slot *s, enum counter_id id, uint64_t n);
+void gauge_add(struct counters_slot *s, enum gauge_id id, int64_t delta);
+void hist_record(struct counters_slot *s, enum hist_id id, uint64_t value);
+
+/* Sums over all slots. */
+uint64_t counters_get(struct counters *c, enum counter_id id);
+int64_t gauges_get(struct counters *c, enum gauge_id id);
+void hists_get(struct counters *c, enum hist_id id, struct hist_summary *out);
+
+const char *counter_name(enum counter_id id);
+const char *gauge_name(enum gauge_id id);
+const char *hist_name(enum hist_id id);
+const char *counter_help(enum counter_id id);
+const char *gauge_help(enum gauge_id id);
+const char *hist_help(enum hist_id id);
+
+/* Bucket arithmetic, exposed for tests: value -> bucket, bucket -> bounds. */
+unsigned hist_bucket_of(uint64_t value);
+uint64_t hist_bucket_upper(unsigned bucket);
+
+/*
+ * {"counters":{name:n,...},"gauges":{name:n,...},
+ *  "histograms":{name:{"count","sum","p50","p90","p99","max"},...}}
+ */
+json_t *counters_snapshot_json(struct counters *c);
+
+#endif
