@@ -26,23 +26,35 @@
  * C(name, help): monotonic counter.  G(name, help): gauge (up and down).
  * H(name, help): histogram of values (unit in the name).
  */
-#define COUNTERS_LIST(C, G, H)                                               \
-	C(jobs_submitted, "jobs accepted by submit")                         \
-	C(jobs_started, "job attempts started")                              \
-	C(jobs_succeeded, "jobs finished succeeded")                         \
-	C(jobs_failed, "jobs finished failed after their last attempt")      \
+#define COUNTERS_LIST(C, G, H)                                                \
+	C(jobs_submitted, "jobs accepted by submit")                          \
+	C(jobs_started, "job attempts started")                               \
+	C(jobs_succeeded, "jobs finished succeeded")                          \
+	C(jobs_failed, "jobs finished failed after their last attempt")       \
 	C(jobs_timed_out, "jobs finished timed out after their last attempt") \
-	C(jobs_retried, "attempts scheduled again after a failure")          \
-	C(jobs_cancelled, "jobs cancelled")                                  \
-	C(conns_total, "connections accepted")                               \
-	C(requests, "requests handled")                                      \
-	C(protocol_errors, "requests answered with an error")                \
-	C(bytes_in, "bytes read from clients")                               \
-	C(bytes_out, "bytes written to clients")                             \
-	G(jobs_queued, "jobs waiting to run")                                \
-	G(jobs_running, "jobs running")                                      \
-	G(conns_current, "open connections")                                 \
-	H(queue_wait_us, "time from queued to started, microseconds")        \
+	C(jobs_retried, "attempts scheduled again after a failure")           \
+	C(jobs_cancelled, "jobs cancelled")                                   \
+	C(conns_total, "connections accepted")                                \
+	C(requests, "requests handled")                                       \
+	C(requests_hello, "hello requests")                                   \
+	C(requests_ping, "ping requests")                                     \
+	C(requests_submit, "submit requests")                                 \
+	C(requests_get, "get requests")                                       \
+	C(requests_wait, "wait requests")                                     \
+	C(requests_cancel, "cancel requests")                                 \
+	C(requests_list, "list requests")                                     \
+	C(requests_logs, "logs requests")                                     \
+	C(requests_watch, "watch requests")                                   \
+	C(requests_stats, "stats requests")                                   \
+	C(protocol_errors, "requests answered with an error")                 \
+	C(backpressure_pauses,                                                \
+	    "times a client went unread until it read its replies")           \
+	C(bytes_in, "bytes read from clients")                                \
+	C(bytes_out, "bytes written to clients")                              \
+	G(jobs_queued, "jobs waiting to run")                                 \
+	G(jobs_running, "jobs running")                                       \
+	G(conns_current, "open connections")                                  \
+	H(queue_wait_us, "time from queued to started, microseconds")         \
 	H(run_time_us, "attempt run time, microseconds")
 
 #define COUNTERS_ENUM_C(name, help) COUNTER_##name,
@@ -51,8 +63,7 @@
 #define COUNTERS_SKIP(name, help)
 
 enum counter_id {
-	COUNTERS_LIST(COUNTERS_ENUM_C, COUNTERS_SKIP, COUNTERS_SKIP)
-	    COUNTER_MAX
+	COUNTERS_LIST(COUNTERS_ENUM_C, COUNTERS_SKIP, COUNTERS_SKIP) COUNTER_MAX
 };
 enum gauge_id {
 	COUNTERS_LIST(COUNTERS_SKIP, COUNTERS_ENUM_G, COUNTERS_SKIP) GAUGE_MAX
@@ -64,7 +75,8 @@ enum hist_id {
 #define COUNTERS_HIST_SUB_BITS 3
 #define COUNTERS_HIST_SUB (1 << COUNTERS_HIST_SUB_BITS)
 /* Buckets cover every uint64_t value. */
-#define COUNTERS_HIST_BUCKETS ((64 - COUNTERS_HIST_SUB_BITS + 1) * COUNTERS_HIST_SUB)
+#define COUNTERS_HIST_BUCKETS \
+	((64 - COUNTERS_HIST_SUB_BITS + 1) * COUNTERS_HIST_SUB)
 
 struct counters;
 struct counters_slot;

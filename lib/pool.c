@@ -49,6 +49,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -630,7 +631,12 @@ worker_main(void *arg)
 	struct pool *p = w->pool;
 	struct pool_task *t;
 	enum found r;
+	sigset_t all;
 	bool aborted;
+
+	/* Signals are for the threads that expect them, not for workers. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
 
 	pthread_mutex_lock(&p->park_mtx);
 	while (!p->gate_open)

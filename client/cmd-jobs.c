@@ -1,0 +1,582 @@
+/*
+ * cmd-jobs: the commands about jobs already submitted: get, wait, cancel,
+ * logs, list and watch.  Each is one request (cancel pipelines one per
+ * job, so an unknown id does not hide the others' results; watch keeps
+ * reading events).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "conn.h"
+#include "jobctl.h"
+#include "xmalloc.h"
+
+enum {
+	OPT_TIMEOUT = CMD_OPT_COMMAND_FIRST,
+	OPT_STATE,
+	OPT_LIMIT,
+	OPT_ALL,
+};
+
+#define LIST_PAGE_MAX 10000
+
+static const struct option common_options[] = {CMD_COMMON_OPTIONS};
+
+/* Options and job id operands for commands that take nothing else. */
+static json_t *
+parse_id_operands(
+    struct cmd_ctx *ctx, int argc, char **argv, bool one, int *status)
+{
+	int c;
+
+	*status = -1;
+	while ((c = cmd_getopt(ctx, argc, argv, "", common_options, false,
+	            status)) != -1) {
+		if (c == CMD_GETOPT_EXIT)
+			return NULL;
+	}
+	if (one && argc - optind > 1) {
+		*status = cmd_usage_error(ctx, "one job id, please");
+		return NULL;
+	}
+	return cmd_parse_ids(ctx, argc, argv, optind);
+}
+
+static const char *
+state_of(const json_t *job)
+{
+	const char *s = json_string_value(json_object_get(job, "state"));
+
+	return s != NULL ? s : "unknown";
+}
+
+/* --- get ------------------------------------------------------------------ */
+
+static void
+print_field(const char *key, const char *value)
+{
+	printf("%-11s %s\n", key, value);
+}
+
+/* "attempt 2:  failed, exit 3, started 2026-11-26 14:44:30, took 4.0ms" */
+static void
+print_attempt(const json_t *a)
+{
+	const char *outcome = json_string_value(json_object_get(a, "outcome"));
+	const char *start = json_string_value(json_object_get(a, "started_at"));
+	const json_t *code = json_object_get(a, "exit_code");
+	const json_t *sig = json_object_get(a, "signal");
+	int64_t t0 = out_time_ms(start);
+	int64_t t1 =
+	    out_time_ms(json_string_value(json_object_get(a, "ended_at")));
+	char key[32], started[32], took[48] = "", codes[64] = "", line[256];
+
+	snprintf(key, sizeof key, "attempt %lld:",
+	    (long long)json_integer_value(json_object_get(a, "attempt")));
+	out_time(started, sizeof started, start);
+	if (json_is_integer(code))
+		snprintf(codes, sizeof codes, ", exit %lld",
+		    (long long)json_integer_value(code));
+	else if (json_is_integer(sig))
+		snprintf(codes, sizeof codes, ", signal %lld",
+		    (long long)json_integer_value(sig));
+	if (t0 >= 0 && t1 >= t0) {
+		memcpy(took, ", took ", 7);
+		out_duration_us(
+		    took + 7, sizeof took - 7, (double)(t1 - t0) * 1000);
+	}
+	snprintf(line, sizeof line, "%s%s, started %s%s",
+	    outcome != NULL ? outcome : "running", codes, started, took);
+	print_field(key, line);
+}
+
+/* "3 attempts, exponential backoff from 1.00s to 5m00s", if it retries. */
+static void
+print_retry(const json_t *retry)
+{
+	const char *backoff =
+	    json_string_value(json_object_get(retry, "backoff"));
+	json_int_t attempts =
+	    json_integer_value(json_object_get(retry, "max_attempts"));
+	char base[24], max[24], line[128];
+
+	if (attempts < 2 || backoff == NULL)
+		return;
+	out_duration_us(base, sizeof base,
+	    (double)json_integer_value(json_object_get(retry, "base_ms")) *
+	        1000);
+	out_duration_us(max, sizeof max,
+	    (double)json_integer_value(json_object_get(retry, "max_ms")) *
+	        1000);
+	if (strcmp(backoff, "fixed") == 0)
+		snprintf(line, sizeof line, "%lld attempts, %s apart",
+		    (long long)attempts, base);
+	else
+		snprintf(line, sizeof line,
+		    "%lld attempts, %s backoff from %s to %s",
+		    (long long)attempts, backoff, base, max);
+	print_field("retry:", line);
+}
+
+static void
+print_job(const json_t *job)
+{
+	const json_t *attempts = json_object_get(job, "attempts"), *a, *v;
+	char buf[64], *text;
+	size_t i;
+
+	snprintf(buf, sizeof buf, "%lld",
+	    (long long)json_integer_value(json_object_get(job, "id")));
+	print_field("id:", buf);
+	v = json_object_get(job, "kind");
+	print_field("kind:", json_is_string(v) ? json_string_value(v) : "-");
+	print_field("state:", state_of(job));
+	text = out_command(job);
+	print_field(
+	    json_object_get(job, "argv") != NULL ? "command:" : "args:", text);
+	free(text);
+	if ((v = json_object_get(job, "cwd")) != NULL)
+		print_field("cwd:", json_string_value(v));
+	if ((v = json_object_get(job, "timeout_ms")) != NULL) {
+		out_duration_us(
+		    buf, sizeof buf, (double)json_integer_value(v) * 1000);
+		print_field("timeout:", buf);
+	}
+	print_retry(json_object_get(job, "retry"));
+	out_time(buf, sizeof buf,
+	    json_string_value(json_object_get(job, "submitted_at")));
+	print_field("submitted:", buf);
+	if ((v = json_object_get(job, "finished_at")) != NULL) {
+		out_time(buf, sizeof buf, json_string_value(v));
+		print_field("finished:", buf);
+	}
+	if (json_array_size(attempts) == 0)
+		print_field("attempts:", "none yet");
+	json_array_foreach(attempts, i, a)
+	{
+		print_attempt(a);
+	}
+	if ((v = json_object_get(job, "exit_code")) != NULL ||
+	    json_object_get(job, "signal") != NULL) {
+		out_exit(buf, sizeof buf, job);
+		/* out_exit() says "sig 9"; the key already says signal. */
+		print_field(v != NULL ? "exit code:" : "signal:",
+		    v != NULL ? buf : buf + 4);
+	}
+	if ((v = json_object_get(job, "error")) != NULL)
+		print_field("error:", json_string_value(v));
+	if ((v = json_object_get(job, "result")) != NULL) {
+		text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		print_field("result:", text != NULL ? text : "?");
+		free(text);
+	}
+}
+
+static int
+cmd_get_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	json_t *ids, *req, *reply, *job;
+	int status;
+	size_t i;
+
+	if ((ids = parse_id_operands(ctx, argc, argv, false, &status)) == NULL)
+		return status != -1 ? status : JOBCTL_EXIT_ERROR;
+	req = json_pack(
+	    "{s:s, s:o, s:b}", "op", "get", "jobs", ids, "output", ctx->json);
+	reply = cmd_call(ctx, req);
+	json_decref(req);
+	if (reply == NULL)
+		return JOBCTL_EXIT_ERROR;
+	json_array_foreach(json_object_get(reply, "jobs"), i, job)
+	{
+		if (ctx->json)
+			out_json(job);
+		else {
+			if (i > 0)
+				putchar('\n');
+			print_job(job);
+		}
+	}
+	json_decref(reply);
+	return JOBCTL_EXIT_OK;
+}
+
+/* --- wait ----------------------------------------------------------------- */
+
+static int
+cmd_wait_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    CMD_COMMON_OPTIONS,
+	};
+	json_t *ids, *req, *reply, *job;
+	uint64_t timeout_ms = 0;
+	bool has_timeout = false;
+	int c, status = JOBCTL_EXIT_OK;
+	size_t i;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "", options, false, &status)) !=
+	       -1) {
+		if (c == CMD_GETOPT_EXIT)
+			return status;
+		if (cmd_parse_duration(ctx, "--timeout", optarg, &timeout_ms))
+			return JOBCTL_EXIT_ERROR;
+		has_timeout = true;
+	}
+	if ((ids = cmd_parse_ids(ctx, argc, argv, optind)) == NULL)
+		return JOBCTL_EXIT_ERROR;
+	req = json_pack(
+	    "{s:s, s:o, s:b}", "op", "wait", "jobs", ids, "output", false);
+	if (has_timeout)
+		json_object_set_new(
+		    req, "timeout_ms", json_integer((json_int_t)timeout_ms));
+	reply = cmd_call(ctx, req);
+	json_decref(req);
+	if (reply == NULL)
+		return JOBCTL_EXIT_ERROR;
+	json_array_foreach(json_object_get(reply, "jobs"), i, job)
+	{
+		if (ctx->json)
+			out_json(job);
+		else
+			printf("%lld %s\n",
+			    (long long)json_integer_value(
+			        json_object_get(job, "id")),
+			    state_of(job));
+		if (strcmp(state_of(job), "succeeded") != 0)
+			status = JOBCTL_EXIT_FAILED;
+	}
+	if (json_is_true(json_object_get(reply, "timed_out")))
+		status = JOBCTL_EXIT_TIMEOUT;
+	json_decref(reply);
+	return status;
+}
+
+/* --- cancel --------------------------------------------------------------- */
+
+static int
+cmd_cancel_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	json_t *ids, *req, *reply, *job, *id;
+	json_int_t *req_ids;
+	int status = JOBCTL_EXIT_OK;
+	size_t i;
+
+	if ((ids = parse_id_operands(ctx, argc, argv, false, &status)) == NULL)
+		return status != -1 ? status : JOBCTL_EXIT_ERROR;
+	if (cmd_connect(ctx) == NULL) {
+		json_decref(ids);
+		return JOBCTL_EXIT_ERROR;
+	}
+	/* One request per job, all in flight at once. */
+	req_ids = xcalloc(json_array_size(ids), sizeof(*req_ids));
+	json_array_foreach(ids, i, id)
+	{
+		req = json_pack("{s:s, s:O}", "op", "cancel", "job", id);
+		req_ids[i] = conn_queue(ctx->conn, req);
+		json_decref(req);
+	}
+	status = JOBCTL_EXIT_OK;
+	json_array_foreach(ids, i, id)
+	{
+		if ((reply = conn_reply(ctx->conn, req_ids[i], -1)) == NULL) {
+			cmd_conn_error(ctx);
+			status = JOBCTL_EXIT_ERROR;
+			break;
+		}
+		job = json_object_get(reply, "job");
+		if (!json_is_true(json_object_get(reply, "ok"))) {
+			cmd_reply_error(reply);
+			status = JOBCTL_EXIT_ERROR;
+		} else if (ctx->json)
+			out_json(job);
+		else if (json_is_true(json_object_get(job, "cancelled")))
+			printf("%lld cancelled\n",
+			    (long long)json_integer_value(id));
+		else
+			printf("%lld already %s\n",
+			    (long long)json_integer_value(id), state_of(job));
+		json_decref(reply);
+	}
+	free(req_ids);
+	json_decref(ids);
+	return status;
+}
+
+/* --- logs ----------------------------------------------------------------- */
+
+static int
+cmd_logs_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	json_t *ids, *req, *reply;
+	json_int_t id;
+	int status;
+
+	if ((ids = parse_id_operands(ctx, argc, argv, true, &status)) == NULL)
+		return status != -1 ? status : JOBCTL_EXIT_ERROR;
+	id = json_integer_value(json_array_get(ids, 0));
+	req = json_pack("{s:s, s:I}", "op", "logs", "job", id);
+	json_decref(ids);
+	reply = cmd_call(ctx, req);
+	json_decref(req);
+	if (reply == NULL)
+		return JOBCTL_EXIT_ERROR;
+	status = JOBCTL_EXIT_OK;
+	if (ctx->json) {
+		json_object_del(reply, "id");
+		json_object_del(reply, "ok");
+		out_json(reply);
+	} else if (out_stream(reply, "stdout", stdout, id) != 0 ||
+	           out_stream(reply, "stderr", stderr, id) != 0)
+		status = JOBCTL_EXIT_ERROR;
+	json_decref(reply);
+	return status;
+}
+
+/* --- list ----------------------------------------------------------------- */
+
+static void
+print_row(const json_t *job)
+{
+	char id[32], exit_text[32], submitted[32], *command;
+
+	snprintf(id, sizeof id, "%lld",
+	    (long long)json_integer_value(json_object_get(job, "id")));
+	out_exit(exit_text, sizeof exit_text, job);
+	out_time(submitted, sizeof submitted,
+	    json_string_value(json_object_get(job, "submitted_at")));
+	command = out_command(job);
+	printf("%-7s %-9s %-8s %-6s %-19s %s\n", id, state_of(job),
+	    json_string_value(json_object_get(job, "kind")), exit_text,
+	    submitted, command);
+	free(command);
+}
+
+static int
+cmd_list_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"state", required_argument, NULL, OPT_STATE},
+	    {"limit", required_argument, NULL, OPT_LIMIT},
+	    {"all", no_argument, NULL, OPT_ALL},
+	    CMD_COMMON_OPTIONS,
+	};
+	json_t *states = NULL, *req, *reply, *job, *next;
+	uint64_t limit = 0;
+	bool all = false, header = false;
+	char *copy, *word, *save;
+	int c, status;
+	size_t i;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "", options, false, &status)) !=
+	       -1) {
+		switch (c) {
+		case CMD_GETOPT_EXIT:
+			json_decref(states);
+			return status;
+		case OPT_STATE:
+			if (states == NULL)
+				states = json_array();
+			copy = xstrdup(optarg);
+			for (word = strtok_r(copy, ",", &save); word != NULL;
+			     word = strtok_r(NULL, ",", &save))
+				json_array_append_new(
+				    states, json_string(word));
+			free(copy);
+			break;
+		case OPT_LIMIT:
+			if (cmd_parse_uint(optarg, 1, LIST_PAGE_MAX, &limit)) {
+				json_decref(states);
+				return cmd_usage_error(ctx,
+				    "--limit: expected a number from 1 to %d",
+				    LIST_PAGE_MAX);
+			}
+			break;
+		case OPT_ALL:
+			all = true;
+			break;
+		}
+	}
+	if (optind < argc) {
+		json_decref(states);
+		return cmd_usage_error(
+		    ctx, "unexpected argument \"%s\"", argv[optind]);
+	}
+	req = json_pack("{s:s}", "op", "list");
+	if (states != NULL)
+		json_object_set_new(req, "state", states);
+	if (limit > 0 || all)
+		json_object_set_new(req, "limit",
+		    json_integer(limit > 0 ? (json_int_t)limit : 1000));
+	for (;;) {
+		if ((reply = cmd_call(ctx, req)) == NULL) {
+			json_decref(req);
+			return JOBCTL_EXIT_ERROR;
+		}
+		if (!ctx->json && !header) {
+			printf("%-7s %-9s %-8s %-6s %-19s %s\n", "ID", "STATE",
+			    "KIND", "EXIT", "SUBMITTED", "COMMAND");
+			header = true;
+		}
+		json_array_foreach(json_object_get(reply, "jobs"), i, job)
+		{
+			if (ctx->json)
+				out_json(job);
+			else
+				print_row(job);
+		}
+		next = json_object_get(reply, "next");
+		if (!json_is_integer(next)) {
+			json_decref(reply);
+			break;
+		}
+		if (!all) {
+			if (!ctx->json)
+				out_warn("more jobs after %lld: use --all",
+				    (long long)json_integer_value(next));
+			json_decref(reply);
+			break;
+		}
+		json_object_set(req, "after", next);
+		json_decref(reply);
+	}
+	json_decref(req);
+	return JOBCTL_EXIT_OK;
+}
+
+/* --- watch ---------------------------------------------------------------- */
+
+static void
+print_event(const json_t *event)
+{
+	const json_t *job = json_object_get(event, "job");
+	const char *name = json_string_value(json_object_get(event, "event"));
+	char when[32], exit_text[32];
+	struct timeval tv;
+	struct tm tm;
+
+	gettimeofday(&tv, NULL);
+	localtime_r(&tv.tv_sec, &tm);
+	strftime(when, sizeof when, "%H:%M:%S", &tm);
+	printf("%s.%03ld %s %lld %s", when, (long)(tv.tv_usec / 1000),
+	    name != NULL ? name : "?",
+	    (long long)json_integer_value(json_object_get(job, "id")),
+	    state_of(job));
+	if (name != NULL && strcmp(name, "finished") == 0) {
+		out_exit(exit_text, sizeof exit_text, job);
+		if (strcmp(exit_text, "-") != 0)
+			printf(" %s%s", exit_text[0] == 's' ? "" : "exit ",
+			    exit_text);
+	}
+	putchar('\n');
+	fflush(stdout);
+}
+
+static int
+cmd_watch_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	json_t *req, *reply, *ids = NULL;
+	json_int_t watch_id, wait_id = -1, id;
+	int c, status;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "", common_options, false,
+	            &status)) != -1) {
+		if (c == CMD_GETOPT_EXIT)
+			return status;
+	}
+	if (optind < argc &&
+	    (ids = cmd_parse_ids(ctx, argc, argv, optind)) == NULL)
+		return JOBCTL_EXIT_ERROR;
+	req = json_pack("{s:s}", "op", "watch");
+	if (ids != NULL)
+		json_object_set(req, "jobs", ids);
+	if ((reply = cmd_call(ctx, req)) == NULL) {
+		json_decref(req);
+		json_decref(ids);
+		return JOBCTL_EXIT_ERROR;
+	}
+	watch_id = conn_reply_id(reply);
+	json_decref(reply);
+	json_decref(req);
+	/* Named jobs: the wait's reply, after their last event, ends it. */
+	if (ids != NULL) {
+		req = json_pack("{s:s, s:o, s:b}", "op", "wait", "jobs", ids,
+		    "output", false);
+		wait_id = conn_queue(ctx->conn, req);
+		json_decref(req);
+	}
+	for (;;) {
+		if ((reply = conn_reply_any(ctx->conn, -1)) == NULL) {
+			cmd_conn_error(ctx);
+			return JOBCTL_EXIT_ERROR;
+		}
+		id = conn_reply_id(reply);
+		if (!json_is_true(json_object_get(reply, "ok")) &&
+		    json_object_get(reply, "event") == NULL) {
+			cmd_reply_error(reply);
+			json_decref(reply);
+			return JOBCTL_EXIT_ERROR;
+		}
+		if (id == wait_id) {
+			json_decref(reply);
+			return JOBCTL_EXIT_OK;
+		}
+		if (id == watch_id && json_object_get(reply, "event") != NULL) {
+			json_object_del(reply, "id");
+			if (ctx->json)
+				out_json(reply);
+			else
+				print_event(reply);
+		}
+		json_decref(reply);
+	}
+}
+
+const struct cmd_entry cmd_get_entry = {
+    .name = "get",
+    .usage = "ID...",
+    .summary = "show jobs: state, command, attempts, exit code, result",
+    .exec = cmd_get_exec,
+};
+
+const struct cmd_entry cmd_wait_entry = {
+    .name = "wait",
+    .usage = "[--timeout DUR] ID...",
+    .summary = "wait for jobs to finish; exit 0 if all succeeded",
+    .exec = cmd_wait_exec,
+};
+
+const struct cmd_entry cmd_cancel_entry = {
+    .name = "cancel",
+    .usage = "ID...",
+    .summary = "cancel queued or running jobs",
+    .exec = cmd_cancel_exec,
+};
+
+const struct cmd_entry cmd_logs_entry = {
+    .name = "logs",
+    .usage = "ID",
+    .summary = "print a job's captured stdout and stderr",
+    .exec = cmd_logs_exec,
+};
+
+const struct cmd_entry cmd_list_entry = {
+    .name = "list",
+    .usage = "[--state STATE[,STATE]...] [--limit N] [--all]",
+    .summary = "list jobs, oldest first",
+    .exec = cmd_list_exec,
+};
+
+const struct cmd_entry cmd_watch_entry = {
+    .name = "watch",
+    .usage = "[ID...]",
+    .summary = "stream job events (of the named jobs, until they end)",
+    .exec = cmd_watch_exec,
+};

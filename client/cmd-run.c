@@ -1,0 +1,505 @@
+/*
+ * cmd-run: `run` and `submit`, the commands that build a job spec.
+ *
+ * `submit` queues the job and prints its id.  `run` queues it, waits for
+ * it and then behaves like the command itself: its stdout on stdout, its
+ * stderr on stderr, and its exit status as jobctl's (timeout(1)'s 124 for
+ * a timeout, 128+N for signal N, 127/126 when the program cannot be
+ * started).  `run` submits and then waits as two requests, rather than one
+ * submit with "wait": true, because only then does it know the job's id
+ * while the job runs: an interrupt (^C, SIGTERM, SIGHUP) cancels the job,
+ * and a second one leaves without waiting.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "jobctl.h"
+#include "proto.h"
+#include "retry.h"
+#include "xmalloc.h"
+
+enum {
+	OPT_TIMEOUT = CMD_OPT_COMMAND_FIRST,
+	OPT_RETRIES,
+	OPT_BACKOFF,
+	OPT_ENV,
+	OPT_CWD,
+	OPT_STDIN,
+	OPT_KILL_GRACE,
+	OPT_KIND,
+	OPT_ARGS,
+	OPT_META,
+};
+
+static const struct option spec_options[] = {
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"backoff", required_argument, NULL, OPT_BACKOFF},
+    {"env", required_argument, NULL, OPT_ENV},
+    {"cwd", required_argument, NULL, OPT_CWD},
+    {"stdin", required_argument, NULL, OPT_STDIN},
+    {"kill-grace", required_argument, NULL, OPT_KILL_GRACE},
+    {"kind", required_argument, NULL, OPT_KIND},
+    {"args", required_argument, NULL, OPT_ARGS},
+    {"meta", required_argument, NULL, OPT_META},
+    CMD_COMMON_OPTIONS,
+};
+
+#define SPEC_USAGE                                                           \
+	"[--timeout DUR] [--retries N] [--backoff SPEC] [--kill-grace DUR] " \
+	"[--env K[=V]]... [--cwd DIR] [--stdin FILE|-] [--meta JSON] "       \
+	"{[--] CMD [ARG]... | --kind KIND [--args JSON]}"
+
+/* Read all of fd; NULL with errno. */
+static char *
+read_all(int fd, size_t *len)
+{
+	size_t cap = 65536;
+	char *data = xmalloc(cap);
+	ssize_t n;
+
+	*len = 0;
+	for (;;) {
+		if (*len == cap)
+			data = xreallocarray(data, cap *= 2, 1);
+		n = read(fd, data + *len, cap - *len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			free(data);
+			return NULL;
+		}
+		if (n == 0)
+			return data;
+		*len += (size_t)n;
+	}
+}
+
+/* The "stdin" field from a file or jobctl's stdin. */
+static int
+spec_stdin(struct cmd_ctx *ctx, json_t *spec, const char *path)
+{
+	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO
+	                                : open(path, O_RDONLY | O_CLOEXEC);
+	const char *name = fd == STDIN_FILENO ? "standard input" : path;
+	size_t len;
+	char *data;
+
+	if (fd == -1 || (data = read_all(fd, &len)) == NULL) {
+		out_warn("--stdin %s: %s", name, strerror(errno));
+		if (fd > STDIN_FILENO)
+			close(fd);
+		return JOBCTL_EXIT_ERROR;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (!proto_utf8_valid(data, len) || memchr(data, '\0', len) != NULL) {
+		out_warn("--stdin %s: not UTF-8 text (jobd takes a job's "
+		         "input as a JSON string, so binary input, NUL bytes "
+		         "included, cannot be sent)",
+		    name);
+		free(data);
+		return JOBCTL_EXIT_ERROR;
+	}
+	json_object_set_new(spec, "stdin", json_stringn(data, len));
+	free(data);
+	return -1;
+}
+
+/* K=V, or K alone to pass jobctl's own value on. */
+static int
+spec_env(struct cmd_ctx *ctx, json_t *env, const char *arg)
+{
+	const char *eq = strchr(arg, '='), *value;
+	char *key;
+
+	if (eq == arg || arg[0] == '\0')
+		return cmd_usage_error(ctx, "--env %s: no variable name", arg);
+	key = eq != NULL ? xstrndup(arg, (size_t)(eq - arg)) : xstrdup(arg);
+	value = eq != NULL ? eq + 1 : getenv(key);
+	if (value == NULL) {
+		cmd_usage_error(
+		    ctx, "--env %s: not set in jobctl's environment", key);
+		free(key);
+		return JOBCTL_EXIT_ERROR;
+	}
+	json_object_set_new(env, key, json_string(value));
+	free(key);
+	return -1;
+}
+
+static int
+spec_json(struct cmd_ctx *ctx, json_t *spec, const char *option,
+    const char *key, const char *text)
+{
+	json_error_t jerr;
+	json_t *v;
+
+	if ((v = json_loads(text, JSON_DECODE_ANY, &jerr)) == NULL)
+		return cmd_usage_error(
+		    ctx, "--%s: not JSON: %s", option, jerr.text);
+	json_object_set_new(spec, key, v);
+	return -1;
+}
+
+static int
+spec_cwd(json_t *spec, const char *dir)
+{
+	char *cwd, *abs;
+
+	if (dir != NULL && dir[0] == '/') {
+		json_object_set_new(spec, "cwd", json_string(dir));
+		return -1;
+	}
+	/* jobd wants an absolute path: relative ones are jobctl's. */
+	if ((cwd = getcwd(NULL, 0)) == NULL) {
+		out_warn("cannot tell the working directory (%s); give "
+		         "--cwd /ABSOLUTE/PATH",
+		    strerror(errno));
+		return JOBCTL_EXIT_ERROR;
+	}
+	if (dir == NULL || strcmp(dir, ".") == 0)
+		abs = xstrdup(cwd);
+	else
+		xasprintf(&abs, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, dir);
+	json_object_set_new(spec, "cwd", json_string(abs));
+	free(abs);
+	free(cwd);
+	return -1;
+}
+
+/*
+ * Build the job spec from the options and operands.  Returns -1 with
+ * *out set, or the exit status to end with (usage error, --help).
+ */
+static int
+spec_parse(struct cmd_ctx *ctx, int argc, char **argv, json_t **out)
+{
+	json_t *spec = json_object(), *env = json_object();
+	const char *kind = "exec", *cwd = NULL, *in = NULL;
+	const char *exec_only = NULL;
+	struct retry_policy policy;
+	char err[256];
+	uint64_t n;
+	int c, status = -1, i;
+
+	while (status == -1 && (c = cmd_getopt(ctx, argc, argv, "",
+	                            spec_options, true, &status)) != -1) {
+		switch (c) {
+		case CMD_GETOPT_EXIT:
+			break;
+		case OPT_TIMEOUT:
+		case OPT_KILL_GRACE:
+			if (cmd_parse_duration(ctx,
+			        c == OPT_TIMEOUT ? "--timeout" : "--kill-grace",
+			        optarg, &n) != 0) {
+				status = JOBCTL_EXIT_ERROR;
+				break;
+			}
+			json_object_set_new(spec,
+			    c == OPT_TIMEOUT ? "timeout_ms" : "kill_grace_ms",
+			    json_integer((json_int_t)n));
+			break;
+		case OPT_RETRIES:
+			if (cmd_parse_uint(
+			        optarg, 0, RETRY_MAX_ATTEMPTS - 1, &n) != 0) {
+				status = cmd_usage_error(ctx,
+				    "--retries: \"%s\" is not from 0 to %d",
+				    optarg, RETRY_MAX_ATTEMPTS - 1);
+				break;
+			}
+			json_object_set_new(
+			    spec, "retries", json_integer((json_int_t)n));
+			break;
+		case OPT_BACKOFF:
+			retry_policy_default(&policy);
+			if (retry_backoff_parse_spec(
+			        &policy, optarg, err, sizeof err) != 0) {
+				status = cmd_usage_error(ctx, "--%s", err);
+				break;
+			}
+			json_object_set_new(spec, "retry",
+			    json_pack("{s:s, s:I, s:I}", "backoff",
+			        retry_backoff_name(policy.backoff), "base_ms",
+			        (json_int_t)policy.base_ms, "max_ms",
+			        (json_int_t)policy.max_ms));
+			break;
+		case OPT_ENV:
+			status = spec_env(ctx, env, optarg);
+			exec_only = "--env";
+			break;
+		case OPT_CWD:
+			cwd = optarg;
+			exec_only = "--cwd";
+			break;
+		case OPT_STDIN:
+			in = optarg;
+			exec_only = "--stdin";
+			break;
+		case OPT_KIND:
+			kind = optarg;
+			break;
+		case OPT_ARGS:
+			status = spec_json(ctx, spec, "args", "args", optarg);
+			break;
+		case OPT_META:
+			status = spec_json(ctx, spec, "meta", "meta", optarg);
+			break;
+		default:
+			status = cmd_usage_error(ctx, "unexpected option");
+			break;
+		}
+	}
+	if (status != -1)
+		goto done;
+	json_object_set_new(spec, "kind", json_string(kind));
+	if (strcmp(kind, "exec") != 0) {
+		if (optind < argc)
+			status = cmd_usage_error(ctx,
+			    "a command is only for --kind exec; kind %s takes "
+			    "--args JSON",
+			    kind);
+		else if (exec_only != NULL)
+			status = cmd_usage_error(ctx,
+			    "%s is only for commands (kind exec)", exec_only);
+		goto done;
+	}
+	if (optind == argc) {
+		status = cmd_usage_error(ctx, "a command to run is required");
+		goto done;
+	}
+	if (json_object_get(spec, "args") != NULL) {
+		status = cmd_usage_error(
+		    ctx, "--args is for built-in kinds; a command takes ARGs");
+		goto done;
+	}
+	json_object_set_new(spec, "argv", json_array());
+	for (i = optind; i < argc; i++)
+		json_array_append_new(
+		    json_object_get(spec, "argv"), json_string(argv[i]));
+	if (json_object_size(env) > 0)
+		json_object_set(spec, "env", env);
+	if ((status = spec_cwd(spec, cwd)) == -1 && in != NULL)
+		status = spec_stdin(ctx, spec, in);
+done:
+	json_decref(env);
+	if (status != -1)
+		json_decref(spec);
+	else
+		*out = spec;
+	return status;
+}
+
+static int
+cmd_submit_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	json_t *spec, *req, *reply, *job;
+	int status;
+
+	if ((status = spec_parse(ctx, argc, argv, &spec)) != -1)
+		return status;
+	req = json_pack("{s:s, s:o}", "op", "submit", "job", spec);
+	reply = cmd_call(ctx, req);
+	json_decref(req);
+	if (reply == NULL)
+		return JOBCTL_EXIT_ERROR;
+	job = json_object_get(reply, "job");
+	if (ctx->json)
+		out_json(job);
+	else
+		printf("%lld\n",
+		    (long long)json_integer_value(json_object_get(job, "id")));
+	json_decref(reply);
+	return JOBCTL_EXIT_OK;
+}
+
+/* --- run ------------------------------------------------------------------ */
+
+/* Interrupts seen; written by the handler, read between waits. */
+static volatile sig_atomic_t run_interrupts;
+
+static void
+run_on_signal(int sig)
+{
+	run_interrupts++;
+}
+
+/*
+ * Wait for the reply to req_id.  An interrupt cancels job_id (once it is
+ * known); a second one gives up: NULL with *status 130.
+ */
+static json_t *
+run_await(struct cmd_ctx *ctx, json_int_t req_id, json_int_t job_id,
+    bool *cancel_sent, int *status)
+{
+	json_t *reply, *req;
+
+	for (;;) {
+		if (run_interrupts > 0 && job_id > 0 && !*cancel_sent) {
+			out_warn("interrupted: cancelling job %lld",
+			    (long long)job_id);
+			req = json_pack("{s:s, s:I}", "op", "cancel", "job",
+			    (json_int_t)job_id);
+			conn_queue(ctx->conn, req);
+			json_decref(req);
+			*cancel_sent = true;
+		}
+		if ((reply = conn_reply(ctx->conn, req_id, -1)) != NULL)
+			break;
+		if (errno != EINTR) {
+			cmd_conn_error(ctx);
+			*status = JOBCTL_EXIT_ERROR;
+			return NULL;
+		}
+		if (run_interrupts > 1) {
+			if (job_id > 0)
+				out_warn("interrupted again: not waiting for "
+				         "job %lld to end",
+				    (long long)job_id);
+			*status = JOBCTL_EXIT_CANCELLED;
+			return NULL;
+		}
+	}
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		cmd_reply_error(reply);
+		json_decref(reply);
+		*status = JOBCTL_EXIT_ERROR;
+		return NULL;
+	}
+	return reply;
+}
+
+/* The exit status for a finished job, with a word on stderr if it failed. */
+static int
+run_status(const json_t *job, json_int_t id, bool exec)
+{
+	const char *state = json_string_value(json_object_get(job, "state"));
+	const json_t *attempts = json_object_get(job, "attempts");
+	const json_t *last = json_array_get(attempts,
+	    json_array_size(attempts) > 0 ? json_array_size(attempts) - 1 : 0);
+	const char *outcome =
+	    json_string_value(json_object_get(last, "outcome"));
+	const char *error = json_string_value(json_object_get(job, "error"));
+	json_int_t code =
+	    json_integer_value(json_object_get(last, "exit_code"));
+	json_int_t sig = json_integer_value(json_object_get(last, "signal"));
+
+	if (state == NULL)
+		state = "unknown";
+	if (outcome == NULL)
+		outcome = "none";
+	if (strcmp(state, "succeeded") == 0)
+		return exec ? (int)code : JOBCTL_EXIT_OK;
+	if (strcmp(state, "timed_out") == 0) {
+		out_warn("job %lld: timed out", (long long)id);
+		return JOBCTL_EXIT_TIMEOUT;
+	}
+	if (strcmp(state, "cancelled") == 0) {
+		out_warn("job %lld: cancelled", (long long)id);
+		return JOBCTL_EXIT_CANCELLED;
+	}
+	if (strcmp(state, "failed") != 0) {
+		out_warn("job %lld: ended %s", (long long)id, state);
+		return JOBCTL_EXIT_ERROR;
+	}
+	if (strcmp(outcome, "spawn_failed") == 0) {
+		out_warn("job %lld: %s", (long long)id,
+		    error != NULL ? error : "could not start");
+		return code > 0 ? (int)code : JOBCTL_EXIT_NOTFOUND;
+	}
+	if (strcmp(outcome, "signaled") == 0 && sig > 0) {
+		out_warn("job %lld: killed by signal %lld (%s)", (long long)id,
+		    (long long)sig, strsignal((int)sig));
+		return JOBCTL_EXIT_SIGNAL + (int)sig;
+	}
+	if (exec && strcmp(outcome, "failed") == 0 && code > 0)
+		return (int)code;
+	if (strcmp(outcome, "failed") == 0) {
+		out_warn("job %lld: failed: %s", (long long)id,
+		    error != NULL ? error : "no reason given");
+		return JOBCTL_EXIT_FAILED;
+	}
+	/* lost, interrupted: jobd's doing, not the job's. */
+	out_warn("job %lld: attempt %s%s%s", (long long)id, outcome,
+	    error != NULL ? ": " : "", error != NULL ? error : "");
+	return JOBCTL_EXIT_ERROR;
+}
+
+static int
+cmd_run_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	struct sigaction sa = {.sa_handler = run_on_signal};
+	json_t *spec, *req, *reply, *job;
+	sigset_t block, old;
+	json_int_t req_id, id;
+	bool exec, cancel_sent = false;
+	int status;
+
+	if ((status = spec_parse(ctx, argc, argv, &spec)) != -1)
+		return status;
+	exec = strcmp(json_string_value(json_object_get(spec, "kind")),
+	           "exec") == 0;
+	if (cmd_connect(ctx) == NULL) {
+		json_decref(spec);
+		return JOBCTL_EXIT_ERROR;
+	}
+	/* Signals wait blocked; conn's ppoll() takes them while it waits. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	conn_set_sigmask(ctx->conn, &old);
+
+	req = json_pack("{s:s, s:o}", "op", "submit", "job", spec);
+	req_id = conn_queue(ctx->conn, req);
+	json_decref(req);
+	if ((reply = run_await(ctx, req_id, 0, &cancel_sent, &status)) == NULL)
+		return status;
+	id = json_integer_value(
+	    json_object_get(json_object_get(reply, "job"), "id"));
+	json_decref(reply);
+
+	req = json_pack(
+	    "{s:s, s:I, s:b}", "op", "wait", "job", id, "output", true);
+	req_id = conn_queue(ctx->conn, req);
+	json_decref(req);
+	if ((reply = run_await(ctx, req_id, id, &cancel_sent, &status)) == NULL)
+		return status;
+	job = json_object_get(reply, "job");
+	if (ctx->json)
+		out_json(job);
+	else if (exec) {
+		out_stream(job, "stdout", stdout, id);
+		out_stream(job, "stderr", stderr, id);
+	} else if (json_object_get(job, "result") != NULL)
+		out_json(json_object_get(job, "result"));
+	status = run_status(job, id, exec);
+	json_decref(reply);
+	return status;
+}
+
+const struct cmd_entry cmd_run_entry = {
+    .name = "run",
+    .usage = SPEC_USAGE,
+    .summary = "run a job, wait for it, and exit with its status",
+    .exec = cmd_run_exec,
+};
+
+const struct cmd_entry cmd_submit_entry = {
+    .name = "submit",
+    .usage = SPEC_USAGE,
+    .summary = "queue a job and print its id",
+    .exec = cmd_submit_exec,
+};

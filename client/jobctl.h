@@ -1,0 +1,145 @@
+/*
+ * jobctl: the command-line client of jobd.
+ *
+ * Each command family lives in one cmd-*.c file and exports one
+ * `const struct cmd_entry` per command; main.c lists them in its table,
+ * parses the global options and dispatches.  A command gets a cmd_ctx with
+ * the global settings and a lazily opened connection, parses its own
+ * options with cmd_getopt() (which also takes the global ones, so
+ * `jobctl list --json` and `jobctl --json list` mean the same), and
+ * returns the process's exit status.
+ *
+ * Exit statuses are part of the interface (see jobctl(1)): a job's own
+ * exit code for `run`, else the JOBCTL_EXIT_* values below.
+ */
+#ifndef JOBCTL_H
+#define JOBCTL_H
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define JOBCTL_EXIT_OK 0
+#define JOBCTL_EXIT_FAILED 1     /* a job did not succeed */
+#define JOBCTL_EXIT_TIMEOUT 124  /* a job or a wait timed out */
+#define JOBCTL_EXIT_ERROR 125    /* usage, connection or jobd error */
+#define JOBCTL_EXIT_NOEXEC 126   /* the program is not executable */
+#define JOBCTL_EXIT_NOTFOUND 127 /* the program was not found */
+#define JOBCTL_EXIT_SIGNAL 128   /* + N: the job was killed by signal N */
+#define JOBCTL_EXIT_CANCELLED 130
+
+struct conn;
+struct cmd_entry;
+
+/* What every command is given. */
+struct cmd_ctx {
+	const struct cmd_entry *entry;
+	const char *addr;  /* --addr, $JOBD_ADDR or the default */
+	bool json;         /* --json: machine output */
+	struct conn *conn; /* NULL until cmd_connect() */
+};
+
+struct cmd_entry {
+	const char *name;
+	const char *usage;   /* the arguments, after "jobctl NAME " */
+	const char *summary; /* one line for `jobctl help` */
+	/* argv[0] is the command's name; returns the exit status. */
+	int (*exec)(struct cmd_ctx *ctx, int argc, char **argv);
+};
+
+extern const struct cmd_entry cmd_run_entry;
+extern const struct cmd_entry cmd_submit_entry;
+extern const struct cmd_entry cmd_get_entry;
+extern const struct cmd_entry cmd_wait_entry;
+extern const struct cmd_entry cmd_cancel_entry;
+extern const struct cmd_entry cmd_logs_entry;
+extern const struct cmd_entry cmd_list_entry;
+extern const struct cmd_entry cmd_watch_entry;
+extern const struct cmd_entry cmd_stats_entry;
+extern const struct cmd_entry cmd_ping_entry;
+extern const struct cmd_entry cmd_batch_entry;
+
+/* --- Options (main.c) ---------------------------------------------------- */
+
+/* Option values for long-only options; commands number theirs from here. */
+enum {
+	CMD_OPT_JSON = 0x100,
+	CMD_OPT_ADDR,
+	CMD_OPT_COMMAND_FIRST = 0x200,
+};
+
+/* The options every command takes; put it last in a command's table. */
+/* clang-format off */
+#define CMD_COMMON_OPTIONS						     \
+	{"json", no_argument, NULL, CMD_OPT_JSON},			     \
+	{"addr", required_argument, NULL, CMD_OPT_ADDR},		     \
+	{"help", no_argument, NULL, 'h'},				     \
+	{NULL, 0, NULL, 0}
+/* clang-format on */
+
+/* cmd_getopt() returns this when the command should end with *status. */
+#define CMD_GETOPT_EXIT (-2)
+
+/*
+ * getopt_long() over a command's arguments, handling the common options.
+ * Returns the next command option (its argument in optarg), -1 after the
+ * last (operands start at optind), or CMD_GETOPT_EXIT with *status set
+ * (after --help, or a usage error already printed).  With stop_at_operand,
+ * the first operand ends the options (for `run -- CMD ARGS`).
+ */
+int cmd_getopt(struct cmd_ctx *ctx, int argc, char **argv,
+    const char *shortopts, const struct option *longopts, bool stop_at_operand,
+    int *status);
+
+/* Print "jobctl: REASON" and the command's usage on stderr; returns 125. */
+int cmd_usage_error(struct cmd_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Parse a duration option (500ms, 30s, 5m); usage error text on failure. */
+int cmd_parse_duration(
+    struct cmd_ctx *ctx, const char *option, const char *arg, uint64_t *ms);
+/* Parse an unsigned number in [lo, hi]; -1 if it is not one. */
+int cmd_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+/* Parse job ids argv[first..argc) into a new JSON array; NULL (printed). */
+json_t *cmd_parse_ids(struct cmd_ctx *ctx, int argc, char **argv, int first);
+
+/* --- Talking to jobd (main.c) -------------------------------------------- */
+
+/* Open ctx->conn if needed; NULL after printing why it could not. */
+struct conn *cmd_connect(struct cmd_ctx *ctx);
+/*
+ * Send req (not stolen) and wait for its reply.  An ok reply is returned
+ * (json_decref() it); on a jobd error or a lost connection, NULL after
+ * printing "jobctl: CODE: MESSAGE" or the connection error.
+ */
+json_t *cmd_call(struct cmd_ctx *ctx, json_t *req);
+/* Print a lost connection (errno) as "jobctl: ADDR: REASON". */
+void cmd_conn_error(struct cmd_ctx *ctx);
+/* Print an error reply as "jobctl: CODE: MESSAGE". */
+void cmd_reply_error(const json_t *reply);
+
+/* --- Output (main.c) ----------------------------------------------------- */
+
+/* "jobctl: " and the message on stderr. */
+void out_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One compact JSON object and a newline on stdout, flushed. */
+void out_json(const json_t *obj);
+/*
+ * Write a job's captured stream (name "stdout" or "stderr" of obj, base64
+ * decoded if "NAME_encoding" says so) to fp; note truncation on stderr.
+ */
+int out_stream(const json_t *obj, const char *name, FILE *fp, json_int_t id);
+/* The command of a job (argv, shell-quoted) or its kind; free() it. */
+char *out_command(const json_t *job);
+/* An RFC 3339 UTC time as local "YYYY-MM-DD HH:MM:SS" (or "-"). */
+void out_time(char *buf, size_t len, const char *rfc3339);
+/* Milliseconds since the epoch of an RFC 3339 time; -1 if unreadable. */
+int64_t out_time_ms(const char *rfc3339);
+/* A duration in microseconds in human units: "812us", "4.1ms", "2m03s". */
+void out_duration_us(char *buf, size_t len, double us);
+/* A job's exit: "3", "sig 9", or "-". */
+void out_exit(char *buf, size_t len, const json_t *job);
+
+#endif

@@ -1,0 +1,597 @@
+/*
+ * jobctl: the command table, global options, dispatch, and the helpers the
+ * commands share (option parsing, talking to jobd, output).
+ *
+ *   jobctl [--addr ADDR] [--json] COMMAND [ARG]...
+ *
+ * The address comes from --addr, else $JOBD_ADDR, else the socket jobd
+ * itself defaults to: $XDG_RUNTIME_DIR/jobd/jobd.sock if it exists, else
+ * /run/jobd/jobd.sock.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <locale.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "jobctl.h"
+#include "log.h"
+#include "proto.h"
+#include "retry.h"
+#include "xmalloc.h"
+
+static int cmd_help_exec(struct cmd_ctx *ctx, int argc, char **argv);
+
+static const struct cmd_entry cmd_help_entry = {
+    .name = "help",
+    .usage = "[COMMAND]",
+    .summary = "list the commands, or show one command's usage",
+    .exec = cmd_help_exec,
+};
+
+static const struct cmd_entry *const cmd_table[] = {
+    &cmd_run_entry,
+    &cmd_submit_entry,
+    &cmd_get_entry,
+    &cmd_wait_entry,
+    &cmd_cancel_entry,
+    &cmd_logs_entry,
+    &cmd_list_entry,
+    &cmd_watch_entry,
+    &cmd_batch_entry,
+    &cmd_stats_entry,
+    &cmd_ping_entry,
+    &cmd_help_entry,
+    NULL,
+};
+
+static const char main_usage[] =
+    "usage: jobctl [--addr ADDR] [--json] COMMAND [ARG]...\n";
+
+static void
+print_command_list(FILE *fp)
+{
+	size_t i;
+
+	fprintf(fp, "%s\ncommands:\n", main_usage);
+	for (i = 0; cmd_table[i] != NULL; i++)
+		fprintf(fp, "  %-8s %s\n", cmd_table[i]->name,
+		    cmd_table[i]->summary);
+	fprintf(fp,
+	    "\noptions (before or after the command):\n"
+	    "  --addr ADDR  unix:PATH, HOST:PORT or [IPV6]:PORT "
+	    "(default: $JOBD_ADDR,\n"
+	    "               else $XDG_RUNTIME_DIR/jobd/jobd.sock, else "
+	    "/run/jobd/jobd.sock)\n"
+	    "  --json       machine output: JSON objects, one per line\n"
+	    "\n`jobctl help COMMAND` shows a command's usage; jobctl(1) has "
+	    "the details.\n");
+}
+
+static void
+print_command_help(const struct cmd_entry *e, FILE *fp)
+{
+	fprintf(fp, "usage: jobctl %s%s%s\n%s.\n", e->name,
+	    e->usage[0] != '\0' ? " " : "", e->usage, e->summary);
+	fprintf(fp, "Also: --addr ADDR, --json, --help.  See jobctl(1).\n");
+}
+
+static const struct cmd_entry *
+find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; cmd_table[i] != NULL; i++) {
+		if (strcmp(cmd_table[i]->name, name) == 0)
+			return cmd_table[i];
+	}
+	return NULL;
+}
+
+static int
+cmd_help_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option options[] = {CMD_COMMON_OPTIONS};
+	const struct cmd_entry *e;
+	int c, status;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "", options, false, &status)) !=
+	       -1) {
+		if (c == CMD_GETOPT_EXIT)
+			return status;
+	}
+	if (optind == argc) {
+		print_command_list(stdout);
+		return JOBCTL_EXIT_OK;
+	}
+	if (optind + 1 < argc)
+		return cmd_usage_error(ctx, "help takes one command");
+	if ((e = find_command(argv[optind])) == NULL)
+		return cmd_usage_error(
+		    ctx, "unknown command \"%s\"", argv[optind]);
+	print_command_help(e, stdout);
+	return JOBCTL_EXIT_OK;
+}
+
+/* --- Options -------------------------------------------------------------- */
+
+int
+cmd_usage_error(struct cmd_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("jobctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: jobctl %s%s%s\n", ctx->entry->name,
+	    ctx->entry->usage[0] != '\0' ? " " : "", ctx->entry->usage);
+	return JOBCTL_EXIT_ERROR;
+}
+
+int
+cmd_getopt(struct cmd_ctx *ctx, int argc, char **argv, const char *shortopts,
+    const struct option *longopts, bool stop_at_operand, int *status)
+{
+	char spec[64];
+	const char *bad;
+	int c;
+
+	snprintf(
+	    spec, sizeof spec, "%s:%sh", stop_at_operand ? "+" : "", shortopts);
+	opterr = 0;
+	for (;;) {
+		c = getopt_long(argc, argv, spec, longopts, NULL);
+		switch (c) {
+		case CMD_OPT_JSON:
+			ctx->json = true;
+			continue;
+		case CMD_OPT_ADDR:
+			ctx->addr = optarg;
+			continue;
+		case 'h':
+			print_command_help(ctx->entry, stdout);
+			*status = JOBCTL_EXIT_OK;
+			return CMD_GETOPT_EXIT;
+		case '?':
+		case ':':
+			bad = argv[optind - 1];
+			if (optopt > 0 && optopt < 0x80 && bad[0] == '-' &&
+			    bad[1] != '-') {
+				*status = cmd_usage_error(ctx,
+				    c == '?' ? "unknown option -%c"
+				             : "option -%c needs a value",
+				    optopt);
+			} else {
+				*status = cmd_usage_error(ctx,
+				    c == '?' ? "unknown option %s"
+				             : "option %s needs a value",
+				    bad);
+			}
+			return CMD_GETOPT_EXIT;
+		default:
+			return c;
+		}
+	}
+}
+
+int
+cmd_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+cmd_parse_duration(
+    struct cmd_ctx *ctx, const char *option, const char *arg, uint64_t *ms)
+{
+	if (retry_parse_duration_ms(arg, ms) == 0)
+		return 0;
+	return cmd_usage_error(ctx,
+	    "%s: bad duration \"%s\" (expected e.g. 500ms, 30s, 5m or 1h)",
+	    option, arg);
+}
+
+json_t *
+cmd_parse_ids(struct cmd_ctx *ctx, int argc, char **argv, int first)
+{
+	json_t *ids = json_array();
+	uint64_t id;
+	int i;
+
+	if (first >= argc) {
+		cmd_usage_error(ctx, "a job id is required");
+		json_decref(ids);
+		return NULL;
+	}
+	for (i = first; i < argc; i++) {
+		if (cmd_parse_uint(argv[i], 1, INT64_MAX, &id) != 0) {
+			cmd_usage_error(ctx, "bad job id \"%s\"", argv[i]);
+			json_decref(ids);
+			return NULL;
+		}
+		json_array_append_new(ids, json_integer((json_int_t)id));
+	}
+	return ids;
+}
+
+/* --- Talking to jobd ------------------------------------------------------ */
+
+struct conn *
+cmd_connect(struct cmd_ctx *ctx)
+{
+	char err[512];
+
+	if (ctx->conn == NULL &&
+	    (ctx->conn = conn_open(ctx->addr, err, sizeof err)) == NULL)
+		out_warn("%s", err);
+	return ctx->conn;
+}
+
+void
+cmd_conn_error(struct cmd_ctx *ctx)
+{
+	if (errno == EPIPE)
+		out_warn("%s: jobd closed the connection", ctx->addr);
+	else if (errno == EPROTO)
+		out_warn("%s: jobd sent a line that is not a JSON object",
+		    ctx->addr);
+	else
+		out_warn("%s: %s", ctx->addr, strerror(errno));
+}
+
+void
+cmd_reply_error(const json_t *reply)
+{
+	const json_t *error = json_object_get(reply, "error");
+	const char *code, *message;
+
+	code = json_string_value(json_object_get(error, "code"));
+	message = json_string_value(json_object_get(error, "message"));
+	out_warn("%s: %s", code != NULL ? code : "internal",
+	    message != NULL ? message : "(no message)");
+}
+
+json_t *
+cmd_call(struct cmd_ctx *ctx, json_t *req)
+{
+	json_t *reply;
+
+	if (cmd_connect(ctx) == NULL)
+		return NULL;
+	if ((reply = conn_call(ctx->conn, req)) == NULL) {
+		cmd_conn_error(ctx);
+		return NULL;
+	}
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		cmd_reply_error(reply);
+		json_decref(reply);
+		return NULL;
+	}
+	return reply;
+}
+
+/* --- Output --------------------------------------------------------------- */
+
+void
+out_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("jobctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void
+out_json(const json_t *obj)
+{
+	/* Any value: a built-in kind's result may be a number or null. */
+	char *text = json_dumps(obj, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	if (text == NULL)
+		fatalx("out_json: cannot encode a JSON value");
+	puts(text);
+	fflush(stdout);
+	free(text);
+}
+
+static int
+base64_value(int ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	if (ch == '+')
+		return 62;
+	if (ch == '/')
+		return 63;
+	return -1;
+}
+
+/* Decode base64 in place; the decoded length, or -1 if it is not base64. */
+static ssize_t
+base64_decode(char *s, size_t len)
+{
+	size_t i, o = 0, pad = 0;
+	uint32_t acc = 0;
+	int v, bits = 0;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '=') {
+			pad++;
+			continue;
+		}
+		if (pad > 0 || (v = base64_value((unsigned char)s[i])) < 0)
+			return -1;
+		acc = acc << 6 | (uint32_t)v;
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			s[o++] = (char)(acc >> bits & 0xff);
+		}
+	}
+	return pad > 2 ? -1 : (ssize_t)o;
+}
+
+int
+out_stream(const json_t *obj, const char *name, FILE *fp, json_int_t id)
+{
+	const json_t *text = json_object_get(obj, name);
+	char key[64], *data;
+	ssize_t len;
+	int r = 0;
+
+	if (!json_is_string(text))
+		return 0;
+	len = (ssize_t)json_string_length(text);
+	data = xmalloc((size_t)len + 1);
+	memcpy(data, json_string_value(text), (size_t)len);
+	snprintf(key, sizeof key, "%s_encoding", name);
+	if (json_is_string(json_object_get(obj, key)) &&
+	    (len = base64_decode(data, (size_t)len)) < 0) {
+		out_warn(
+		    "job %lld: %s is not valid base64", (long long)id, name);
+		free(data);
+		return -1;
+	}
+	if (len > 0 && (fwrite(data, 1, (size_t)len, fp) != (size_t)len ||
+	                   fflush(fp) != 0))
+		r = -1;
+	free(data);
+	snprintf(key, sizeof key, "%s_truncated", name);
+	if (json_is_true(json_object_get(obj, key))) {
+		snprintf(key, sizeof key, "%s_bytes", name);
+		out_warn("job %lld: %s truncated (%zd of %lld bytes kept)",
+		    (long long)id, name, len,
+		    (long long)json_integer_value(json_object_get(obj, key)));
+	}
+	return r;
+}
+
+/* Does an argument need quoting for a POSIX shell? */
+static bool
+needs_quotes(const char *s)
+{
+	if (*s == '\0')
+		return true;
+	return s[strspn(s,
+	           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	           "0123456789_@%+=:,./-")] != '\0';
+}
+
+char *
+out_command(const json_t *job)
+{
+	const json_t *argv = json_object_get(job, "argv"), *arg;
+	const char *s, *q;
+	char *out, *o;
+	size_t i, size = 1;
+
+	if (!json_is_array(argv) || json_array_size(argv) == 0) {
+		arg = json_object_get(job, "args");
+		out = arg != NULL
+		          ? json_dumps(arg, JSON_COMPACT | JSON_ENCODE_ANY)
+		          : NULL;
+		return out != NULL ? out : xstrdup("-");
+	}
+	/* Worst case: every byte a quote (4 bytes), two quotes and a space. */
+	json_array_foreach(argv, i, arg) size +=
+	    4 * json_string_length(arg) + 3;
+	out = o = xmalloc(size);
+	json_array_foreach(argv, i, arg)
+	{
+		s = json_is_string(arg) ? json_string_value(arg) : "";
+		if (i > 0)
+			*o++ = ' ';
+		if (!needs_quotes(s)) {
+			memcpy(o, s, strlen(s));
+			o += strlen(s);
+			continue;
+		}
+		/* it's -> 'it'\''s': close, escaped quote, reopen. */
+		*o++ = '\'';
+		for (q = s; *q != '\0'; q++) {
+			if (*q == '\'') {
+				memcpy(o, "'\\''", 4);
+				o += 4;
+			} else
+				*o++ = *q;
+		}
+		*o++ = '\'';
+	}
+	*o = '\0';
+	return out;
+}
+
+int64_t
+out_time_ms(const char *rfc3339)
+{
+	struct tm tm = {0};
+	unsigned ms = 0;
+	time_t t;
+
+	if (rfc3339 == NULL ||
+	    sscanf(rfc3339, "%4d-%2d-%2dT%2d:%2d:%2d.%3uZ", &tm.tm_year,
+	        &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+	        &ms) < 6)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	return (int64_t)t * 1000 + ms;
+}
+
+void
+out_time(char *buf, size_t len, const char *rfc3339)
+{
+	int64_t ms = out_time_ms(rfc3339);
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms < 0 || localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, len, "-");
+}
+
+void
+out_duration_us(char *buf, size_t len, double us)
+{
+	double s = us / 1e6;
+
+	if (us < 1000)
+		snprintf(buf, len, "%.0fus", us);
+	else if (us < 100e3)
+		snprintf(buf, len, "%.1fms", us / 1e3);
+	else if (us < 1e6)
+		snprintf(buf, len, "%.0fms", us / 1e3);
+	else if (s < 60)
+		snprintf(buf, len, "%.2fs", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%dm%02ds", (int)(s / 60), (int)s % 60);
+	else if (s < 86400)
+		snprintf(
+		    buf, len, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+	else
+		snprintf(buf, len, "%dd%02dh", (int)(s / 86400),
+		    (int)(s / 3600) % 24);
+}
+
+void
+out_exit(char *buf, size_t len, const json_t *job)
+{
+	const json_t *code = json_object_get(job, "exit_code");
+	const json_t *sig = json_object_get(job, "signal");
+
+	if (json_is_integer(code))
+		snprintf(buf, len, "%lld", (long long)json_integer_value(code));
+	else if (json_is_integer(sig))
+		snprintf(
+		    buf, len, "sig %lld", (long long)json_integer_value(sig));
+	else
+		snprintf(buf, len, "-");
+}
+
+/* --- Main ----------------------------------------------------------------- */
+
+static const char *
+default_addr(void)
+{
+	static char buf[4096];
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (xdg != NULL && xdg[0] != '\0') {
+		snprintf(buf, sizeof buf, "unix:%s/jobd/jobd.sock", xdg);
+		if (access(buf + 5, F_OK) == 0)
+			return buf;
+	}
+	return "unix:/run/jobd/jobd.sock";
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"addr", required_argument, NULL, CMD_OPT_ADDR},
+	    {"json", no_argument, NULL, CMD_OPT_JSON},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct cmd_ctx ctx = {0};
+	const char *env;
+	int c, status;
+
+	setlocale(LC_CTYPE, "");
+	env = getenv("JOBD_ADDR");
+	ctx.addr = env != NULL && env[0] != '\0' ? env : default_addr();
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:hV", options, NULL)) != -1) {
+		switch (c) {
+		case CMD_OPT_ADDR:
+			ctx.addr = optarg;
+			break;
+		case CMD_OPT_JSON:
+			ctx.json = true;
+			break;
+		case 'h':
+			print_command_list(stdout);
+			return JOBCTL_EXIT_OK;
+		case 'V':
+			printf("jobctl %s (protocol %d)\n", PACKAGE_VERSION,
+			    PROTO_VERSION);
+			return JOBCTL_EXIT_OK;
+		default:
+			fprintf(stderr, "jobctl: %s %s\n%s",
+			    c == ':' ? "missing value for" : "unknown option",
+			    argv[optind - 1], main_usage);
+			return JOBCTL_EXIT_ERROR;
+		}
+	}
+	if (optind == argc) {
+		fprintf(stderr, "jobctl: a command is required\n");
+		print_command_list(stderr);
+		return JOBCTL_EXIT_ERROR;
+	}
+	if ((ctx.entry = find_command(argv[optind])) == NULL) {
+		fprintf(stderr,
+		    "jobctl: unknown command \"%s\" (see `jobctl help`)\n%s",
+		    argv[optind], main_usage);
+		return JOBCTL_EXIT_ERROR;
+	}
+	argc -= optind;
+	argv += optind;
+	optind = 0; /* GNU getopt: start over for the command's options */
+	status = ctx.entry->exec(&ctx, argc, argv);
+	conn_close(ctx.conn);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (errno != EPIPE)
+			out_warn("stdout: %s", strerror(errno));
+		if (status == JOBCTL_EXIT_OK)
+			status = JOBCTL_EXIT_ERROR;
+	}
+	return status;
+}

@@ -1,0 +1,339 @@
+/*
+ * conn: client connections (see conn.h).
+ */
+#include "config.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "conn.h"
+#include "counters.h"
+#include "jobd.h"
+#include "log.h"
+#include "ops.h"
+#include "proto.h"
+#include "xmalloc.h"
+
+struct conn {
+	uint64_t id;
+	struct bufferevent *bev;
+	char peer[64];
+	size_t scanned;  /* input bytes known to hold no newline */
+	int owed;        /* deferred replies not yet sent */
+	bool eof;        /* the client closed its side */
+	bool discarding; /* after a fatal framing error: drop input */
+	bool shut;       /* our side is shut down for writing */
+	size_t discarded;
+	bool input_done; /* no more requests will be read */
+	bool paused;     /* reading stopped for backpressure */
+	LIST_ENTRY(conn) link;
+};
+
+/* Input dropped after line_too_long before we give up on a clean close. */
+#define DISCARD_MAX (64 * 1024 * 1024)
+
+static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
+static size_t nconns;
+static bool closing_all; /* the daemon is stopping: end the loop at zero */
+static uint64_t next_conn_id = 1;
+
+static void conn_free(struct conn *c);
+static void conn_read(struct bufferevent *bev, void *arg);
+
+uint64_t
+conn_id(const struct conn *c)
+{
+	return c->id;
+}
+
+const char *
+conn_peer(const struct conn *c)
+{
+	return c->peer;
+}
+
+size_t
+conn_count(void)
+{
+	return nconns;
+}
+
+static size_t
+out_backlog(struct conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+size_t
+conn_backlog(struct conn *c)
+{
+	return out_backlog(c);
+}
+
+void
+conn_drop(struct conn *c)
+{
+	log_notice("connection %llu (%s): dropped, %zu bytes unread",
+	    (unsigned long long)c->id, c->peer, out_backlog(c));
+	conn_free(c);
+}
+
+/* Close once all is said: input over, nothing owed, output written. */
+static bool
+maybe_close(struct conn *c)
+{
+	if (!c->input_done || c->owed > 0 || out_backlog(c) > 0)
+		return false;
+	if (c->discarding && !c->eof) {
+		/* Let the client read our reply and close first: closing
+		 * with its input unread would reset the connection. */
+		if (!c->shut) {
+			shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+			c->shut = true;
+		}
+		return false;
+	}
+	conn_free(c);
+	return true;
+}
+
+/* Stop reading while the client owes us reading its replies. */
+static void
+apply_backpressure(struct conn *c)
+{
+	if (!c->paused && out_backlog(c) > jobd.cfg.conn_out_high) {
+		c->paused = true;
+		bufferevent_disable(c->bev, EV_READ);
+		counter_add(jobd.stats, COUNTER_backpressure_pauses, 1);
+	}
+}
+
+void
+conn_send(struct conn *c, const json_t *msg)
+{
+	size_t len;
+	char *line;
+
+	line = proto_encode(msg, &len);
+	bufferevent_write(c->bev, line, len);
+	counter_add(jobd.stats, COUNTER_bytes_out, len);
+	free(line);
+	/* Deferred replies count too: a client pipelining waits that it
+	 * never reads must stop being read as well. */
+	apply_backpressure(c);
+}
+
+void
+conn_owe(struct conn *c, int delta)
+{
+	c->owed += delta;
+}
+
+static void
+reply_error(struct conn *c, enum proto_err code, const char *msg)
+{
+	json_t *reply = proto_error_reply(NULL, code, "%s", msg);
+
+	counter_add(jobd.stats, COUNTER_protocol_errors, 1);
+	conn_send(c, reply);
+	json_decref(reply);
+}
+
+static void
+handle_line(struct conn *c, const char *line, size_t len)
+{
+	enum proto_err code;
+	json_t *req, *reply;
+	char msg[256];
+
+	counter_add(jobd.stats, COUNTER_requests, 1);
+	if (proto_decode(line, len, jobd.cfg.max_depth, &req, &code, msg,
+	        sizeof msg) != 0) {
+		reply_error(c, code, msg);
+		return;
+	}
+	reply = ops_dispatch(c, req);
+	if (reply != NULL) {
+		if (json_is_false(json_object_get(reply, "ok")))
+			counter_add(jobd.stats, COUNTER_protocol_errors, 1);
+		conn_send(c, reply);
+		json_decref(reply);
+	}
+	json_decref(req);
+}
+
+/* The line was too long: say so, read no more, close once flushed. */
+static void
+refuse_line(struct conn *c)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof msg, "request line exceeds %zu bytes; closing",
+	    jobd.cfg.max_line);
+	reply_error(c, PROTO_E_LINE_TOO_LONG, msg);
+	c->input_done = true;
+	c->discarding = true;
+}
+
+/*
+ * Handle every complete line buffered (and at end of input, a last line
+ * without its newline).  Returns true if the connection was freed.
+ */
+static bool
+conn_process(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer_ptr pos;
+	size_t len, eol_len, line_len, content_len;
+	const char *line;
+
+	if (c->discarding) {
+		c->discarded += evbuffer_get_length(in);
+		evbuffer_drain(in, evbuffer_get_length(in));
+		if (c->eof || c->discarded > DISCARD_MAX) {
+			conn_free(c);
+			return true;
+		}
+		return maybe_close(c);
+	}
+
+	while (!c->input_done && !c->paused &&
+	       (len = evbuffer_get_length(in)) > 0) {
+		evbuffer_ptr_set(in, &pos, c->scanned, EVBUFFER_PTR_SET);
+		pos = evbuffer_search_eol(in, &pos, &eol_len, EVBUFFER_EOL_LF);
+		if (pos.pos < 0) {
+			/* Room for max_line bytes and a "\r" awaiting "\n". */
+			if (len > jobd.cfg.max_line + 1)
+				refuse_line(c);
+			else
+				c->scanned = len;
+			break;
+		}
+		line_len = (size_t)pos.pos;
+		if (line_len > jobd.cfg.max_line + 1) {
+			refuse_line(c);
+			break;
+		}
+		line = (const char *)evbuffer_pullup(in, (ssize_t)line_len + 1);
+		content_len = line_len > 0 && line[line_len - 1] == '\r'
+		                  ? line_len - 1
+		                  : line_len;
+		if (content_len > jobd.cfg.max_line) {
+			refuse_line(c);
+			break;
+		}
+		counter_add(jobd.stats, COUNTER_bytes_in, line_len + 1);
+		handle_line(c, line, content_len);
+		evbuffer_drain(in, line_len + 1);
+		c->scanned = 0;
+	}
+	if (c->eof && !c->paused && !c->input_done) {
+		len = evbuffer_get_length(in);
+		if (len > 0) {
+			line = (const char *)evbuffer_pullup(in, (ssize_t)len);
+			handle_line(c, line, len);
+			evbuffer_drain(in, len);
+		}
+		c->input_done = true;
+	}
+	return maybe_close(c);
+}
+
+static void
+conn_read(struct bufferevent *bev, void *arg)
+{
+	conn_process(arg);
+}
+
+static void
+conn_written(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (maybe_close(c))
+		return;
+	if (c->paused && out_backlog(c) <= jobd.cfg.conn_out_high / 2) {
+		c->paused = false;
+		if (!c->eof)
+			bufferevent_enable(bev, EV_READ);
+		conn_process(c);
+	}
+}
+
+static void
+conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & BEV_EVENT_EOF) {
+		/* Half-closed: answer what is buffered, deliver what is owed.
+		 */
+		c->eof = true;
+		conn_process(c);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR)
+		log_debug("connection %llu (%s): %s", (unsigned long long)c->id,
+		    c->peer,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	conn_free(c);
+}
+
+void
+conn_accept(int fd, const char *peer)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->id = next_conn_id++;
+	snprintf(c->peer, sizeof c->peer, "%s", peer);
+	c->bev = bufferevent_socket_new(jobd.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		log_warn("connection from %s: cannot set up", peer);
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, conn_read, conn_written, conn_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	LIST_INSERT_HEAD(&conns, c, link);
+	nconns++;
+	counter_add(jobd.stats, COUNTER_conns_total, 1);
+	gauge_add(jobd.stats, GAUGE_conns_current, 1);
+	log_debug("connection %llu from %s", (unsigned long long)c->id, peer);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	ops_conn_closed(c);
+	LIST_REMOVE(c, link);
+	nconns--;
+	gauge_add(jobd.stats, GAUGE_conns_current, -1);
+	bufferevent_free(c->bev);
+	free(c);
+	if (closing_all && nconns == 0)
+		event_base_loopbreak(jobd.base);
+}
+
+void
+conn_close_all(bool now)
+{
+	struct conn *c, *next;
+
+	closing_all = true;
+	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, link);
+		c->input_done = true;
+		c->owed = 0;
+		bufferevent_disable(c->bev, EV_READ);
+		if (now)
+			conn_free(c);
+		else
+			maybe_close(c);
+	}
+}

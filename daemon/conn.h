@@ -1,0 +1,42 @@
+/*
+ * conn: one client connection: framing, flow control, replies.
+ *
+ * Requests are lines of JSON, answered in any order (clients match replies
+ * by the request's "id").  A line longer than max_line gets line_too_long
+ * and the connection closes after the reply; every other bad line gets its
+ * error and the connection stays usable.  When a client lets more than
+ * conn_out_high bytes of replies pile up, jobd stops reading its requests
+ * until it catches up: a client that never reads cannot grow the daemon's
+ * memory by pipelining.  At end of input, replies still owed (a pending
+ * wait) are delivered before the connection closes.
+ */
+#ifndef JOBD_CONN_H
+#define JOBD_CONN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct conn;
+
+/* Take over an accepted socket. */
+void conn_accept(int fd, const char *peer);
+/* Queue msg (a reference is taken) as one line to the client. */
+void conn_send(struct conn *c, const json_t *msg);
+/* A deferred reply is now owed (+1) or was delivered (-1). */
+void conn_owe(struct conn *c, int delta);
+/* Bytes of replies the client has not read yet. */
+size_t conn_backlog(struct conn *c);
+/* Drop the connection now (a client that does not read its stream). */
+void conn_drop(struct conn *c);
+/*
+ * Close every connection once its pending output is written (now: at
+ * once); the event loop is told to end when the last one is gone.
+ */
+void conn_close_all(bool now);
+size_t conn_count(void);
+uint64_t conn_id(const struct conn *c);
+const char *conn_peer(const struct conn *c);
+
+#endif

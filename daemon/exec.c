@@ -1,0 +1,748 @@
+/*
+ * exec: the child processes of exec jobs, run on the event loop (see exec.h).
+ *
+ * DESIGN
+ *
+ * A job's process is spawned with posix_spawn() as the leader of its own
+ * process group.  The daemon never blocks on it: a pidfd tells the loop when
+ * the leader has exited, and the stdout/stderr pipes (non-blocking on the
+ * daemon's side) are read as they become readable.  stdin is a pipe fed from
+ * a copy of the job's data, again only when it is writable, so a child that
+ * reads slowly never stalls the loop.
+ *
+ * The process group is the unit that is signalled.  While the leader is
+ * unreaped (running or a zombie) its pid is also the group's id and cannot be
+ * reused, so killpg(pid) reaches only the job's own processes.  When the
+ * pidfd turns readable the leader is a zombie: the rest of the group gets
+ * SIGKILL, then the leader is reaped, and after that the group is never
+ * signalled again.  A process that called setsid() left the group and may
+ * hold the pipes open forever; it gets kill_grace_ms to let go of them, then
+ * the pipes are closed and the job finishes without it.
+ *
+ * Lifecycle of a struct exec_proc: exec_start() creates it with every event
+ * armed; it is finished when the leader is reaped and both output pipes are
+ * closed; finishing calls the done callback once and frees everything.  Both
+ * conditions are only ever met inside an event callback, so the done callback
+ * never runs from exec_start() or exec_kill().
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "exec.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define EXEC_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+/* Size of one read from an output pipe, and of the loop's stack buffer. */
+#define EXEC_READ_SIZE (64 * 1024)
+/* First allocation of an output buffer; it doubles up to the cap. */
+#define EXEC_BUF_INITIAL 4096
+/* Reads of a pipe still open when the drain grace ends, before closing it. */
+#define EXEC_DRAIN_READS 16
+
+/* One output pipe and what it has produced. */
+struct exec_stream {
+	int fd;           /* daemon's read end; -1 once at EOF or closed */
+	struct event *ev; /* EV_READ|EV_PERSIST on fd */
+	char *buf;        /* the first output_cap bytes, NUL-terminated */
+	size_t len;
+	size_t alloc;
+	uint64_t total;
+};
+
+struct exec_proc {
+	pid_t pid;
+	int pidfd;
+	struct event *pid_ev;      /* pidfd readable: the leader exited */
+	bool reaped;               /* leader waited for; never signal again */
+	int status;                /* from waitpid() once reaped */
+	struct exec_stream out[2]; /* stdout, stderr */
+
+	int in_fd; /* write end of stdin; -1 when done */
+	struct event *in_ev;
+	char *in_data; /* copy of the job's stdin */
+	size_t in_len;
+	size_t in_off;
+
+	size_t output_cap;
+	uint64_t kill_grace_ms;
+	struct event *timeout_ev; /* timeout_ms after the start */
+	struct event *kill_ev;    /* SIGKILL kill_grace_ms after SIGTERM */
+	struct event *drain_ev;   /* give up on the pipes after reaping */
+	bool killing;             /* SIGTERM sent; kill_reason is the outcome */
+	enum exec_outcome kill_reason;
+
+	exec_done_fn done;
+	exec_output_fn output;
+	void *arg;
+};
+
+static void exec_finish(struct exec_proc *);
+
+static void
+exec_ms_to_tv(uint64_t ms, struct timeval *tv)
+{
+	tv->tv_sec = (time_t)(ms / 1000);
+	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
+}
+
+/*
+ * Is name, relative to dirfd, a regular file we may execute?  0, or -1 with
+ * errno: EACCES for a file that is not regular or not executable (execve()
+ * would say the same), anything else for one that cannot be found.
+ */
+static int
+exec_check_file(int dirfd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, 0) == -1)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EACCES;
+		return -1;
+	}
+	if (faccessat(dirfd, name, X_OK, AT_EACCESS) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * exec_lookup() with relative names and PATH elements taken from dirfd, the
+ * directory the child will run in, so that the path returned is the one the
+ * child's execve() will find.
+ */
+static char *
+exec_lookup_at(int dirfd, const char *name, const char *path)
+{
+	const char *elem, *end;
+	char *full;
+	size_t dirlen;
+	bool denied = false;
+
+	if (*name == '\0') {
+		errno = ENOENT;
+		return NULL;
+	}
+	if (strchr(name, '/') != NULL) {
+		if (exec_check_file(dirfd, name) == -1) {
+			if (errno != EACCES)
+				errno = ENOENT;
+			return NULL;
+		}
+		return xstrdup(name);
+	}
+	if (path == NULL)
+		path = EXEC_DEFAULT_PATH;
+	for (elem = path;; elem = end + 1) {
+		if ((end = strchr(elem, ':')) == NULL)
+			end = elem + strlen(elem);
+		dirlen = (size_t)(end - elem);
+		/* An empty element is the current directory, as for execvp. */
+		if (dirlen == 0)
+			xasprintf(&full, "./%s", name);
+		else
+			xasprintf(&full, "%.*s/%s", (int)dirlen, elem, name);
+		if (exec_check_file(dirfd, full) == 0)
+			return full;
+		if (errno == EACCES)
+			denied = true;
+		free(full);
+		if (*end == '\0')
+			break;
+	}
+	errno = denied ? EACCES : ENOENT;
+	return NULL;
+}
+
+char *
+exec_lookup(const char *name, const char *path)
+{
+	return exec_lookup_at(AT_FDCWD, name, path);
+}
+
+/* The value of PATH in envp, or NULL. */
+static const char *
+exec_env_path(char *const *envp)
+{
+	size_t i;
+
+	if (envp == NULL)
+		return NULL;
+	for (i = 0; envp[i] != NULL; i++) {
+		if (strncmp(envp[i], "PATH=", 5) == 0)
+			return envp[i] + 5;
+	}
+	return NULL;
+}
+
+/*
+ * Move fd to 3 or above (keeping close-on-exec), so that the dup2() file
+ * actions onto 0, 1 and 2 never overwrite another pipe end.
+ */
+static int
+exec_fd_above_stdio(int fd)
+{
+	int nfd;
+
+	if (fd > STDERR_FILENO)
+		return fd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	close(fd);
+	return nfd;
+}
+
+static void
+exec_close_pair(int fds[2])
+{
+	if (fds[0] != -1)
+		close(fds[0]);
+	if (fds[1] != -1)
+		close(fds[1]);
+	fds[0] = fds[1] = -1;
+}
+
+/*
+ * A pipe for the child's stdio: both ends close-on-exec (the child's end is
+ * dup2()ed onto 0, 1 or 2, which clears the flag), and only the daemon's end
+ * non-blocking.  child_reads says which end is the child's.
+ */
+static int
+exec_pipe(int fds[2], bool child_reads)
+{
+	int daemon_end = child_reads ? 1 : 0;
+	int saved;
+
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return -1;
+	if ((fds[0] = exec_fd_above_stdio(fds[0])) == -1 ||
+	    (fds[1] = exec_fd_above_stdio(fds[1])) == -1 ||
+	    fcntl(fds[daemon_end], F_SETFL, O_NONBLOCK) == -1) {
+		saved = errno;
+		exec_close_pair(fds);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+/* Send sig to the leader's group, while the leader is unreaped. */
+static void
+exec_signal_group(struct exec_proc *p, int sig)
+{
+	if (p->reaped)
+		return;
+	if (killpg(p->pid, sig) == 0)
+		return;
+	/* The leader moved itself to another group: signal it alone. */
+	if (errno == ESRCH && kill(p->pid, sig) == 0)
+		return;
+	if (errno != ESRCH)
+		log_warn("exec: signal %d to process group %ld: %s", sig,
+		    (long)p->pid, strerror(errno));
+}
+
+/* Keep what fits under the cap, count everything, tell the caller. */
+static void
+exec_stream_append(struct exec_proc *p, int stream, const char *data, size_t n)
+{
+	struct exec_stream *s = &p->out[stream - 1];
+	size_t keep, want, alloc;
+
+	s->total += n;
+	keep = p->output_cap - s->len;
+	if (keep > n)
+		keep = n;
+	if (keep > 0) {
+		want = s->len + keep + 1;
+		if (want > s->alloc) {
+			alloc = s->alloc == 0 ? EXEC_BUF_INITIAL : s->alloc;
+			while (alloc < want)
+				alloc = alloc > SIZE_MAX / 2 ? want : alloc * 2;
+			/* want <= output_cap + 1, so this cannot overflow. */
+			if (alloc - 1 > p->output_cap)
+				alloc = p->output_cap + 1;
+			s->buf = xreallocarray(s->buf, alloc, 1);
+			s->alloc = alloc;
+		}
+		memcpy(s->buf + s->len, data, keep);
+		s->len += keep;
+		s->buf[s->len] = '\0';
+	}
+	if (p->output != NULL)
+		p->output(stream, data, n, p->arg);
+}
+
+static void
+exec_stream_close(struct exec_stream *s)
+{
+	if (s->ev != NULL) {
+		event_free(s->ev);
+		s->ev = NULL;
+	}
+	if (s->fd != -1) {
+		close(s->fd);
+		s->fd = -1;
+	}
+}
+
+/*
+ * One read from an output pipe.  Returns 1 if data was read, 0 at EOF (or
+ * an error, which ends the stream the same way), -1 if nothing is there yet.
+ */
+static int
+exec_stream_read(struct exec_proc *p, int stream)
+{
+	struct exec_stream *s = &p->out[stream - 1];
+	char chunk[EXEC_READ_SIZE];
+	ssize_t n;
+
+	n = read(s->fd, chunk, sizeof chunk);
+	if (n > 0) {
+		exec_stream_append(p, stream, chunk, (size_t)n);
+		return 1;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return -1;
+	if (n == -1)
+		log_warn("exec: pid %ld: reading fd %d: %s", (long)p->pid,
+		    stream, strerror(errno));
+	return 0;
+}
+
+static void
+exec_maybe_finish(struct exec_proc *p)
+{
+	if (p->reaped && p->out[0].fd == -1 && p->out[1].fd == -1)
+		exec_finish(p);
+}
+
+static void
+exec_stdout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_proc *p = arg;
+
+	if (exec_stream_read(p, 1) == 0) {
+		exec_stream_close(&p->out[0]);
+		exec_maybe_finish(p);
+	}
+}
+
+static void
+exec_stderr_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_proc *p = arg;
+
+	if (exec_stream_read(p, 2) == 0) {
+		exec_stream_close(&p->out[1]);
+		exec_maybe_finish(p);
+	}
+}
+
+static void
+exec_stdin_close(struct exec_proc *p)
+{
+	if (p->in_ev != NULL) {
+		event_free(p->in_ev);
+		p->in_ev = NULL;
+	}
+	if (p->in_fd != -1) {
+		close(p->in_fd);
+		p->in_fd = -1;
+	}
+	free(p->in_data);
+	p->in_data = NULL;
+}
+
+static void
+exec_stdin_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_proc *p = arg;
+	ssize_t n;
+
+	n = write(p->in_fd, p->in_data + p->in_off, p->in_len - p->in_off);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		/* EPIPE: the child closed stdin or exited; not an error. */
+		if (errno != EPIPE)
+			log_warn("exec: pid %ld: writing stdin: %s",
+			    (long)p->pid, strerror(errno));
+		exec_stdin_close(p);
+		return;
+	}
+	p->in_off += (size_t)n;
+	if (p->in_off == p->in_len)
+		exec_stdin_close(p);
+}
+
+/* The pipes outlived the leader by kill_grace_ms: an escapee holds them. */
+static void
+exec_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_proc *p = arg;
+	int i, stream;
+
+	for (stream = 1; stream <= 2; stream++) {
+		if (p->out[stream - 1].fd == -1)
+			continue;
+		/* What is already in the pipe is the job's; then stop. */
+		for (i = 0; i < EXEC_DRAIN_READS; i++) {
+			if (exec_stream_read(p, stream) != 1)
+				break;
+		}
+		exec_stream_close(&p->out[stream - 1]);
+	}
+	exec_finish(p);
+}
+
+/* The leader is a zombie: kill what is left of its group, then reap it. */
+static void
+exec_pid_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_proc *p = arg;
+	struct timeval tv;
+	pid_t r;
+
+	exec_signal_group(p, SIGKILL);
+	do
+		r = waitpid(p->pid, &p->status, 0);
+	while (r == -1 && errno == EINTR);
+	if (r == -1) {
+		/* Someone else reaped it (waitpid(-1) elsewhere): unknown. */
+		log_warn(
+		    "exec: waitpid %ld: %s", (long)p->pid, strerror(errno));
+		p->status = 0xff << 8; /* as if exit(255) */
+	}
+	p->reaped = true;
+	event_free(p->pid_ev);
+	p->pid_ev = NULL;
+	close(p->pidfd);
+	p->pidfd = -1;
+	event_del(p->timeout_ev);
+	event_del(p->kill_ev);
+
+	if (p->out[0].fd == -1 && p->out[1].fd == -1) {
+		exec_finish(p);
+		return;
+	}
+	exec_ms_to_tv(p->kill_grace_ms, &tv);
+	evtimer_add(p->drain_ev, &tv);
+}
+
+static void
+exec_kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_proc *p = arg;
+
+	exec_signal_group(p, SIGKILL);
+}
+
+/* SIGTERM now, SIGKILL after the grace period; the first reason sticks. */
+static void
+exec_terminate(struct exec_proc *p, enum exec_outcome reason)
+{
+	struct timeval tv;
+
+	if (p->reaped || p->killing)
+		return;
+	p->killing = true;
+	p->kill_reason = reason;
+	event_del(p->timeout_ev);
+	exec_signal_group(p, SIGTERM);
+	exec_ms_to_tv(p->kill_grace_ms, &tv);
+	evtimer_add(p->kill_ev, &tv);
+}
+
+static void
+exec_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	exec_terminate(arg, EXEC_TIMED_OUT);
+}
+
+static void
+exec_free(struct exec_proc *p)
+{
+	int i;
+
+	if (p->pid_ev != NULL)
+		event_free(p->pid_ev);
+	if (p->pidfd != -1)
+		close(p->pidfd);
+	for (i = 0; i < 2; i++) {
+		exec_stream_close(&p->out[i]);
+		free(p->out[i].buf);
+	}
+	exec_stdin_close(p);
+	event_free(p->timeout_ev);
+	event_free(p->kill_ev);
+	event_free(p->drain_ev);
+	free(p);
+}
+
+static void
+exec_finish(struct exec_proc *p)
+{
+	struct exec_result res;
+
+	/* A child that has not read all its stdin will not read more. */
+	exec_stdin_close(p);
+
+	memset(&res, 0, sizeof res);
+	res.pid = p->pid;
+	if (WIFEXITED(p->status))
+		res.exit_code = WEXITSTATUS(p->status);
+	else if (WIFSIGNALED(p->status))
+		res.signal = WTERMSIG(p->status);
+	if (p->killing)
+		res.outcome = p->kill_reason;
+	else if (WIFSIGNALED(p->status))
+		res.outcome = EXEC_SIGNALED;
+	else
+		res.outcome = EXEC_EXITED;
+	res.out = p->out[0].buf != NULL ? p->out[0].buf : "";
+	res.err = p->out[1].buf != NULL ? p->out[1].buf : "";
+	res.out_len = p->out[0].len;
+	res.err_len = p->out[1].len;
+	res.out_total = p->out[0].total;
+	res.err_total = p->out[1].total;
+	res.out_truncated = p->out[0].total > p->output_cap;
+	res.err_truncated = p->out[1].total > p->output_cap;
+
+	p->done(&res, p->arg);
+	exec_free(p);
+}
+
+/*
+ * The checks exec_start() makes before spawning: argv, cwd and the program.
+ * Returns the path to execute or NULL with errno set and err filled.
+ */
+static char *
+exec_prepare(const struct exec_spec *spec, char *err, size_t errlen)
+{
+	const char *name;
+	char *path;
+	int dirfd = AT_FDCWD, saved;
+
+	if (spec->argv == NULL || spec->argv[0] == NULL) {
+		snprintf(err, errlen, "empty argv");
+		errno = EINVAL;
+		return NULL;
+	}
+	name = spec->argv[0];
+	if (spec->cwd != NULL) {
+		dirfd = open(spec->cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dirfd == -1 ||
+		    faccessat(dirfd, ".", X_OK, AT_EACCESS) == -1) {
+			saved = errno;
+			snprintf(err, errlen, "cwd %s: %s", spec->cwd,
+			    strerror(saved));
+			if (dirfd != -1)
+				close(dirfd);
+			errno = saved;
+			return NULL;
+		}
+	}
+	path = exec_lookup_at(dirfd, name, exec_env_path(spec->envp));
+	saved = errno;
+	if (dirfd != AT_FDCWD)
+		close(dirfd);
+	if (path == NULL) {
+		if (saved == ENOENT)
+			snprintf(err, errlen, "program not found: %s", name);
+		else
+			snprintf(err, errlen, "%s: %s", name, strerror(saved));
+		errno = saved;
+	}
+	return path;
+}
+
+/* posix_spawn() the leader of a new group.  Returns 0 or an errno value. */
+static int
+exec_spawn(pid_t *pid, const char *path, const struct exec_spec *spec,
+    int in_fd, int out_fd, int err_fd)
+{
+	static char *const empty_env[] = {NULL};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t set;
+	int error;
+
+	if ((error = posix_spawn_file_actions_init(&fa)) != 0)
+		return error;
+	if ((error = posix_spawnattr_init(&attr)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return error;
+	}
+	if (in_fd != -1)
+		error = posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+	else
+		error = posix_spawn_file_actions_addopen(
+		    &fa, 0, "/dev/null", O_RDONLY, 0);
+	if (error == 0)
+		error = posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+	if (error == 0)
+		error = posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+	if (error == 0 && spec->cwd != NULL)
+		error = posix_spawn_file_actions_addchdir_np(&fa, spec->cwd);
+	if (error == 0)
+		error = posix_spawnattr_setflags(
+		    &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+		               POSIX_SPAWN_SETSIGDEF);
+	if (error == 0)
+		error = posix_spawnattr_setpgroup(&attr, 0);
+	if (error == 0) {
+		sigemptyset(&set);
+		error = posix_spawnattr_setsigmask(&attr, &set);
+	}
+	if (error == 0) {
+		sigfillset(&set);
+		error = posix_spawnattr_setsigdefault(&attr, &set);
+	}
+	if (error == 0)
+		error = posix_spawn(pid, path, &fa, &attr, spec->argv,
+		    spec->envp != NULL ? spec->envp : empty_env);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	return error;
+}
+
+struct exec_proc *
+exec_start(struct event_base *base, const struct exec_spec *spec,
+    exec_done_fn done, exec_output_fn output, void *arg, char *err,
+    size_t errlen)
+{
+	struct exec_proc *p;
+	struct timeval tv;
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
+	char *path;
+	pid_t pid;
+	int error, pidfd;
+
+	if ((path = exec_prepare(spec, err, errlen)) == NULL)
+		return NULL;
+	if ((spec->stdin_data != NULL && exec_pipe(in, true) == -1) ||
+	    exec_pipe(out, false) == -1 || exec_pipe(errp, false) == -1) {
+		error = errno;
+		snprintf(err, errlen, "pipe: %s", strerror(error));
+		goto fail;
+	}
+	error = exec_spawn(&pid, path, spec, in[0], out[1], errp[1]);
+	if (error != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(error));
+		goto fail;
+	}
+	/* The child has its ends; keep only ours. */
+	close(in[0]);
+	close(out[1]);
+	close(errp[1]);
+	in[0] = out[1] = errp[1] = -1;
+
+	if ((pidfd = pidfd_open(pid, 0)) == -1) {
+		error = errno;
+		snprintf(err, errlen, "pidfd_open: %s", strerror(error));
+		/* Unwatched, it must not run: it is still ours to reap. */
+		killpg(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			;
+		goto fail;
+	}
+	free(path);
+
+	p = xcalloc(1, sizeof *p);
+	p->pid = pid;
+	p->pidfd = pidfd;
+	p->output_cap = spec->output_cap;
+	p->kill_grace_ms = spec->kill_grace_ms;
+	p->done = done;
+	p->output = output;
+	p->arg = arg;
+	p->pid_ev = event_new(base, pidfd, EV_READ, exec_pid_cb, p);
+	p->out[0].fd = out[0];
+	p->out[0].ev =
+	    event_new(base, out[0], EV_READ | EV_PERSIST, exec_stdout_cb, p);
+	p->out[1].fd = errp[0];
+	p->out[1].ev =
+	    event_new(base, errp[0], EV_READ | EV_PERSIST, exec_stderr_cb, p);
+	p->timeout_ev = evtimer_new(base, exec_timeout_cb, p);
+	p->kill_ev = evtimer_new(base, exec_kill_cb, p);
+	p->drain_ev = evtimer_new(base, exec_drain_cb, p);
+	p->in_fd = in[1];
+	if (p->pid_ev == NULL || p->out[0].ev == NULL || p->out[1].ev == NULL ||
+	    p->timeout_ev == NULL || p->kill_ev == NULL || p->drain_ev == NULL)
+		fatalx("exec: event_new failed");
+	event_add(p->pid_ev, NULL);
+	event_add(p->out[0].ev, NULL);
+	event_add(p->out[1].ev, NULL);
+
+	if (p->in_fd != -1 && spec->stdin_len == 0) {
+		close(p->in_fd);
+		p->in_fd = -1;
+	} else if (p->in_fd != -1) {
+		p->in_data = xmalloc(spec->stdin_len);
+		memcpy(p->in_data, spec->stdin_data, spec->stdin_len);
+		p->in_len = spec->stdin_len;
+		p->in_ev = event_new(
+		    base, p->in_fd, EV_WRITE | EV_PERSIST, exec_stdin_cb, p);
+		if (p->in_ev == NULL)
+			fatalx("exec: event_new failed");
+		event_add(p->in_ev, NULL);
+	}
+	if (spec->timeout_ms > 0) {
+		exec_ms_to_tv(spec->timeout_ms, &tv);
+		evtimer_add(p->timeout_ev, &tv);
+	}
+	return p;
+
+fail:
+	free(path);
+	exec_close_pair(in);
+	exec_close_pair(out);
+	exec_close_pair(errp);
+	errno = error;
+	return NULL;
+}
+
+void
+exec_kill(struct exec_proc *p, enum exec_outcome reason)
+{
+	if (reason != EXEC_CANCELLED && reason != EXEC_INTERRUPTED)
+		fatalx("exec_kill: bad reason %d", (int)reason);
+	exec_terminate(p, reason);
+}
+
+pid_t
+exec_pid(const struct exec_proc *p)
+{
+	return p->pid;
+}
+
+const char *
+exec_output(const struct exec_proc *p, int stream, size_t *len, bool *truncated)
+{
+	const struct exec_stream *s;
+
+	if (stream != 1 && stream != 2)
+		fatalx("exec_output: bad stream %d", stream);
+	s = &p->out[stream - 1];
+	*len = s->len;
+	if (truncated != NULL)
+		*truncated = s->total > p->output_cap;
+	return s->buf != NULL ? s->buf : "";
+}

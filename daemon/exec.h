@@ -1,0 +1,102 @@
+/*
+ * exec: the child processes of exec jobs, run without a thread each.
+ *
+ * exec_start() looks the program up on the job's own PATH, spawns it with
+ * posix_spawn (no copy of the daemon's memory) as the leader of a new
+ * process group, with default signal dispositions, an empty signal mask,
+ * stdin from the job's data (or /dev/null) and stdout/stderr on pipes.  The
+ * event loop then watches the process through a pidfd and reads the pipes
+ * into capped buffers (bytes past the cap are read and counted, not kept).
+ *
+ * A process is finished when its leader has exited and both pipes are at
+ * end of file.  When the leader exits, whatever is left of its process group
+ * gets SIGKILL (a job's processes end with the job; one that called setsid()
+ * escaped and is not waited for beyond kill_grace_ms).  A timeout, a cancel
+ * or a shutdown sends SIGTERM to the whole group, then SIGKILL after
+ * kill_grace_ms.  The group is signalled only while the leader is unreaped,
+ * so a reused pid is never hit.
+ *
+ * Everything here runs on the event loop's thread.
+ */
+#ifndef JOBD_EXEC_H
+#define JOBD_EXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct event_base;
+struct exec_proc;
+
+struct exec_spec {
+	char *const *argv; /* argv[0]: a name looked up on PATH, or a path */
+	char *const *envp; /* the child's whole environment */
+	const char *cwd;   /* NULL: the daemon's */
+	const char *stdin_data; /* NULL: /dev/null */
+	size_t stdin_len;
+	size_t output_cap;      /* bytes kept per stream */
+	uint64_t timeout_ms;    /* 0: none */
+	uint64_t kill_grace_ms; /* SIGTERM -> SIGKILL */
+};
+
+enum exec_outcome {
+	EXEC_EXITED,      /* exit_code is set (0 or not) */
+	EXEC_SIGNALED,    /* died of signal */
+	EXEC_TIMED_OUT,   /* killed after timeout_ms */
+	EXEC_CANCELLED,   /* killed by exec_kill(EXEC_CANCELLED) */
+	EXEC_INTERRUPTED, /* killed by exec_kill(EXEC_INTERRUPTED): shutdown */
+};
+
+struct exec_result {
+	enum exec_outcome outcome;
+	int exit_code; /* EXEC_EXITED */
+	int signal;    /* the signal that ended the leader, if one did */
+	pid_t pid;
+	/* Valid only during the callback; NUL-terminated after *_len bytes. */
+	const char *out, *err;
+	size_t out_len, err_len;
+	uint64_t out_total, err_total; /* bytes produced, kept or not */
+	bool out_truncated, err_truncated;
+};
+
+/* Called once when the process is finished; the exec_proc is freed after. */
+typedef void (*exec_done_fn)(const struct exec_result *res, void *arg);
+/* Called as output arrives (stream 1 or 2), before it is capped. */
+typedef void (*exec_output_fn)(
+    int stream, const char *data, size_t len, void *arg);
+
+/*
+ * Start a process.  On failure to start returns NULL with errno set and a
+ * message in err: ENOENT "program not found: NAME", EACCES, ENOTDIR/ENOENT
+ * for a bad cwd ("cwd /x: ..."), EINVAL for an empty argv, or the spawn
+ * error.  output may be NULL.  The spec and everything it points to are
+ * copied or used up by exec_start() (stdin_data is copied).  A relative
+ * program path or PATH element is taken relative to cwd, as the child sees
+ * it.  done is never called from inside exec_start() or exec_kill().
+ */
+struct exec_proc *exec_start(struct event_base *base,
+    const struct exec_spec *spec, exec_done_fn done, exec_output_fn output,
+    void *arg, char *err, size_t errlen);
+
+/*
+ * End the process early: SIGTERM to its group now, SIGKILL after the grace
+ * period.  reason is EXEC_CANCELLED or EXEC_INTERRUPTED and becomes the
+ * outcome unless the process had already exited on its own.
+ */
+void exec_kill(struct exec_proc *p, enum exec_outcome reason);
+
+pid_t exec_pid(const struct exec_proc *p);
+/* Output captured so far (for a running job's logs). */
+const char *exec_output(
+    const struct exec_proc *p, int stream, size_t *len, bool *truncated);
+
+/*
+ * Resolve name on path (a PATH value; NULL: "/usr/local/bin:/usr/bin:/bin")
+ * the way execvp would: a name with a '/' is used as it is, an empty element
+ * is the current directory ("./NAME").  Only regular files count.  Returns a
+ * malloc'd path or NULL (errno ENOENT or EACCES).  Exposed for tests.
+ */
+char *exec_lookup(const char *name, const char *path);
+
+#endif

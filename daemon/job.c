@@ -1,0 +1,670 @@
+/*
+ * job: parsing a job spec, the job's states and attempts, and its JSON form.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "compute.h"
+#include "job.h"
+#include "proto.h"
+#include "xmalloc.h"
+
+static const char *const state_names[] = {
+    [JOB_QUEUED] = "queued",
+    [JOB_DELAYED] = "delayed",
+    [JOB_RUNNING] = "running",
+    [JOB_SUCCEEDED] = "succeeded",
+    [JOB_FAILED] = "failed",
+    [JOB_TIMED_OUT] = "timed_out",
+    [JOB_CANCELLED] = "cancelled",
+};
+
+static const char *const outcome_names[] = {
+    [OUTCOME_SUCCEEDED] = "succeeded",
+    [OUTCOME_FAILED] = "failed",
+    [OUTCOME_SIGNALED] = "signaled",
+    [OUTCOME_TIMED_OUT] = "timed_out",
+    [OUTCOME_SPAWN_FAILED] = "spawn_failed",
+    [OUTCOME_LOST] = "lost",
+    [OUTCOME_INTERRUPTED] = "interrupted",
+    [OUTCOME_CANCELLED] = "cancelled",
+};
+
+static const char *const builtin_kinds[] = {
+    [KIND_EXEC] = "exec",
+    [KIND_ECHO] = "echo",
+    [KIND_SLEEP] = "sleep",
+};
+
+/* The fields a spec may have; anything else is a mistake worth naming. */
+static const char *const spec_fields[] = {"kind", "argv", "env", "cwd", "stdin",
+    "args", "meta", "timeout_ms", "kill_grace_ms", "retries", "retry", NULL};
+
+const char *
+job_state_name(enum job_state s)
+{
+	return state_names[s];
+}
+
+int
+job_state_parse(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof state_names / sizeof state_names[0]; i++) {
+		if (strcmp(name, state_names[i]) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+const char *
+attempt_outcome_name(enum attempt_outcome o)
+{
+	return outcome_names[o];
+}
+
+unsigned
+attempt_outcome_retry_bit(enum attempt_outcome o)
+{
+	switch (o) {
+	case OUTCOME_FAILED:
+		return RETRY_ON_FAILED;
+	case OUTCOME_SIGNALED:
+		return RETRY_ON_SIGNALED;
+	case OUTCOME_TIMED_OUT:
+		return RETRY_ON_TIMED_OUT;
+	case OUTCOME_SPAWN_FAILED:
+		return RETRY_ON_SPAWN_FAILED;
+	case OUTCOME_LOST:
+		return RETRY_ON_LOST;
+	default:
+		return 0;
+	}
+}
+
+bool
+job_finished(const struct job *job)
+{
+	return job->state >= JOB_SUCCEEDED;
+}
+
+uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+json_t *
+json_time(uint64_t ms)
+{
+	char text[96]; /* room for any int fields, to please the compiler */
+	struct tm tm;
+	time_t secs = (time_t)(ms / 1000);
+
+	gmtime_r(&secs, &tm);
+	snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, (unsigned)(ms % 1000));
+	return json_string(text);
+}
+
+/* --- Parsing ------------------------------------------------------------- */
+
+struct parse {
+	const char *where;
+	int code;
+	char *err;
+	size_t errlen;
+};
+
+static int parse_fail(struct parse *ps, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+parse_fail(struct parse *ps, int code, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	snprintf(ps->err, ps->errlen, "%s%s%s", ps->where,
+	    ps->where[0] != '\0' ? "." : "", msg);
+	ps->code = code;
+	return -1;
+}
+
+/* An optional integer field in [lo, hi]; 1 if present, 0 if absent. */
+static int
+parse_uint(struct parse *ps, const json_t *spec, const char *key, uint64_t lo,
+    uint64_t hi, uint64_t *out)
+{
+	const json_t *v = json_object_get(spec, key);
+	json_int_t n;
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_integer(v))
+		return parse_fail(
+		    ps, PROTO_E_BAD_REQUEST, "%s must be an integer", key);
+	n = json_integer_value(v);
+	if (n < 0 || (uint64_t)n < lo || (uint64_t)n > hi)
+		return parse_fail(ps, PROTO_E_OUT_OF_RANGE,
+		    "%s must be from %" PRIu64 " to %" PRIu64, key, lo, hi);
+	*out = (uint64_t)n;
+	return 1;
+}
+
+/* A JSON string without NUL bytes, copied. */
+static int
+parse_cstring(struct parse *ps, const json_t *v, const char *name, char **out)
+{
+	if (!json_is_string(v))
+		return parse_fail(
+		    ps, PROTO_E_BAD_REQUEST, "%s must be a string", name);
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return parse_fail(ps, PROTO_E_BAD_REQUEST,
+		    "%s must not contain NUL bytes", name);
+	*out = xstrdup(json_string_value(v));
+	return 0;
+}
+
+static void
+free_strv(char **v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int
+parse_argv(struct parse *ps, struct job *job, const json_t *spec)
+{
+	const json_t *argv = json_object_get(spec, "argv");
+	char name[32];
+	size_t i, n;
+
+	if (argv == NULL)
+		return parse_fail(
+		    ps, PROTO_E_BAD_REQUEST, "argv is required for kind exec");
+	if (!json_is_array(argv))
+		return parse_fail(ps, PROTO_E_BAD_REQUEST,
+		    "argv must be an array of strings");
+	if ((n = json_array_size(argv)) == 0)
+		return parse_fail(
+		    ps, PROTO_E_BAD_REQUEST, "argv must not be empty");
+	job->argv = xcalloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof name, "argv[%zu]", i);
+		if (parse_cstring(
+		        ps, json_array_get(argv, i), name, &job->argv[i]) != 0)
+			return -1;
+	}
+	if (job->argv[0][0] == '\0')
+		return parse_fail(
+		    ps, PROTO_E_BAD_REQUEST, "argv[0] must not be empty");
+	return 0;
+}
+
+static int
+parse_env(struct parse *ps, struct job *job, const json_t *spec)
+{
+	const json_t *env = json_object_get(spec, "env");
+	const char *key;
+	json_t *value;
+	size_t n = 0;
+	bool has_path = false;
+	char *v;
+
+	if (env != NULL && !json_is_object(env))
+		return parse_fail(ps, PROTO_E_BAD_REQUEST,
+		    "env must be an object of strings");
+	job->envp = xcalloc(json_object_size(env) + 2, sizeof(char *));
+	json_object_foreach((json_t *)(uintptr_t)env, key, value)
+	{
+		if (key[0] == '\0' || strchr(key, '=') != NULL)
+			return parse_fail(ps, PROTO_E_BAD_REQUEST,
+			    "env key \"%.64s\" is not a variable name", key);
+		if (parse_cstring(ps, value, "env value", &v) != 0)
+			return -1;
+		xasprintf(&job->envp[n++], "%s=%s", key, v);
+		free(v);
+		if (strcmp(key, "PATH") == 0)
+			has_path = true;
+	}
+	if (!has_path)
+		job->envp[n++] = xstrdup("PATH=" JOB_DEFAULT_PATH);
+	return 0;
+}
+
+static int
+parse_exec(struct parse *ps, struct job *job, const json_t *spec)
+{
+	const json_t *v;
+
+	if (parse_argv(ps, job, spec) != 0 || parse_env(ps, job, spec) != 0)
+		return -1;
+	if ((v = json_object_get(spec, "cwd")) != NULL) {
+		if (parse_cstring(ps, v, "cwd", &job->cwd) != 0)
+			return -1;
+		if (job->cwd[0] != '/')
+			return parse_fail(ps, PROTO_E_BAD_REQUEST,
+			    "cwd must be an absolute path");
+	}
+	if ((v = json_object_get(spec, "stdin")) != NULL) {
+		if (!json_is_string(v))
+			return parse_fail(
+			    ps, PROTO_E_BAD_REQUEST, "stdin must be a string");
+		job->stdin_len = json_string_length(v);
+		job->stdin_data = xmalloc(job->stdin_len + 1);
+		memcpy(
+		    job->stdin_data, json_string_value(v), job->stdin_len + 1);
+	}
+	if (json_object_get(spec, "args") != NULL)
+		return parse_fail(ps, PROTO_E_BAD_REQUEST,
+		    "args is not used by kind exec (use argv)");
+	return 0;
+}
+
+static int
+parse_builtin(struct parse *ps, struct job *job, const json_t *spec)
+{
+	static const char *const exec_only[] = {
+	    "argv", "env", "cwd", "stdin", NULL};
+	const json_t *args = json_object_get(spec, "args");
+	uint64_t ms;
+	size_t i;
+
+	for (i = 0; exec_only[i] != NULL; i++) {
+		if (json_object_get(spec, exec_only[i]) != NULL)
+			return parse_fail(ps, PROTO_E_BAD_REQUEST,
+			    "%s is only for kind exec", exec_only[i]);
+	}
+	job->args = args != NULL ? json_deep_copy(args) : json_null();
+	switch (job->kind) {
+	case KIND_ECHO:
+		return 0;
+	case KIND_SLEEP:
+		if (!json_is_object(args) ||
+		    parse_uint(ps, args, "ms", 0, JOB_MAX_TIMEOUT_MS, &ms) != 1)
+			return ps->code != 0
+			           ? -1
+			           : parse_fail(ps, PROTO_E_BAD_REQUEST,
+			                 "args must be {\"ms\": N}");
+		job->sleep_ms = ms;
+		return 0;
+	case KIND_COMPUTE:
+		job->compute =
+		    compute_parse(job->kind_name, args, ps->err, ps->errlen);
+		if (job->compute == NULL) {
+			char msg[256];
+
+			snprintf(msg, sizeof msg, "%s", ps->err);
+			return parse_fail(ps, PROTO_E_BAD_REQUEST, "%s", msg);
+		}
+		return 0;
+	default:
+		return parse_fail(ps, PROTO_E_INTERNAL, "kind");
+	}
+}
+
+static int
+parse_retry(struct parse *ps, struct job *job, const json_t *spec)
+{
+	const json_t *r = json_object_get(spec, "retry");
+	uint64_t retries;
+	int has_retries;
+	char msg[200];
+
+	retry_policy_default(&job->retry);
+	has_retries = parse_uint(
+	    ps, spec, "retries", 0, RETRY_MAX_ATTEMPTS - 1, &retries);
+	if (has_retries < 0)
+		return -1;
+	if (has_retries)
+		job->retry.max_attempts = (uint32_t)retries + 1;
+	if (r == NULL)
+		return 0;
+	if (has_retries && json_is_object(r) &&
+	    json_object_get(r, "max_attempts") != NULL)
+		return parse_fail(ps, PROTO_E_BAD_REQUEST,
+		    "give retries or retry.max_attempts, not both");
+	if (retry_policy_from_json(&job->retry, r, msg, sizeof msg) != 0)
+		return parse_fail(ps, PROTO_E_BAD_REQUEST, "%s", msg);
+	return 0;
+}
+
+static int
+parse_kind(struct parse *ps, struct job *job, const json_t *spec)
+{
+	const json_t *kind = json_object_get(spec, "kind");
+	const char *name;
+	size_t i;
+
+	if (kind == NULL)
+		return parse_fail(ps, PROTO_E_BAD_REQUEST, "kind is required");
+	if (!json_is_string(kind))
+		return parse_fail(
+		    ps, PROTO_E_BAD_REQUEST, "kind must be a string");
+	name = json_string_value(kind);
+	for (i = 0; i < sizeof builtin_kinds / sizeof builtin_kinds[0]; i++) {
+		if (strcmp(name, builtin_kinds[i]) == 0) {
+			job->kind = (enum job_kind)i;
+			job->kind_name = xstrdup(name);
+			return 0;
+		}
+	}
+	if (compute_kind_known(name)) {
+		job->kind = KIND_COMPUTE;
+		job->kind_name = xstrdup(name);
+		return 0;
+	}
+	return parse_fail(ps, PROTO_E_UNKNOWN_KIND,
+	    "kind \"%.64s\" is unknown (exec, echo, sleep, sum, sort, map, "
+	    "filter, reduce, group_by)",
+	    name);
+}
+
+struct job *
+job_parse(
+    const json_t *spec, const char *where, int *code, char *err, size_t errlen)
+{
+	struct parse ps = {where, 0, err, errlen};
+	struct job *job;
+	const char *key;
+	json_t *value;
+	size_t i;
+	int r;
+
+	if (!json_is_object(spec)) {
+		parse_fail(&ps, PROTO_E_BAD_REQUEST, "job must be an object");
+		*code = ps.code;
+		return NULL;
+	}
+	job = xcalloc(1, sizeof(*job));
+	job->kill_grace_ms = JOB_DEFAULT_KILL_GRACE_MS;
+	LIST_INIT(&job->waiters);
+	atomic_init(&job->cancel, 0);
+	json_object_foreach((json_t *)(uintptr_t)spec, key, value)
+	{
+		for (i = 0; spec_fields[i] != NULL; i++) {
+			if (strcmp(key, spec_fields[i]) == 0)
+				break;
+		}
+		if (spec_fields[i] == NULL) {
+			parse_fail(&ps, PROTO_E_BAD_REQUEST,
+			    "unknown field \"%.64s\"", key);
+			goto fail;
+		}
+	}
+	if (parse_kind(&ps, job, spec) != 0)
+		goto fail;
+	r = job->kind == KIND_EXEC ? parse_exec(&ps, job, spec)
+	                           : parse_builtin(&ps, job, spec);
+	if (r != 0)
+		goto fail;
+	if (parse_uint(&ps, spec, "timeout_ms", 0, JOB_MAX_TIMEOUT_MS,
+	        &job->timeout_ms) < 0 ||
+	    parse_uint(&ps, spec, "kill_grace_ms", 0, 3600 * 1000,
+	        &job->kill_grace_ms) < 0 ||
+	    parse_retry(&ps, job, spec) != 0)
+		goto fail;
+	if ((value = json_object_get(spec, "meta")) != NULL)
+		job->meta = json_deep_copy(value);
+	return job;
+fail:
+	*code = ps.code;
+	job_free(job);
+	return NULL;
+}
+
+void
+job_free(struct job *job)
+{
+	uint32_t i;
+
+	if (job == NULL)
+		return;
+	free(job->kind_name);
+	free_strv(job->argv);
+	free_strv(job->envp);
+	free(job->cwd);
+	free(job->stdin_data);
+	json_decref(job->args);
+	json_decref(job->meta);
+	json_decref(job->result);
+	compute_free(job->compute);
+	for (i = 0; i < job->nattempts; i++)
+		free(job->attempts[i].error);
+	free(job->attempts);
+	buf_clear(&job->out);
+	buf_clear(&job->err);
+	free(job);
+}
+
+struct attempt *
+job_attempt_begin(struct job *job, uint64_t now)
+{
+	struct attempt *a;
+
+	job->attempts = xreallocarray(
+	    job->attempts, job->nattempts + 1, sizeof(*job->attempts));
+	a = &job->attempts[job->nattempts++];
+	*a = (struct attempt){.started_ms = now, .exit_code = -1};
+	return a;
+}
+
+struct attempt *
+job_attempt_last(struct job *job)
+{
+	return job->nattempts > 0 ? &job->attempts[job->nattempts - 1] : NULL;
+}
+
+void
+buf_set(
+    struct buf *b, const char *data, size_t len, uint64_t total, bool truncated)
+{
+	buf_clear(b);
+	if (len > 0) {
+		b->data = xmalloc(len);
+		memcpy(b->data, data, len);
+	}
+	b->len = len;
+	b->total = total;
+	b->truncated = truncated;
+}
+
+void
+buf_clear(struct buf *b)
+{
+	free(b->data);
+	*b = (struct buf){0};
+}
+
+/* --- JSON ---------------------------------------------------------------- */
+
+static char *
+base64(const char *data, size_t len)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *in = (const unsigned char *)data;
+	char *out = xmalloc((len + 2) / 3 * 4 + 1), *o = out;
+	uint32_t v;
+	size_t i;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+		    in[i + 2];
+		*o++ = alphabet[v >> 18];
+		*o++ = alphabet[(v >> 12) & 63];
+		*o++ = alphabet[(v >> 6) & 63];
+		*o++ = alphabet[v & 63];
+	}
+	if (i < len) {
+		v = (uint32_t)in[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)in[i + 1] << 8;
+		*o++ = alphabet[v >> 18];
+		*o++ = alphabet[(v >> 12) & 63];
+		*o++ = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
+		*o++ = '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+void
+job_output_json(json_t *obj, const char *name, const struct buf *b)
+{
+	char key[64];
+	char *text;
+
+	if (proto_utf8_valid(b->data != NULL ? b->data : "", b->len)) {
+		json_object_set_new(obj, name,
+		    json_stringn(b->data != NULL ? b->data : "", b->len));
+	} else {
+		text = base64(b->data, b->len);
+		json_object_set_new(obj, name, json_string(text));
+		free(text);
+		snprintf(key, sizeof key, "%s_encoding", name);
+		json_object_set_new(obj, key, json_string("base64"));
+	}
+	if (b->truncated) {
+		snprintf(key, sizeof key, "%s_truncated", name);
+		json_object_set_new(obj, key, json_true());
+		snprintf(key, sizeof key, "%s_bytes", name);
+		json_object_set_new(
+		    obj, key, json_integer((json_int_t)b->total));
+	}
+}
+
+static json_t *
+strv_json(char **v, bool env)
+{
+	json_t *out = env ? json_object() : json_array();
+	const char *eq;
+	size_t i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++) {
+		if (!env) {
+			json_array_append_new(out, json_string(v[i]));
+			continue;
+		}
+		eq = strchr(v[i], '=');
+		char key[256];
+		snprintf(key, sizeof key, "%.*s", (int)(eq - v[i]), v[i]);
+		json_object_set_new(out, key, json_string(eq + 1));
+	}
+	return out;
+}
+
+static json_t *
+attempt_json(const struct attempt *a, uint32_t n)
+{
+	json_t *o = json_pack("{s:I, s:o}", "attempt", (json_int_t)n,
+	    "started_at", json_time(a->started_ms));
+
+	if (a->ended_ms == 0)
+		return o;
+	json_object_set_new(o, "ended_at", json_time(a->ended_ms));
+	json_object_set_new(
+	    o, "outcome", json_string(attempt_outcome_name(a->outcome)));
+	if (a->exit_code >= 0)
+		json_object_set_new(o, "exit_code", json_integer(a->exit_code));
+	if (a->signal != 0)
+		json_object_set_new(o, "signal", json_integer(a->signal));
+	if (a->error != NULL)
+		json_object_set_new(o, "error", json_string(a->error));
+	return o;
+}
+
+json_t *
+job_summary_json(const struct job *job)
+{
+	const struct attempt *a =
+	    job->nattempts > 0 ? &job->attempts[job->nattempts - 1] : NULL;
+	json_t *o;
+
+	o = json_pack("{s:I, s:s, s:s, s:o, s:I}", "id", (json_int_t)job->id,
+	    "kind", job->kind_name, "state", job_state_name(job->state),
+	    "submitted_at", json_time(job->submitted_ms), "attempts_made",
+	    (json_int_t)job->nattempts);
+	if (job->finished_ms != 0)
+		json_object_set_new(
+		    o, "finished_at", json_time(job->finished_ms));
+	if (job_finished(job) && a != NULL) {
+		if (a->exit_code >= 0)
+			json_object_set_new(
+			    o, "exit_code", json_integer(a->exit_code));
+		if (a->signal != 0)
+			json_object_set_new(
+			    o, "signal", json_integer(a->signal));
+	}
+	if (job->argv != NULL)
+		json_object_set_new(o, "argv", strv_json(job->argv, false));
+	return o;
+}
+
+json_t *
+job_to_json(const struct job *job, bool with_output)
+{
+	json_t *o = job_summary_json(job), *attempts;
+	const struct attempt *a;
+	uint32_t i;
+
+	if (job->envp != NULL)
+		json_object_set_new(o, "env", strv_json(job->envp, true));
+	if (job->cwd != NULL)
+		json_object_set_new(o, "cwd", json_string(job->cwd));
+	if (job->args != NULL && !json_is_null(job->args))
+		json_object_set_new(o, "args", json_incref(job->args));
+	if (job->meta != NULL)
+		json_object_set_new(o, "meta", json_incref(job->meta));
+	if (job->timeout_ms != 0)
+		json_object_set_new(
+		    o, "timeout_ms", json_integer((json_int_t)job->timeout_ms));
+	json_object_set_new(o, "retry", retry_policy_to_json(&job->retry));
+	attempts = json_array();
+	for (i = 0; i < job->nattempts; i++)
+		json_array_append_new(
+		    attempts, attempt_json(&job->attempts[i], i + 1));
+	json_object_set_new(o, "attempts", attempts);
+	if (!job_finished(job))
+		return o;
+	a = job->nattempts > 0 ? &job->attempts[job->nattempts - 1] : NULL;
+	if (a != NULL && a->error != NULL)
+		json_object_set_new(o, "error", json_string(a->error));
+	if (job->result != NULL)
+		json_object_set_new(o, "result", json_incref(job->result));
+	if (with_output && job->kind == KIND_EXEC) {
+		job_output_json(o, "stdout", &job->out);
+		job_output_json(o, "stderr", &job->err);
+	}
+	return o;
+}

@@ -1,0 +1,170 @@
+/*
+ * job: a job, its spec, its attempts and its result.
+ *
+ * A job is created from a JSON spec (job_parse validates every field and
+ * names the bad one), moves through the states below under the scheduler's
+ * control, and is rendered back to JSON for replies.  Jobs live on the event
+ * loop's thread only; a running compute job lends its `compute` and its
+ * cancel flag to one pool task until that task's completion comes back.
+ *
+ *   queued -> running -> succeeded | failed | timed_out | cancelled
+ *                  \-> delayed (waiting to retry) -> queued
+ */
+#ifndef JOBD_JOB_H
+#define JOBD_JOB_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "retry.h"
+
+#define JOB_DEFAULT_PATH \
+	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define JOB_DEFAULT_KILL_GRACE_MS 5000
+#define JOB_DEFAULT_OUTPUT_CAP (1024 * 1024)
+#define JOB_MAX_TIMEOUT_MS (30ULL * 24 * 3600 * 1000)
+
+enum job_state {
+	JOB_QUEUED,
+	JOB_DELAYED,
+	JOB_RUNNING,
+	JOB_SUCCEEDED,
+	JOB_FAILED,
+	JOB_TIMED_OUT,
+	JOB_CANCELLED,
+};
+
+enum job_kind {
+	KIND_EXEC,
+	KIND_ECHO,
+	KIND_SLEEP,
+	KIND_COMPUTE,
+};
+
+enum attempt_outcome {
+	OUTCOME_SUCCEEDED,
+	OUTCOME_FAILED,
+	OUTCOME_SIGNALED,
+	OUTCOME_TIMED_OUT,
+	OUTCOME_SPAWN_FAILED,
+	OUTCOME_LOST,
+	OUTCOME_INTERRUPTED,
+	OUTCOME_CANCELLED,
+};
+
+struct attempt {
+	uint64_t started_ms; /* wall clock, ms since the epoch */
+	uint64_t ended_ms;   /* 0 while running */
+	enum attempt_outcome outcome;
+	int exit_code; /* -1 if none */
+	int signal;    /* 0 if none */
+	char *error;   /* spawn or compute error, or NULL */
+};
+
+struct buf {
+	char *data;
+	size_t len;
+	uint64_t total; /* bytes produced, kept or not */
+	bool truncated;
+};
+
+struct waitref;
+struct compute;
+struct exec_proc;
+struct event;
+
+struct job {
+	uint64_t id;
+	enum job_state state;
+	enum job_kind kind;
+	char *kind_name;
+
+	/* Spec. */
+	char **argv; /* exec */
+	char **envp; /* exec: the child's whole environment */
+	char *cwd;
+	char *stdin_data;
+	size_t stdin_len;
+	json_t *args;        /* echo, sleep, compute */
+	json_t *meta;        /* the client's, returned as given */
+	uint64_t timeout_ms; /* 0: none */
+	uint64_t kill_grace_ms;
+	uint64_t sleep_ms;       /* sleep */
+	struct compute *compute; /* compute */
+	struct retry_policy retry;
+
+	/* Times, ms since the epoch. */
+	uint64_t submitted_ms;
+	uint64_t queued_us;  /* monotonic: last time it entered the queue */
+	uint64_t started_us; /* monotonic: start of the current attempt */
+	uint64_t finished_ms;
+
+	/* Attempts; the last one is current while running. */
+	struct attempt *attempts;
+	uint32_t nattempts;
+
+	/* Result of the last attempt. */
+	struct buf out, err;
+	json_t *result; /* in-process kinds */
+
+	/* Running. */
+	struct exec_proc *proc;
+	struct event *timer; /* retry delay, sleep, in-process timeout */
+	struct event *kill_timer;
+	atomic_int cancel;                /* read by the compute task */
+	enum attempt_outcome stop_reason; /* why it is being stopped */
+	bool stopping;
+
+	/* Scheduler links. */
+	TAILQ_ENTRY(job) queue_link;    /* queued */
+	TAILQ_ENTRY(job) finished_link; /* finished, oldest first */
+	LIST_HEAD(, waitref) waiters;
+};
+
+/*
+ * Build a job from its JSON spec; NULL with a message (naming the field,
+ * prefixed by `where`, e.g. "jobs[2]") on error, *code set to the protocol
+ * error (bad_request, unknown_kind, out_of_range).
+ */
+struct job *job_parse(
+    const json_t *spec, const char *where, int *code, char *err, size_t errlen);
+void job_free(struct job *job);
+
+bool job_finished(const struct job *job);
+const char *job_state_name(enum job_state s);
+int job_state_parse(const char *name);
+const char *attempt_outcome_name(enum attempt_outcome o);
+/* RETRY_ON_* bit for an outcome (0 for success and non-retryable ones). */
+unsigned attempt_outcome_retry_bit(enum attempt_outcome o);
+
+/* Open a new attempt (started now). */
+struct attempt *job_attempt_begin(struct job *job, uint64_t now_ms);
+/* The attempt in progress or last ended; NULL if none. */
+struct attempt *job_attempt_last(struct job *job);
+
+/* Replace a stream's buffer with a copy of data. */
+void buf_set(struct buf *b, const char *data, size_t len, uint64_t total,
+    bool truncated);
+void buf_clear(struct buf *b);
+
+/*
+ * The job as JSON.  with_output: include stdout/stderr (a string, or
+ * base64 with "stdout_encoding":"base64" when the bytes are not UTF-8).
+ */
+json_t *job_to_json(const struct job *job, bool with_output);
+/* A short form for lists and events: id, kind, state, times, exit code. */
+json_t *job_summary_json(const struct job *job);
+/* Add "NAME" (and "NAME_encoding") for a buffer to obj. */
+void job_output_json(json_t *obj, const char *name, const struct buf *b);
+
+/* Wall clock in ms since the epoch, and RFC 3339 UTC text for it. */
+uint64_t now_ms(void);
+/* Monotonic clock in µs, for durations. */
+uint64_t mono_us(void);
+json_t *json_time(uint64_t ms);
+
+#endif

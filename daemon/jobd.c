@@ -1,0 +1,405 @@
+/*
+ * jobd: options, start-up and shutdown order.
+ *
+ * Start-up: parse options, set up logging, libevent (threads first), the
+ * counters, the pool, the scheduler and the runners, then bind the
+ * listeners and log "ready".  Shutdown (SIGTERM or SIGINT): close the
+ * listeners, refuse new jobs, give running jobs the grace period, stop what
+ * still runs (outcome interrupted), flush replies, exit.  A second signal
+ * cuts the grace period short.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "counters.h"
+#include "jobd.h"
+#include "kinds.h"
+#include "listener.h"
+#include "log.h"
+#include "ops.h"
+#include "pool.h"
+#include "proto.h"
+#include "retry.h"
+#include "sched.h"
+#include "xmalloc.h"
+
+#define FINAL_FLUSH_MS 2000
+
+struct jobd jobd;
+
+static struct event *sig_term, *sig_int;
+static struct event *flush_timer;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: jobd [OPTION]...\n"
+	    "Run jobs submitted as JSON lines over a unix socket or TCP.\n"
+	    "\n"
+	    "  -s, --socket PATH        unix socket (default: "
+	    "/run/jobd/jobd.sock as root,\n"
+	    "                           else $XDG_RUNTIME_DIR/jobd/jobd.sock); "
+	    "'none': no socket\n"
+	    "  -l, --listen HOST:PORT   also listen on TCP (loopback only; "
+	    "port 0: any)\n"
+	    "  -w, --workers N          pool threads for in-process kinds "
+	    "(default: CPUs)\n"
+	    "  -r, --max-running N      jobs running at once (default: 4 x "
+	    "CPUs)\n"
+	    "      --max-queued N       jobs waiting to run (default: "
+	    "1000000)\n"
+	    "      --max-line BYTES     longest request line (default: 1M)\n"
+	    "      --max-batch N        jobs per submit (default: 10000)\n"
+	    "      --output-cap BYTES   stdout/stderr kept per job "
+	    "(default: 1M each)\n"
+	    "      --retain-count N     finished jobs kept (default: "
+	    "100000)\n"
+	    "      --retain-age DUR     ...for at most DUR (default: 7d)\n"
+	    "      --shutdown-grace DUR time running jobs get on SIGTERM "
+	    "(default: 10s)\n"
+	    "  -L, --log-level LEVEL    err, warning, notice, info, debug "
+	    "(default: info)\n"
+	    "  -h, --help               this text\n"
+	    "  -V, --version            the version\n"
+	    "\n"
+	    "Sizes take k, M or G; durations ms, s, m, h or d.  jobd runs in "
+	    "the foreground\n"
+	    "and logs to stderr with <N> priority prefixes (journald reads "
+	    "them).\n");
+}
+
+static int
+parse_count(
+    const char *opt, const char *arg, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (end != arg) {
+		if (*end == 'k' || *end == 'K')
+			shift = 10;
+		else if (*end == 'M')
+			shift = 20;
+		else if (*end == 'G')
+			shift = 30;
+		if (shift != 0)
+			end++;
+	}
+	if (end == arg || *end != '\0' || errno != 0 || arg[0] == '-' ||
+	    (v << shift >> shift) != v || (v << shift) < lo ||
+	    (v << shift) > hi) {
+		fprintf(stderr,
+		    "jobd: %s: '%s' is not a number from %llu to %llu\n", opt,
+		    arg, (unsigned long long)lo, (unsigned long long)hi);
+		return -1;
+	}
+	*out = v << shift;
+	return 0;
+}
+
+static int
+parse_duration(const char *opt, const char *arg, uint64_t *out)
+{
+	if (retry_parse_duration_ms(arg, out) != 0) {
+		fprintf(stderr,
+		    "jobd: %s: '%s' is not a duration (500ms, 30s, 5m, 1h, "
+		    "7d)\n",
+		    opt, arg);
+		return -1;
+	}
+	return 0;
+}
+
+static char *
+default_socket(void)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char *path;
+
+	if (geteuid() == 0 || xdg == NULL || xdg[0] == '\0')
+		return xstrdup("/run/jobd/jobd.sock");
+	xasprintf(&path, "%s/jobd/jobd.sock", xdg);
+	return path;
+}
+
+enum {
+	OPT_MAX_QUEUED = 256,
+	OPT_MAX_LINE,
+	OPT_MAX_BATCH,
+	OPT_OUTPUT_CAP,
+	OPT_RETAIN_COUNT,
+	OPT_RETAIN_AGE,
+	OPT_SHUTDOWN_GRACE,
+};
+
+static int
+parse_options(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"socket", required_argument, NULL, 's'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"max-running", required_argument, NULL, 'r'},
+	    {"max-queued", required_argument, NULL, OPT_MAX_QUEUED},
+	    {"max-line", required_argument, NULL, OPT_MAX_LINE},
+	    {"max-batch", required_argument, NULL, OPT_MAX_BATCH},
+	    {"output-cap", required_argument, NULL, OPT_OUTPUT_CAP},
+	    {"retain-count", required_argument, NULL, OPT_RETAIN_COUNT},
+	    {"retain-age", required_argument, NULL, OPT_RETAIN_AGE},
+	    {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
+	    {"log-level", required_argument, NULL, 'L'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct jobd_config *cfg = &jobd.cfg;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t v;
+	int ch, r = 0;
+
+	if (ncpu < 1)
+		ncpu = 1;
+	*cfg = (struct jobd_config){
+	    .workers = (unsigned)ncpu,
+	    .max_running = 4 * (unsigned)ncpu,
+	    .max_line = PROTO_MAX_LINE_DEFAULT,
+	    .max_depth = PROTO_MAX_DEPTH_DEFAULT,
+	    .max_queued = 1000000,
+	    .max_batch = 10000,
+	    .output_cap = JOB_DEFAULT_OUTPUT_CAP,
+	    .conn_out_high = 8 * 1024 * 1024,
+	    .retain_count = 100000,
+	    .retain_age_ms = 7ULL * 24 * 3600 * 1000,
+	    .shutdown_grace_ms = 10000,
+	    .log_level = LOG_LEVEL_INFO,
+	};
+	while (r == 0 && (ch = getopt_long(argc, argv, "s:l:w:r:L:hV", longopts,
+	                      NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			free(cfg->socket_path);
+			cfg->socket_path = strcmp(optarg, "none") == 0
+			                       ? xstrdup("")
+			                       : xstrdup(optarg);
+			break;
+		case 'l':
+			free(cfg->listen);
+			cfg->listen = xstrdup(optarg);
+			break;
+		case 'w':
+			if ((r = parse_count(
+			         "--workers", optarg, 1, 1024, &v)) == 0)
+				cfg->workers = (unsigned)v;
+			break;
+		case 'r':
+			if ((r = parse_count(
+			         "--max-running", optarg, 1, 65536, &v)) == 0)
+				cfg->max_running = (unsigned)v;
+			break;
+		case OPT_MAX_QUEUED:
+			r = parse_count(
+			    "--max-queued", optarg, 1, 100000000, &v);
+			cfg->max_queued = (size_t)v;
+			break;
+		case OPT_MAX_LINE:
+			r = parse_count("--max-line", optarg, 64, 1 << 30, &v);
+			cfg->max_line = (size_t)v;
+			break;
+		case OPT_MAX_BATCH:
+			r = parse_count("--max-batch", optarg, 1, 1000000, &v);
+			cfg->max_batch = (size_t)v;
+			break;
+		case OPT_OUTPUT_CAP:
+			r = parse_count(
+			    "--output-cap", optarg, 0, 1ULL << 30, &v);
+			cfg->output_cap = (size_t)v;
+			break;
+		case OPT_RETAIN_COUNT:
+			r = parse_count("--retain-count", optarg, 0, 100000000,
+			    &cfg->retain_count);
+			break;
+		case OPT_RETAIN_AGE:
+			r = parse_duration(
+			    "--retain-age", optarg, &cfg->retain_age_ms);
+			break;
+		case OPT_SHUTDOWN_GRACE:
+			r = parse_duration("--shutdown-grace", optarg,
+			    &cfg->shutdown_grace_ms);
+			break;
+		case 'L':
+			if ((cfg->log_level = log_level_parse(optarg)) < 0) {
+				fprintf(stderr,
+				    "jobd: --log-level: '%s' is not one of "
+				    "err, warning, notice, info, debug\n",
+				    optarg);
+				r = -1;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("jobd %s\n", PACKAGE_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (r == 0 && optind < argc) {
+		fprintf(
+		    stderr, "jobd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		r = -1;
+	}
+	if (r == 0 && cfg->socket_path == NULL)
+		cfg->socket_path = default_socket();
+	if (r == 0 && cfg->socket_path[0] == '\0' && cfg->listen == NULL) {
+		fprintf(stderr, "jobd: with --socket none, give --listen\n");
+		r = -1;
+	}
+	return r;
+}
+
+/* --- Shutdown
+ * ------------------------------------------------------------------ */
+
+static void
+flush_over(evutil_socket_t fd, short what, void *arg)
+{
+	log_notice("clients did not read their last replies; exiting");
+	event_base_loopbreak(jobd.base);
+}
+
+/* Nothing runs any more: say goodbye to the clients, then leave. */
+static void
+stopped(void)
+{
+	struct timeval tv = {FINAL_FLUSH_MS / 1000, 0};
+
+	/* The loop ends when the last connection closes, or at the timer. */
+	conn_close_all(false);
+	if (conn_count() == 0) {
+		event_base_loopbreak(jobd.base);
+		return;
+	}
+	flush_timer = evtimer_new(jobd.base, flush_over, NULL);
+	evtimer_add(flush_timer, &tv);
+}
+
+void
+jobd_stop(void)
+{
+	if (jobd.stopping) {
+		log_notice("second stop request: ending running jobs now");
+		sched_stop(0, stopped);
+		return;
+	}
+	jobd.stopping = true;
+	log_notice("stopping: %zu job(s) running, %zu waiting",
+	    sched_count_running(), sched_count_queued());
+	listener_close_all();
+	sched_stop(jobd.cfg.shutdown_grace_ms, stopped);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	log_notice("received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	jobd_stop();
+}
+
+int
+jobd_main(int argc, char **argv)
+{
+	sigset_t stop_signals;
+	char err[512];
+	int status = 1;
+
+	if (parse_options(argc, argv) != 0)
+		return 2;
+	log_init("jobd", (enum log_level)jobd.cfg.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() != 0) {
+		log_err("libevent: no thread support");
+		return 1;
+	}
+	jobd.started_ms = now_ms();
+	jobd.base = event_base_new();
+	jobd.counters = counters_create(jobd.cfg.workers + 8);
+	jobd.stats = counters_slot(jobd.counters);
+	if (jobd.base == NULL || jobd.counters == NULL) {
+		log_err("cannot set up the event loop");
+		return 1;
+	}
+	if ((jobd.pool = pool_create(jobd.cfg.workers)) == NULL) {
+		log_err("cannot start %u workers: %s", jobd.cfg.workers,
+		    strerror(errno));
+		return 1;
+	}
+	sched_init();
+	ops_init();
+	if (kinds_init() != 0) {
+		log_err("cannot set up the completion channel: %s",
+		    strerror(errno));
+		goto out;
+	}
+	if ((jobd.cfg.socket_path[0] != '\0' &&
+	        listener_unix(jobd.cfg.socket_path, err, sizeof err) != 0) ||
+	    (jobd.cfg.listen != NULL &&
+	        listener_tcp(jobd.cfg.listen, err, sizeof err) != 0)) {
+		log_err("%s", err);
+		goto out;
+	}
+	sig_term = evsignal_new(jobd.base, SIGTERM, on_signal, NULL);
+	sig_int = evsignal_new(jobd.base, SIGINT, on_signal, NULL);
+	evsignal_add(sig_term, NULL);
+	evsignal_add(sig_int, NULL);
+	log_notice("jobd %s ready: pid %d, %u workers, up to %u jobs at once",
+	    PACKAGE_VERSION, (int)getpid(), jobd.cfg.workers,
+	    jobd.cfg.max_running);
+
+	event_base_dispatch(jobd.base);
+	log_notice("stopped");
+	status = 0;
+	/* Past the loop a late signal must not kill us mid-cleanup: block
+	 * them before libevent puts the default handlers back (the pool's
+	 * threads block every signal already). */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+	event_free(sig_term);
+	event_free(sig_int);
+	if (flush_timer != NULL)
+		event_free(flush_timer);
+out:
+	listener_close_all();
+	conn_close_all(true);
+	ops_free();
+	pool_free(jobd.pool); /* nothing is queued: every job has ended */
+	sched_free();
+	kinds_free();
+	counters_free(jobd.counters);
+	event_base_free(jobd.base);
+	free(jobd.cfg.socket_path);
+	free(jobd.cfg.listen);
+	libevent_global_shutdown();
+	return status;
+}

@@ -1,0 +1,54 @@
+/*
+ * jobd: the daemon's shared state and settings.
+ *
+ * One struct jobd exists, `jobd`, owned by the event loop's thread; other
+ * threads touch only what is marked as theirs (the pool, the completion
+ * channel, their counters slots).
+ */
+#ifndef JOBD_JOBD_H
+#define JOBD_JOBD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct pool;
+struct chan;
+struct counters;
+struct counters_slot;
+
+struct jobd_config {
+	char *socket_path;    /* NULL: no unix socket */
+	char *listen;         /* HOST:PORT for TCP, or NULL */
+	unsigned workers;     /* pool threads */
+	unsigned max_running; /* jobs running at once */
+	size_t max_line;      /* request line limit, bytes */
+	size_t max_depth;     /* JSON nesting limit */
+	size_t max_queued;    /* jobs queued or delayed */
+	size_t max_batch;     /* jobs per submit */
+	size_t output_cap;    /* bytes kept per stream per job */
+	size_t conn_out_high; /* stop reading a client above this backlog */
+	uint64_t retain_count;
+	uint64_t retain_age_ms;
+	uint64_t shutdown_grace_ms;
+	int log_level;
+};
+
+struct jobd {
+	struct jobd_config cfg;
+	struct event_base *base;
+	struct pool *pool;
+	struct counters *counters;
+	struct counters_slot *stats; /* the loop thread's slot */
+	uint64_t started_ms;
+	bool stopping;
+};
+
+extern struct jobd jobd;
+
+int jobd_main(int argc, char **argv);
+/* Begin a graceful stop (as on SIGTERM). */
+void jobd_stop(void);
+
+#endif

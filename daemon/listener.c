@@ -1,0 +1,257 @@
+/*
+ * listener: unix and TCP listeners (see listener.h).
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/listener.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "jobd.h"
+#include "listener.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define BACKLOG 512
+#define MAX_LISTENERS 8
+
+static struct {
+	struct evconnlistener *lev;
+	char *unix_path; /* removed on close */
+} listeners[MAX_LISTENERS];
+static int nlisteners;
+
+static void
+accepted(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	char host[INET6_ADDRSTRLEN], peer[80];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+		snprintf(
+		    peer, sizeof peer, "%s:%u", host, ntohs(sin->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+		snprintf(
+		    peer, sizeof peer, "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else
+		snprintf(peer, sizeof peer, "unix");
+	conn_accept(fd, peer);
+}
+
+static void
+accept_failed(struct evconnlistener *lev, void *arg)
+{
+	/* EMFILE and friends: log and keep going; libevent retries. */
+	log_warn("accept: %s", strerror(errno));
+}
+
+static int
+add_listener(int fd, const char *unix_path, char *err, size_t errlen)
+{
+	struct evconnlistener *lev;
+
+	if (nlisteners == MAX_LISTENERS) {
+		snprintf(err, errlen, "too many listeners");
+		close(fd);
+		return -1;
+	}
+	lev = evconnlistener_new(jobd.base, accepted, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, BACKLOG, fd);
+	if (lev == NULL) {
+		snprintf(err, errlen, "listen: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	evconnlistener_set_error_cb(lev, accept_failed);
+	listeners[nlisteners].lev = lev;
+	listeners[nlisteners].unix_path =
+	    unix_path != NULL ? xstrdup(unix_path) : NULL;
+	nlisteners++;
+	return 0;
+}
+
+/* Create the socket's directory if missing (mode 0755 for root, else 0700). */
+static int
+make_parent(const char *path, char *err, size_t errlen)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	int r = 0;
+
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, geteuid() == 0 ? 0755 : 0700) != 0 &&
+		    errno != EEXIST) {
+			snprintf(
+			    err, errlen, "mkdir %s: %s", dir, strerror(errno));
+			r = -1;
+		}
+	}
+	free(dir);
+	return r;
+}
+
+int
+listener_unix(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	mode_t old_umask;
+	int fd, probe, r;
+
+	if (strlen(path) >= sizeof sun.sun_path) {
+		snprintf(err, errlen, "socket path too long: %s", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (make_parent(path, err, errlen) != 0)
+		return -1;
+	/* A socket file left by a jobd that died is removed; a live jobd
+	 * answering on it is a conflict. */
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 &&
+	    connect(probe, (struct sockaddr *)&sun, sizeof sun) == 0) {
+		close(probe);
+		snprintf(
+		    err, errlen, "%s: another jobd is listening there", path);
+		return -1;
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path);
+	if ((fd = socket(
+	         AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* The mode is right from the first moment: no window for others. */
+	old_umask = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	umask(old_umask);
+	if (r != 0) {
+		snprintf(err, errlen, "bind %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (add_listener(fd, path, err, errlen) != 0)
+		return -1;
+	log_notice("listening on unix %s", path);
+	return 0;
+}
+
+static bool
+is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)(const void *)sa)
+		                  ->sin_addr.s_addr) >>
+		           24) == 127;
+	if (sa->sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(
+		    &((const struct sockaddr_in6 *)(const void *)sa)
+		         ->sin6_addr);
+	return false;
+}
+
+int
+listener_tcp(const char *hostport, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+	    .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof bound;
+	char *host = xstrdup(hostport), *port, host_text[INET6_ADDRSTRLEN];
+	int fd = -1, one = 1, gai;
+
+	if ((port = strrchr(host, ':')) == NULL) {
+		snprintf(
+		    err, errlen, "--listen %s: expected HOST:PORT", hostport);
+		goto fail;
+	}
+	*port++ = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	if ((gai = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		snprintf(err, errlen,
+		    "--listen %s: %s (give a numeric "
+		    "address and port)",
+		    hostport, gai_strerror(gai));
+		goto fail;
+	}
+	if (!is_loopback(ai->ai_addr)) {
+		snprintf(err, errlen,
+		    "--listen %s: only loopback addresses "
+		    "are allowed (TCP has no authentication yet)",
+		    hostport);
+		goto fail;
+	}
+	fd = socket(
+	    ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&bound, &blen) != 0) {
+		snprintf(
+		    err, errlen, "--listen %s: %s", hostport, strerror(errno));
+		goto fail;
+	}
+	if (add_listener(fd, NULL, err, errlen) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	if (bound.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6,
+		    &((struct sockaddr_in6 *)(void *)&bound)->sin6_addr,
+		    host_text, sizeof host_text);
+		log_notice("listening on tcp [%s]:%u", host_text,
+		    ntohs(((struct sockaddr_in6 *)(void *)&bound)->sin6_port));
+	} else {
+		inet_ntop(AF_INET,
+		    &((struct sockaddr_in *)(void *)&bound)->sin_addr,
+		    host_text, sizeof host_text);
+		log_notice("listening on tcp %s:%u", host_text,
+		    ntohs(((struct sockaddr_in *)(void *)&bound)->sin_port));
+	}
+	freeaddrinfo(ai);
+	free(host);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (ai != NULL)
+		freeaddrinfo(ai);
+	free(host);
+	return -1;
+}
+
+void
+listener_close_all(void)
+{
+	int i;
+
+	for (i = 0; i < nlisteners; i++) {
+		evconnlistener_free(listeners[i].lev);
+		if (listeners[i].unix_path != NULL) {
+			unlink(listeners[i].unix_path);
+			free(listeners[i].unix_path);
+		}
+	}
+	nlisteners = 0;
+}

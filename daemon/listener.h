@@ -1,0 +1,20 @@
+/*
+ * listener: the sockets jobd accepts clients on.
+ *
+ * A unix socket (the default transport) and, when asked, TCP on a loopback
+ * address (anything else is refused until authentication and TLS exist).
+ * Each bound address is logged ("listening on tcp 127.0.0.1:40123"), so a
+ * caller that asked for port 0 learns the port.
+ */
+#ifndef JOBD_LISTENER_H
+#define JOBD_LISTENER_H
+
+#include <stddef.h>
+
+/* Bind and listen; -1 with a message in err on failure. */
+int listener_unix(const char *path, char *err, size_t errlen);
+int listener_tcp(const char *hostport, char *err, size_t errlen);
+/* Stop accepting and close every listener (removing the unix socket). */
+void listener_close_all(void);
+
+#endif

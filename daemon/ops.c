@@ -1,0 +1,857 @@
+/*
+ * ops: request handlers, waiters and watchers (see ops.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "counters.h"
+#include "exec.h"
+#include "jobd.h"
+#include "log.h"
+#include "ops.h"
+#include "pool.h"
+#include "proto.h"
+#include "sched.h"
+#include "xmalloc.h"
+
+#define LIST_LIMIT_DEFAULT 100
+#define LIST_LIMIT_MAX 10000
+#define WAIT_IDS_MAX 100000
+
+/* A request being answered: what every handler needs. */
+struct req {
+	struct conn *conn;
+	const json_t *body;
+	const json_t *id;
+	const char *op;
+};
+
+struct waiter;
+
+/* One job a waiter waits for; linked into job->waiters until it ends. */
+struct waitref {
+	LIST_ENTRY(waitref) link;
+	struct waiter *waiter;
+	struct job *job; /* valid while linked */
+	uint64_t id;
+	bool linked;
+};
+
+struct waiter {
+	struct conn *conn;
+	json_t *req_id;
+	bool single; /* reply "job" rather than "jobs" */
+	bool output; /* include stdout/stderr */
+	size_t n, remaining;
+	struct waitref *refs;
+	struct event *timer;
+	LIST_ENTRY(waiter) link;
+};
+
+struct watcher {
+	struct conn *conn;
+	json_t *req_id;
+	uint64_t *ids; /* NULL: every job */
+	size_t nids;
+	LIST_ENTRY(watcher) link;
+};
+
+static LIST_HEAD(, waiter) waiters = LIST_HEAD_INITIALIZER(waiters);
+static LIST_HEAD(, watcher) watchers = LIST_HEAD_INITIALIZER(watchers);
+
+/* --- Replies -----------------------------------------------------------------
+ */
+
+static json_t *fail(const struct req *r, enum proto_err code, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
+static json_t *
+fail(const struct req *r, enum proto_err code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return proto_error_reply(r->id, code, "%s", msg);
+}
+
+static json_t *
+ok(const struct req *r)
+{
+	return proto_ok_reply(r->id);
+}
+
+/* Refuse fields the op does not know: a typo should not pass silently. */
+static json_t *
+check_fields(const struct req *r, const char *const *allowed)
+{
+	const char *key;
+	json_t *value;
+	size_t i;
+
+	json_object_foreach((json_t *)(uintptr_t)r->body, key, value)
+	{
+		if (strcmp(key, "op") == 0 || strcmp(key, "id") == 0)
+			continue;
+		for (i = 0; allowed[i] != NULL; i++) {
+			if (strcmp(key, allowed[i]) == 0)
+				break;
+		}
+		if (allowed[i] == NULL)
+			return fail(r, PROTO_E_BAD_REQUEST,
+			    "%s: unknown field \"%.64s\"", r->op, key);
+	}
+	return NULL;
+}
+
+/* An optional boolean; *out keeps its default when absent. */
+static json_t *
+get_bool(const struct req *r, const char *key, bool *out)
+{
+	const json_t *v = json_object_get(r->body, key);
+
+	if (v == NULL)
+		return NULL;
+	if (!json_is_boolean(v))
+		return fail(
+		    r, PROTO_E_BAD_REQUEST, "%s must be true or false", key);
+	*out = json_is_true(v);
+	return NULL;
+}
+
+static json_t *
+get_uint(const struct req *r, const char *key, uint64_t lo, uint64_t hi,
+    uint64_t *out)
+{
+	const json_t *v = json_object_get(r->body, key);
+	json_int_t n;
+
+	if (v == NULL)
+		return NULL;
+	if (!json_is_integer(v))
+		return fail(
+		    r, PROTO_E_BAD_REQUEST, "%s must be an integer", key);
+	n = json_integer_value(v);
+	if (n < 0 || (uint64_t)n < lo || (uint64_t)n > hi)
+		return fail(r, PROTO_E_OUT_OF_RANGE,
+		    "%s must be from %" PRIu64 " to %" PRIu64, key, lo, hi);
+	*out = (uint64_t)n;
+	return NULL;
+}
+
+/*
+ * The job ids of a request: "job": ID or "jobs": [ID, ...].  *single tells
+ * which was used (the reply mirrors it).
+ */
+static json_t *
+get_ids(const struct req *r, uint64_t **ids, size_t *n, bool *single)
+{
+	const json_t *one = json_object_get(r->body, "job");
+	const json_t *many = json_object_get(r->body, "jobs");
+	const json_t *v;
+	size_t i;
+
+	*ids = NULL;
+	if ((one == NULL) == (many == NULL))
+		return fail(r, PROTO_E_BAD_REQUEST,
+		    "%s needs \"job\": ID or \"jobs\": [ID, ...]", r->op);
+	if (one != NULL) {
+		*single = true;
+		*n = 1;
+	} else {
+		*single = false;
+		if (!json_is_array(many) || json_array_size(many) == 0 ||
+		    json_array_size(many) > WAIT_IDS_MAX)
+			return fail(r, PROTO_E_BAD_REQUEST,
+			    "jobs must be an array of 1 to %d job ids",
+			    WAIT_IDS_MAX);
+		*n = json_array_size(many);
+	}
+	*ids = xcalloc(*n, sizeof(**ids));
+	for (i = 0; i < *n; i++) {
+		v = one != NULL ? one : json_array_get(many, i);
+		if (!json_is_integer(v) || json_integer_value(v) < 1) {
+			free(*ids);
+			*ids = NULL;
+			return fail(r, PROTO_E_BAD_REQUEST,
+			    "%s must be a positive integer job id",
+			    one != NULL ? "job" : "jobs[]");
+		}
+		(*ids)[i] = (uint64_t)json_integer_value(v);
+	}
+	return NULL;
+}
+
+/* Look every id up; not_found names the first unknown one. */
+static json_t *
+find_jobs(
+    const struct req *r, const uint64_t *ids, size_t n, struct job ***jobs)
+{
+	size_t i;
+
+	*jobs = xcalloc(n, sizeof(**jobs));
+	for (i = 0; i < n; i++) {
+		if (((*jobs)[i] = sched_find(ids[i])) == NULL) {
+			free(*jobs);
+			*jobs = NULL;
+			return fail(r, PROTO_E_NOT_FOUND,
+			    "no job %" PRIu64 " (never submitted, or "
+			    "dropped by retention)",
+			    ids[i]);
+		}
+	}
+	return NULL;
+}
+
+/* get_ids, then find_jobs: the jobs a request names, all of them known. */
+static json_t *
+get_jobs(const struct req *r, struct job ***jobs, size_t *n, bool *single)
+{
+	uint64_t *ids;
+	json_t *reply;
+
+	*jobs = NULL;
+	if ((reply = get_ids(r, &ids, n, single)) != NULL)
+		return reply;
+	reply = find_jobs(r, ids, *n, jobs);
+	free(ids);
+	return reply;
+}
+
+/* Add "job": {...} or "jobs": [...] to a reply. */
+static void
+add_jobs(json_t *reply, struct job **jobs, size_t n, bool single, bool full,
+    bool output)
+{
+	json_t *arr;
+	size_t i;
+
+	if (single) {
+		json_object_set_new(reply, "job",
+		    full ? job_to_json(jobs[0], output)
+		         : job_summary_json(jobs[0]));
+		return;
+	}
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, full ? job_to_json(jobs[i], output)
+		                                : job_summary_json(jobs[i]));
+	json_object_set_new(reply, "jobs", arr);
+}
+
+/* --- Waiters -----------------------------------------------------------------
+ */
+
+static void
+waiter_free(struct waiter *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->n; i++) {
+		if (w->refs[i].linked)
+			LIST_REMOVE(&w->refs[i], link);
+	}
+	if (w->timer != NULL)
+		event_free(w->timer);
+	LIST_REMOVE(w, link);
+	json_decref(w->req_id);
+	free(w->refs);
+	free(w);
+}
+
+/* Send the waiter's reply and free it. */
+static void
+waiter_reply(struct waiter *w, bool timed_out)
+{
+	struct req r = {w->conn, NULL, w->req_id, "wait"};
+	struct job **jobs = xcalloc(w->n, sizeof(*jobs));
+	json_t *reply = ok(&r), *arr;
+	size_t i;
+
+	/* Look the jobs up again: a finished one may have been dropped by
+	 * retention while others ran. */
+	arr = json_array();
+	for (i = 0; i < w->n; i++) {
+		jobs[i] = sched_find(w->refs[i].id);
+		json_array_append_new(arr,
+		    jobs[i] == NULL
+		        ? json_pack("{s:I, s:s}", "id",
+		              (json_int_t)w->refs[i].id, "state", "dropped")
+		        : job_to_json(jobs[i], w->output && !timed_out));
+	}
+	if (w->single) {
+		json_object_set(reply, "job", json_array_get(arr, 0));
+		json_decref(arr);
+	} else
+		json_object_set_new(reply, "jobs", arr);
+	json_object_set_new(reply, "timed_out", json_boolean(timed_out));
+	conn_send(w->conn, reply);
+	conn_owe(w->conn, -1);
+	json_decref(reply);
+	free(jobs);
+	waiter_free(w);
+}
+
+static void
+waiter_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	waiter_reply(arg, true);
+}
+
+/*
+ * Reply now if every job has finished, else register a waiter (the jobs
+ * cannot be dropped by retention while unfinished).
+ */
+static json_t *
+wait_for(const struct req *r, struct job **jobs, size_t n, bool single,
+    bool output, uint64_t timeout_ms, bool has_timeout)
+{
+	struct waiter *w;
+	struct timeval tv;
+	json_t *reply;
+	size_t i, remaining = 0;
+
+	for (i = 0; i < n; i++)
+		remaining += !job_finished(jobs[i]);
+	if (remaining == 0 || (has_timeout && timeout_ms == 0)) {
+		reply = ok(r);
+		add_jobs(
+		    reply, jobs, n, single, true, output && remaining == 0);
+		json_object_set_new(
+		    reply, "timed_out", json_boolean(remaining != 0));
+		return reply;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->conn = r->conn;
+	w->req_id = r->id != NULL ? json_deep_copy(r->id) : NULL;
+	w->single = single;
+	w->output = output;
+	w->n = n;
+	w->remaining = remaining;
+	w->refs = xcalloc(n, sizeof(*w->refs));
+	for (i = 0; i < n; i++) {
+		w->refs[i].waiter = w;
+		w->refs[i].job = jobs[i];
+		w->refs[i].id = jobs[i]->id;
+		if (!job_finished(jobs[i])) {
+			LIST_INSERT_HEAD(&jobs[i]->waiters, &w->refs[i], link);
+			w->refs[i].linked = true;
+		}
+	}
+	if (has_timeout) {
+		tv.tv_sec = (time_t)(timeout_ms / 1000);
+		tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
+		w->timer = evtimer_new(jobd.base, waiter_timeout, w);
+		evtimer_add(w->timer, &tv);
+	}
+	LIST_INSERT_HEAD(&waiters, w, link);
+	conn_owe(r->conn, 1);
+	return NULL;
+}
+
+/* --- Watchers
+ * ------------------------------------------------------------------ */
+
+static bool
+watcher_wants(const struct watcher *w, const struct job *job)
+{
+	size_t i;
+
+	if (w->ids == NULL)
+		return true;
+	for (i = 0; i < w->nids; i++) {
+		if (w->ids[i] == job->id)
+			return true;
+	}
+	return false;
+}
+
+static void
+watcher_free(struct watcher *w)
+{
+	LIST_REMOVE(w, link);
+	json_decref(w->req_id);
+	free(w->ids);
+	free(w);
+}
+
+/* The scheduler's hook: wake waiters, tell watchers. */
+static void
+job_event(struct job *job, const char *event)
+{
+	struct waitref *ref, *next_ref;
+	struct watcher *w, *next_w;
+	json_t *msg = NULL;
+
+	for (w = LIST_FIRST(&watchers); w != NULL; w = next_w) {
+		next_w = LIST_NEXT(w, link);
+		if (!watcher_wants(w, job))
+			continue;
+		if (conn_backlog(w->conn) > 4 * jobd.cfg.conn_out_high) {
+			/* It does not read its stream: drop it. */
+			conn_drop(w->conn);
+			continue;
+		}
+		if (msg == NULL)
+			msg = json_pack("{s:s, s:o, s:o}", "event", event,
+			    "time", json_time(now_ms()), "job",
+			    job_summary_json(job));
+		json_object_set(
+		    msg, "id", w->req_id != NULL ? w->req_id : json_null());
+		conn_send(w->conn, msg);
+	}
+	json_decref(msg);
+	if (!job_finished(job))
+		return;
+	for (ref = LIST_FIRST(&job->waiters); ref != NULL; ref = next_ref) {
+		next_ref = LIST_NEXT(ref, link);
+		LIST_REMOVE(ref, link);
+		ref->linked = false;
+		if (--ref->waiter->remaining == 0)
+			waiter_reply(ref->waiter, false);
+	}
+}
+
+void
+ops_conn_closed(struct conn *c)
+{
+	struct waiter *w, *next_w;
+	struct watcher *v, *next_v;
+
+	for (w = LIST_FIRST(&waiters); w != NULL; w = next_w) {
+		next_w = LIST_NEXT(w, link);
+		if (w->conn == c)
+			waiter_free(w);
+	}
+	for (v = LIST_FIRST(&watchers); v != NULL; v = next_v) {
+		next_v = LIST_NEXT(v, link);
+		if (v->conn == c)
+			watcher_free(v);
+	}
+}
+
+/* --- Handlers
+ * ----------------------------------------------------------------- */
+
+static json_t *
+op_hello(const struct req *r)
+{
+	static const char *const fields[] = {"client", "protocol", NULL};
+	json_t *reply;
+
+	if ((reply = check_fields(r, fields)) != NULL)
+		return reply;
+	reply = ok(r);
+	json_object_set_new(reply, "server", json_string("jobd"));
+	json_object_set_new(reply, "version", json_string(PACKAGE_VERSION));
+	json_object_set_new(reply, "protocol", json_integer(PROTO_VERSION));
+	json_object_set_new(reply, "pid", json_integer(getpid()));
+	json_object_set_new(reply, "limits",
+	    json_pack("{s:I, s:I, s:I, s:I}", "max_line",
+	        (json_int_t)jobd.cfg.max_line, "max_depth",
+	        (json_int_t)jobd.cfg.max_depth, "max_batch",
+	        (json_int_t)jobd.cfg.max_batch, "max_queued",
+	        (json_int_t)jobd.cfg.max_queued));
+	return reply;
+}
+
+static json_t *
+op_ping(const struct req *r)
+{
+	static const char *const fields[] = {NULL};
+	json_t *reply;
+
+	if ((reply = check_fields(r, fields)) != NULL)
+		return reply;
+	return ok(r);
+}
+
+static json_t *
+op_submit(const struct req *r)
+{
+	static const char *const fields[] = {
+	    "job", "jobs", "wait", "output", "timeout_ms", NULL};
+	const json_t *one = json_object_get(r->body, "job");
+	const json_t *many = json_object_get(r->body, "jobs");
+	bool wait = false, output = true, single = one != NULL;
+	uint64_t timeout_ms = 0;
+	struct job **jobs;
+	json_t *reply;
+	size_t i, n;
+	char err[512], where[32];
+	int code;
+
+	if ((reply = check_fields(r, fields)) != NULL ||
+	    (reply = get_bool(r, "wait", &wait)) != NULL ||
+	    (reply = get_bool(r, "output", &output)) != NULL ||
+	    (reply = get_uint(
+	         r, "timeout_ms", 0, JOB_MAX_TIMEOUT_MS, &timeout_ms)) != NULL)
+		return reply;
+	if ((one == NULL) == (many == NULL))
+		return fail(r, PROTO_E_BAD_REQUEST,
+		    "submit needs \"job\": {...} or \"jobs\": [{...}, ...]");
+	if (many != NULL &&
+	    (!json_is_array(many) || json_array_size(many) == 0 ||
+	        json_array_size(many) > jobd.cfg.max_batch))
+		return fail(r, PROTO_E_BAD_REQUEST,
+		    "jobs must be an array of 1 to %zu job objects",
+		    jobd.cfg.max_batch);
+	if (json_object_get(r->body, "timeout_ms") != NULL && !wait)
+		return fail(r, PROTO_E_BAD_REQUEST,
+		    "timeout_ms applies only with \"wait\": true");
+	n = single ? 1 : json_array_size(many);
+	jobs = xcalloc(n, sizeof(*jobs));
+	for (i = 0; i < n; i++) {
+		if (single)
+			snprintf(where, sizeof where, "job");
+		else
+			snprintf(where, sizeof where, "jobs[%zu]", i);
+		jobs[i] = job_parse(single ? one : json_array_get(many, i),
+		    where, &code, err, sizeof err);
+		if (jobs[i] == NULL) {
+			while (i-- > 0)
+				job_free(jobs[i]);
+			free(jobs);
+			return fail(r, (enum proto_err)code, "%s", err);
+		}
+	}
+	if (sched_submit(jobs, n) != 0) {
+		for (i = 0; i < n; i++)
+			job_free(jobs[i]);
+		free(jobs);
+		return fail(r, PROTO_E_QUEUE_FULL,
+		    "%zu job(s) queued already; the limit is %zu",
+		    sched_count_queued(), jobd.cfg.max_queued);
+	}
+	if (wait)
+		reply = wait_for(r, jobs, n, single, output, timeout_ms,
+		    json_object_get(r->body, "timeout_ms") != NULL);
+	else {
+		reply = ok(r);
+		add_jobs(reply, jobs, n, single, false, false);
+	}
+	free(jobs);
+	return reply;
+}
+
+static json_t *
+op_get(const struct req *r)
+{
+	static const char *const fields[] = {"job", "jobs", "output", NULL};
+	struct job **jobs;
+	bool single, output = true;
+	json_t *reply;
+	size_t n;
+
+	if ((reply = check_fields(r, fields)) != NULL ||
+	    (reply = get_bool(r, "output", &output)) != NULL ||
+	    (reply = get_jobs(r, &jobs, &n, &single)) != NULL)
+		return reply;
+	reply = ok(r);
+	add_jobs(reply, jobs, n, single, true, output);
+	free(jobs);
+	return reply;
+}
+
+static json_t *
+op_wait(const struct req *r)
+{
+	static const char *const fields[] = {
+	    "job", "jobs", "output", "timeout_ms", NULL};
+	uint64_t timeout_ms = 0;
+	bool single, output = true;
+	struct job **jobs;
+	json_t *reply;
+	size_t n;
+
+	if ((reply = check_fields(r, fields)) != NULL ||
+	    (reply = get_bool(r, "output", &output)) != NULL ||
+	    (reply = get_uint(r, "timeout_ms", 0, JOB_MAX_TIMEOUT_MS,
+	         &timeout_ms)) != NULL ||
+	    (reply = get_jobs(r, &jobs, &n, &single)) != NULL)
+		return reply;
+	reply = wait_for(r, jobs, n, single, output, timeout_ms,
+	    json_object_get(r->body, "timeout_ms") != NULL);
+	free(jobs);
+	return reply;
+}
+
+static json_t *
+op_cancel(const struct req *r)
+{
+	static const char *const fields[] = {"job", "jobs", NULL};
+	struct job **jobs;
+	json_t *reply, *arr, *entry;
+	bool single, changed;
+	size_t i, n;
+
+	if ((reply = check_fields(r, fields)) != NULL ||
+	    (reply = get_jobs(r, &jobs, &n, &single)) != NULL)
+		return reply;
+	arr = json_array();
+	for (i = 0; i < n; i++) {
+		changed = sched_cancel(jobs[i]);
+		entry = job_summary_json(jobs[i]);
+		json_object_set_new(entry, "cancelled", json_boolean(changed));
+		json_array_append_new(arr, entry);
+	}
+	reply = ok(r);
+	if (single) {
+		json_object_set(reply, "job", json_array_get(arr, 0));
+		json_decref(arr);
+	} else
+		json_object_set_new(reply, "jobs", arr);
+	free(jobs);
+	return reply;
+}
+
+struct list_ctx {
+	unsigned states; /* bit per job_state; 0: all */
+	uint64_t limit;
+	json_t *out;
+	uint64_t last;
+	bool more;
+};
+
+static bool
+list_one(struct job *job, void *arg)
+{
+	struct list_ctx *lc = arg;
+
+	if (lc->states != 0 && !(lc->states & (1u << job->state)))
+		return true;
+	if (json_array_size(lc->out) == lc->limit) {
+		lc->more = true;
+		return false;
+	}
+	json_array_append_new(lc->out, job_summary_json(job));
+	lc->last = job->id;
+	return true;
+}
+
+static json_t *
+op_list(const struct req *r)
+{
+	static const char *const fields[] = {"state", "after", "limit", NULL};
+	struct list_ctx lc = {0, LIST_LIMIT_DEFAULT, NULL, 0, false};
+	const json_t *state = json_object_get(r->body, "state"), *v;
+	uint64_t after = 0;
+	json_t *reply;
+	size_t i;
+	int s;
+
+	if ((reply = check_fields(r, fields)) != NULL ||
+	    (reply = get_uint(r, "after", 0, UINT64_MAX >> 1, &after)) !=
+	        NULL ||
+	    (reply = get_uint(r, "limit", 1, LIST_LIMIT_MAX, &lc.limit)) !=
+	        NULL)
+		return reply;
+	if (state != NULL) {
+		for (i = 0;
+		     i < (json_is_array(state) ? json_array_size(state) : 1);
+		     i++) {
+			v = json_is_array(state) ? json_array_get(state, i)
+			                         : state;
+			if (!json_is_string(v) ||
+			    (s = job_state_parse(json_string_value(v))) < 0)
+				return fail(r, PROTO_E_BAD_REQUEST,
+				    "state must be a job state or a list of "
+				    "them (queued, delayed, running, "
+				    "succeeded, failed, timed_out, "
+				    "cancelled)");
+			lc.states |= 1u << s;
+		}
+	}
+	lc.out = json_array();
+	sched_foreach(after, list_one, &lc);
+	reply = ok(r);
+	json_object_set_new(reply, "jobs", lc.out);
+	json_object_set_new(reply, "next",
+	    lc.more ? json_integer((json_int_t)lc.last) : json_null());
+	return reply;
+}
+
+static json_t *
+op_logs(const struct req *r)
+{
+	static const char *const fields[] = {"job", NULL};
+	struct job **jobs;
+	struct buf live;
+	bool single;
+	json_t *reply;
+	size_t n;
+
+	if ((reply = check_fields(r, fields)) != NULL)
+		return reply;
+	if (json_object_get(r->body, "jobs") != NULL)
+		return fail(r, PROTO_E_BAD_REQUEST, "logs takes one \"job\"");
+	if ((reply = get_jobs(r, &jobs, &n, &single)) != NULL)
+		return reply;
+	reply = ok(r);
+	json_object_set_new(
+	    reply, "job", json_integer((json_int_t)jobs[0]->id));
+	json_object_set_new(
+	    reply, "state", json_string(job_state_name(jobs[0]->state)));
+	if (jobs[0]->proc != NULL) {
+		memset(&live, 0, sizeof live);
+		live.data = (char *)(uintptr_t)exec_output(
+		    jobs[0]->proc, 1, &live.len, &live.truncated);
+		job_output_json(reply, "stdout", &live);
+		live.data = (char *)(uintptr_t)exec_output(
+		    jobs[0]->proc, 2, &live.len, &live.truncated);
+		job_output_json(reply, "stderr", &live);
+	} else {
+		job_output_json(reply, "stdout", &jobs[0]->out);
+		job_output_json(reply, "stderr", &jobs[0]->err);
+	}
+	free(jobs);
+	return reply;
+}
+
+static json_t *
+op_watch(const struct req *r)
+{
+	static const char *const fields[] = {"job", "jobs", NULL};
+	struct watcher *w, *old;
+	uint64_t *ids = NULL;
+	bool single;
+	size_t n = 0;
+	json_t *reply;
+
+	if ((reply = check_fields(r, fields)) != NULL)
+		return reply;
+	if ((json_object_get(r->body, "job") != NULL ||
+	        json_object_get(r->body, "jobs") != NULL) &&
+	    (reply = get_ids(r, &ids, &n, &single)) != NULL)
+		return reply;
+	/* One watch per connection: a new one replaces it. */
+	LIST_FOREACH(old, &watchers, link)
+	{
+		if (old->conn == r->conn) {
+			watcher_free(old);
+			break;
+		}
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->conn = r->conn;
+	w->req_id = r->id != NULL ? json_deep_copy(r->id) : NULL;
+	w->ids = ids;
+	w->nids = n;
+	LIST_INSERT_HEAD(&watchers, w, link);
+	reply = ok(r);
+	json_object_set_new(reply, "watching", json_true());
+	return reply;
+}
+
+static double
+tv_seconds(struct timeval tv)
+{
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static json_t *
+op_stats(const struct req *r)
+{
+	static const char *const fields[] = {NULL};
+	struct rusage ru;
+	json_t *reply, *stats;
+
+	if ((reply = check_fields(r, fields)) != NULL)
+		return reply;
+	stats = counters_snapshot_json(jobd.counters);
+	getrusage(RUSAGE_SELF, &ru);
+	json_object_set_new(stats, "uptime_s",
+	    json_real((double)(now_ms() - jobd.started_ms) / 1000.0));
+	json_object_set_new(
+	    stats, "cpu_user_s", json_real(tv_seconds(ru.ru_utime)));
+	json_object_set_new(
+	    stats, "cpu_system_s", json_real(tv_seconds(ru.ru_stime)));
+	json_object_set_new(
+	    stats, "jobs_kept", json_integer((json_int_t)sched_count_jobs()));
+	json_object_set_new(
+	    stats, "workers", json_integer(pool_size(jobd.pool)));
+	json_object_set_new(
+	    stats, "max_running", json_integer(jobd.cfg.max_running));
+	json_object_set_new(
+	    stats, "max_queued", json_integer((json_int_t)jobd.cfg.max_queued));
+	reply = ok(r);
+	json_object_set_new(reply, "stats", stats);
+	return reply;
+}
+
+static const struct {
+	const char *name;
+	json_t *(*handler)(const struct req *r);
+	enum counter_id counter;
+} ops[] = {
+    {"hello", op_hello, COUNTER_requests_hello},
+    {"ping", op_ping, COUNTER_requests_ping},
+    {"submit", op_submit, COUNTER_requests_submit},
+    {"get", op_get, COUNTER_requests_get},
+    {"wait", op_wait, COUNTER_requests_wait},
+    {"cancel", op_cancel, COUNTER_requests_cancel},
+    {"list", op_list, COUNTER_requests_list},
+    {"logs", op_logs, COUNTER_requests_logs},
+    {"watch", op_watch, COUNTER_requests_watch},
+    {"stats", op_stats, COUNTER_requests_stats},
+};
+
+json_t *
+ops_dispatch(struct conn *c, const json_t *body)
+{
+	struct req r = {c, body, NULL, "request"};
+	const json_t *op, *id;
+	size_t i;
+
+	id = json_object_get(body, "id");
+	if (id != NULL && !json_is_integer(id) && !json_is_string(id))
+		return fail(&r, PROTO_E_BAD_REQUEST,
+		    "id must be an integer or a string");
+	r.id = id;
+	op = json_object_get(body, "op");
+	if (op == NULL)
+		return fail(&r, PROTO_E_BAD_REQUEST, "op is required");
+	if (!json_is_string(op))
+		return fail(&r, PROTO_E_BAD_REQUEST, "op must be a string");
+	r.op = json_string_value(op);
+	for (i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+		if (strcmp(r.op, ops[i].name) == 0) {
+			counter_add(jobd.stats, ops[i].counter, 1);
+			if (jobd.stopping && strcmp(r.op, "submit") == 0)
+				return fail(&r, PROTO_E_SHUTTING_DOWN,
+				    "jobd is stopping; not accepting jobs");
+			return ops[i].handler(&r);
+		}
+	}
+	return fail(&r, PROTO_E_UNKNOWN_OP,
+	    "unknown op \"%.64s\" (hello, ping, submit, get, wait, cancel, "
+	    "list, logs, watch, stats)",
+	    r.op);
+}
+
+void
+ops_init(void)
+{
+	sched_set_event_hook(job_event);
+}
+
+void
+ops_free(void)
+{
+	while (!LIST_EMPTY(&waiters))
+		waiter_free(LIST_FIRST(&waiters));
+	while (!LIST_EMPTY(&watchers))
+		watcher_free(LIST_FIRST(&watchers));
+}

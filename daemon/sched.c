@@ -1,0 +1,581 @@
+/*
+ * sched: job table, run queue, attempts, retries, retention (see sched.h).
+ *
+ * The job table is an open-addressing hash from id to job with linear
+ * probing and backward-shift deletion (no tombstones, so lookups stay short
+ * however many jobs come and go).  The run queue is FIFO.  `pumping` keeps
+ * sched_pump() from recursing: an attempt that ends while jobs are being
+ * started (a spawn failure, say) only asks for another round.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "counters.h"
+#include "exec.h"
+#include "jobd.h"
+#include "kinds.h"
+#include "log.h"
+#include "sched.h"
+#include "xmalloc.h"
+
+#define PRUNE_INTERVAL_MS 60000
+
+static struct {
+	struct job **table; /* open addressing, NULL = empty */
+	size_t mask;
+	size_t njobs;
+	uint64_t next_id;
+
+	TAILQ_HEAD(, job) queue;
+	TAILQ_HEAD(, job) finished; /* oldest first */
+	size_t nqueued;             /* queued + delayed */
+	size_t nfinished;
+	size_t nrunning;
+
+	bool pumping, pump_again;
+	bool stopping;
+	void (*stopped)(void);
+	struct event *grace_timer;
+	struct event *prune_timer;
+	sched_event_fn event_hook;
+	uint64_t rng;
+} S;
+
+/* --- Job table ------------------------------------------------------------ */
+
+static size_t
+slot_of(uint64_t id)
+{
+	/* Fibonacci hashing spreads sequential ids. */
+	return (size_t)((id * 0x9e3779b97f4a7c15ULL) >> 20) & S.mask;
+}
+
+static void table_insert(struct job *job);
+
+static void
+table_grow(void)
+{
+	struct job **old = S.table;
+	size_t i, oldsize = S.mask + 1;
+
+	S.mask = oldsize * 2 - 1;
+	S.table = xcalloc(S.mask + 1, sizeof(*S.table));
+	S.njobs = 0;
+	for (i = 0; i < oldsize; i++) {
+		if (old[i] != NULL)
+			table_insert(old[i]);
+	}
+	free(old);
+}
+
+static void
+table_insert(struct job *job)
+{
+	size_t i;
+
+	if ((S.njobs + 1) * 2 > S.mask + 1)
+		table_grow();
+	for (i = slot_of(job->id); S.table[i] != NULL; i = (i + 1) & S.mask)
+		;
+	S.table[i] = job;
+	S.njobs++;
+}
+
+struct job *
+sched_find(uint64_t id)
+{
+	size_t i;
+
+	for (i = slot_of(id); S.table[i] != NULL; i = (i + 1) & S.mask) {
+		if (S.table[i]->id == id)
+			return S.table[i];
+	}
+	return NULL;
+}
+
+static void
+table_remove(struct job *job)
+{
+	size_t i, j, home;
+
+	for (i = slot_of(job->id); S.table[i] != job; i = (i + 1) & S.mask)
+		;
+	/* Backward shift: move later entries of the run into the hole when
+	 * their home slot is not between the hole and their position. */
+	for (j = (i + 1) & S.mask; S.table[j] != NULL; j = (j + 1) & S.mask) {
+		home = slot_of(S.table[j]->id);
+		if (((j - home) & S.mask) >= ((j - i) & S.mask)) {
+			S.table[i] = S.table[j];
+			i = j;
+		}
+	}
+	S.table[i] = NULL;
+	S.njobs--;
+}
+
+/* --- Events and counters -------------------------------------------------- */
+
+static void
+announce(struct job *job, const char *event)
+{
+	if (S.event_hook != NULL)
+		S.event_hook(job, event);
+}
+
+static uint64_t
+random64(void)
+{
+	S.rng ^= S.rng << 13;
+	S.rng ^= S.rng >> 7;
+	S.rng ^= S.rng << 17;
+	return S.rng;
+}
+
+static void
+timer_free(struct event **ev)
+{
+	if (*ev != NULL) {
+		event_free(*ev);
+		*ev = NULL;
+	}
+}
+
+/* --- Queue and start -------------------------------------------------------
+ */
+
+static void sched_pump(void);
+
+static void
+enqueue(struct job *job)
+{
+	job->state = JOB_QUEUED;
+	job->queued_us = mono_us();
+	TAILQ_INSERT_TAIL(&S.queue, job, queue_link);
+	gauge_add(jobd.stats, GAUGE_jobs_queued, 1);
+	announce(job, "queued");
+}
+
+static void
+exec_finished(const struct exec_result *res, void *arg)
+{
+	static const enum attempt_outcome outcome_of[] = {
+	    [EXEC_EXITED] = OUTCOME_FAILED,
+	    [EXEC_SIGNALED] = OUTCOME_SIGNALED,
+	    [EXEC_TIMED_OUT] = OUTCOME_TIMED_OUT,
+	    [EXEC_CANCELLED] = OUTCOME_CANCELLED,
+	    [EXEC_INTERRUPTED] = OUTCOME_INTERRUPTED,
+	};
+	struct job *job = arg;
+	enum attempt_outcome outcome = outcome_of[res->outcome];
+
+	if (res->outcome == EXEC_EXITED && res->exit_code == 0)
+		outcome = OUTCOME_SUCCEEDED;
+	job->proc = NULL;
+	buf_set(&job->out, res->out, res->out_len, res->out_total,
+	    res->out_truncated);
+	buf_set(&job->err, res->err, res->err_len, res->err_total,
+	    res->err_truncated);
+	sched_attempt_end(job, outcome,
+	    res->outcome == EXEC_EXITED ? res->exit_code : -1, res->signal,
+	    NULL);
+}
+
+static void
+start_exec(struct job *job)
+{
+	struct exec_spec spec;
+	char err[512], **envp;
+	size_t n = 0, i;
+
+	while (job->envp[n] != NULL)
+		n++;
+	envp = xcalloc(n + 3, sizeof(char *));
+	for (i = 0; i < n; i++)
+		envp[i] = job->envp[i];
+	xasprintf(&envp[n], "JOBD_JOB_ID=%llu", (unsigned long long)job->id);
+	xasprintf(&envp[n + 1], "JOBD_ATTEMPT=%u", job->nattempts);
+	spec = (struct exec_spec){
+	    .argv = job->argv,
+	    .envp = envp,
+	    .cwd = job->cwd,
+	    .stdin_data = job->stdin_data,
+	    .stdin_len = job->stdin_len,
+	    .output_cap = jobd.cfg.output_cap,
+	    .timeout_ms = job->timeout_ms,
+	    .kill_grace_ms = job->kill_grace_ms,
+	};
+	buf_clear(&job->out);
+	buf_clear(&job->err);
+	job->proc = exec_start(
+	    jobd.base, &spec, exec_finished, NULL, job, err, sizeof err);
+	free(envp[n]);
+	free(envp[n + 1]);
+	free(envp);
+	if (job->proc == NULL) {
+		log_info("job %llu: %s", (unsigned long long)job->id, err);
+		sched_attempt_end(job, OUTCOME_SPAWN_FAILED,
+		    errno == ENOENT ? 127 : 126, 0, err);
+	}
+}
+
+static void
+start(struct job *job)
+{
+	uint64_t now = now_ms();
+
+	TAILQ_REMOVE(&S.queue, job, queue_link);
+	S.nqueued--;
+	gauge_add(jobd.stats, GAUGE_jobs_queued, -1);
+	job->state = JOB_RUNNING;
+	job->stopping = false;
+	atomic_store(&job->cancel, 0);
+	S.nrunning++;
+	gauge_add(jobd.stats, GAUGE_jobs_running, 1);
+	counter_add(jobd.stats, COUNTER_jobs_started, 1);
+	job->started_us = mono_us();
+	hist_record(
+	    jobd.stats, HIST_queue_wait_us, job->started_us - job->queued_us);
+	job_attempt_begin(job, now);
+	announce(job, "started");
+	if (job->kind == KIND_EXEC)
+		start_exec(job);
+	else
+		kinds_start(job);
+}
+
+static void
+sched_pump(void)
+{
+	if (S.pumping) {
+		S.pump_again = true;
+		return;
+	}
+	S.pumping = true;
+	do {
+		S.pump_again = false;
+		while (!S.stopping && S.nrunning < jobd.cfg.max_running &&
+		       !TAILQ_EMPTY(&S.queue))
+			start(TAILQ_FIRST(&S.queue));
+	} while (S.pump_again);
+	S.pumping = false;
+}
+
+int
+sched_submit(struct job **jobs, size_t n)
+{
+	uint64_t now = now_ms();
+	size_t i;
+
+	if (S.nqueued + n > jobd.cfg.max_queued) {
+		errno = EAGAIN;
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		jobs[i]->id = S.next_id++;
+		jobs[i]->submitted_ms = now;
+		table_insert(jobs[i]);
+		S.nqueued++;
+		counter_add(jobd.stats, COUNTER_jobs_submitted, 1);
+		enqueue(jobs[i]);
+	}
+	sched_pump();
+	return 0;
+}
+
+/* --- Ending attempts -------------------------------------------------------
+ */
+
+static void prune(size_t max_count, uint64_t min_finished_ms);
+
+static void
+finish(struct job *job, enum job_state state)
+{
+	job->state = state;
+	job->finished_ms = now_ms();
+	TAILQ_INSERT_TAIL(&S.finished, job, finished_link);
+	S.nfinished++;
+	switch (state) {
+	case JOB_SUCCEEDED:
+		counter_add(jobd.stats, COUNTER_jobs_succeeded, 1);
+		break;
+	case JOB_FAILED:
+		counter_add(jobd.stats, COUNTER_jobs_failed, 1);
+		break;
+	case JOB_TIMED_OUT:
+		counter_add(jobd.stats, COUNTER_jobs_timed_out, 1);
+		break;
+	case JOB_CANCELLED:
+		counter_add(jobd.stats, COUNTER_jobs_cancelled, 1);
+		break;
+	default:
+		break;
+	}
+	announce(job, "finished");
+	prune(jobd.cfg.retain_count, 0);
+}
+
+static void
+retry_due(evutil_socket_t fd, short what, void *arg)
+{
+	struct job *job = arg;
+
+	timer_free(&job->timer);
+	enqueue(job);
+	sched_pump();
+}
+
+static enum job_state
+final_state(enum attempt_outcome o)
+{
+	switch (o) {
+	case OUTCOME_SUCCEEDED:
+		return JOB_SUCCEEDED;
+	case OUTCOME_TIMED_OUT:
+		return JOB_TIMED_OUT;
+	case OUTCOME_CANCELLED:
+		return JOB_CANCELLED;
+	default:
+		return JOB_FAILED;
+	}
+}
+
+void
+sched_attempt_end(struct job *job, enum attempt_outcome outcome, int exit_code,
+    int signal, const char *error)
+{
+	struct attempt *a = job_attempt_last(job);
+	uint64_t delay, now = now_ms();
+	struct timeval tv;
+	unsigned bit;
+
+	a->ended_ms = now;
+	a->outcome = outcome;
+	a->exit_code = exit_code;
+	a->signal = signal;
+	a->error = error != NULL ? xstrdup(error) : NULL;
+	S.nrunning--;
+	gauge_add(jobd.stats, GAUGE_jobs_running, -1);
+	hist_record(jobd.stats, HIST_run_time_us, mono_us() - job->started_us);
+
+	bit = attempt_outcome_retry_bit(outcome);
+	if (!S.stopping && bit != 0 &&
+	    retry_should_retry(&job->retry, job->nattempts, bit)) {
+		delay = retry_delay_ms(&job->retry, job->nattempts, random64());
+		job->state = JOB_DELAYED;
+		S.nqueued++;
+		counter_add(jobd.stats, COUNTER_jobs_retried, 1);
+		tv.tv_sec = (time_t)(delay / 1000);
+		tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
+		job->timer = evtimer_new(jobd.base, retry_due, job);
+		evtimer_add(job->timer, &tv);
+		announce(job, "retrying");
+	} else
+		finish(job, final_state(outcome));
+	if (S.stopping && S.nrunning == 0 && S.stopped != NULL) {
+		timer_free(&S.grace_timer);
+		S.stopped();
+		S.stopped = NULL;
+	}
+	sched_pump();
+}
+
+/* --- Cancel ----------------------------------------------------------------
+ */
+
+static void
+stop_running(struct job *job, enum attempt_outcome reason)
+{
+	if (job->kind != KIND_EXEC) {
+		kinds_stop(job, reason);
+		return;
+	}
+	if (job->stopping || job->proc == NULL)
+		return;
+	job->stopping = true;
+	exec_kill(job->proc,
+	    reason == OUTCOME_CANCELLED ? EXEC_CANCELLED : EXEC_INTERRUPTED);
+}
+
+bool
+sched_cancel(struct job *job)
+{
+	switch (job->state) {
+	case JOB_QUEUED:
+		TAILQ_REMOVE(&S.queue, job, queue_link);
+		gauge_add(jobd.stats, GAUGE_jobs_queued, -1);
+		S.nqueued--;
+		finish(job, JOB_CANCELLED);
+		return true;
+	case JOB_DELAYED:
+		timer_free(&job->timer);
+		S.nqueued--;
+		finish(job, JOB_CANCELLED);
+		return true;
+	case JOB_RUNNING:
+		stop_running(job, OUTCOME_CANCELLED);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* --- Retention ---------------------------------------------------------------
+ */
+
+/* Drop the oldest finished jobs beyond max_count or finished before min. */
+static void
+prune(size_t max_count, uint64_t min_finished_ms)
+{
+	struct job *job;
+
+	while (
+	    (job = TAILQ_FIRST(&S.finished)) != NULL &&
+	    (S.nfinished > max_count || job->finished_ms < min_finished_ms)) {
+		TAILQ_REMOVE(&S.finished, job, finished_link);
+		S.nfinished--;
+		table_remove(job);
+		job_free(job);
+	}
+}
+
+static void
+prune_tick(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t now = now_ms();
+
+	prune(jobd.cfg.retain_count,
+	    now > jobd.cfg.retain_age_ms ? now - jobd.cfg.retain_age_ms : 0);
+}
+
+/* --- Life cycle ------------------------------------------------------------
+ */
+
+int
+sched_init(void)
+{
+	struct timeval tv = {PRUNE_INTERVAL_MS / 1000, 0};
+
+	memset(&S, 0, sizeof S);
+	S.mask = 1023;
+	S.table = xcalloc(S.mask + 1, sizeof(*S.table));
+	S.next_id = 1;
+	TAILQ_INIT(&S.queue);
+	TAILQ_INIT(&S.finished);
+	if (getrandom(&S.rng, sizeof S.rng, 0) != sizeof S.rng || S.rng == 0)
+		S.rng = 0x2545f4914f6cdd1dULL ^ (uint64_t)now_ms();
+	S.prune_timer = event_new(jobd.base, -1, EV_PERSIST, prune_tick, NULL);
+	evtimer_add(S.prune_timer, &tv);
+	return 0;
+}
+
+void
+sched_set_event_hook(sched_event_fn fn)
+{
+	S.event_hook = fn;
+}
+
+static void
+grace_over(evutil_socket_t fd, short what, void *arg)
+{
+	size_t i;
+
+	timer_free(&S.grace_timer);
+	log_notice(
+	    "shutdown grace over: stopping %zu running job(s)", S.nrunning);
+	for (i = 0; i <= S.mask; i++) {
+		if (S.table[i] != NULL && S.table[i]->state == JOB_RUNNING)
+			stop_running(S.table[i], OUTCOME_INTERRUPTED);
+	}
+}
+
+void
+sched_stop(uint64_t grace_ms, void (*done)(void))
+{
+	struct timeval tv = {
+	    (time_t)(grace_ms / 1000), (suseconds_t)(grace_ms % 1000) * 1000};
+
+	S.stopping = true;
+	if (S.nrunning == 0) {
+		done();
+		return;
+	}
+	S.stopped = done;
+	log_notice("waiting up to %llu ms for %zu running job(s)",
+	    (unsigned long long)grace_ms, S.nrunning);
+	S.grace_timer = evtimer_new(jobd.base, grace_over, NULL);
+	evtimer_add(S.grace_timer, &tv);
+}
+
+void
+sched_free(void)
+{
+	struct job *job;
+	size_t i;
+
+	timer_free(&S.prune_timer);
+	timer_free(&S.grace_timer);
+	for (i = 0; i <= S.mask; i++) {
+		if ((job = S.table[i]) == NULL)
+			continue;
+		timer_free(&job->timer);
+		timer_free(&job->kill_timer);
+		job_free(job);
+	}
+	free(S.table);
+	memset(&S, 0, sizeof S);
+}
+
+/* --- Queries -----------------------------------------------------------------
+ */
+
+static int
+cmp_id(const void *a, const void *b)
+{
+	uint64_t x = (*(struct job *const *)a)->id;
+	uint64_t y = (*(struct job *const *)b)->id;
+
+	return (x > y) - (x < y);
+}
+
+void
+sched_foreach(uint64_t after, bool (*fn)(struct job *job, void *arg), void *arg)
+{
+	struct job **v;
+	size_t i, n = 0;
+
+	v = xcalloc(S.njobs + 1, sizeof(*v));
+	for (i = 0; i <= S.mask; i++) {
+		if (S.table[i] != NULL && S.table[i]->id > after)
+			v[n++] = S.table[i];
+	}
+	qsort(v, n, sizeof(*v), cmp_id);
+	for (i = 0; i < n; i++) {
+		if (!fn(v[i], arg))
+			break;
+	}
+	free(v);
+}
+
+size_t
+sched_count_queued(void)
+{
+	return S.nqueued;
+}
+
+size_t
+sched_count_running(void)
+{
+	return S.nrunning;
+}
+
+size_t
+sched_count_jobs(void)
+{
+	return S.njobs;
+}

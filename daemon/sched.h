@@ -1,0 +1,64 @@
+/*
+ * sched: the job table, the run queue, and every state change of a job.
+ *
+ * Owned by the event loop's thread.  Jobs enter with sched_submit(), wait in
+ * a FIFO queue until fewer than max_running jobs run, run as a child process
+ * (exec), on the pool (compute kinds) or on a timer (sleep, echo), and end
+ * each attempt through one function that records it, retries it on a timer
+ * when the policy says so, or finishes the job.  Finished jobs are kept for
+ * `get` until the retention bounds (count, age) drop the oldest.
+ *
+ * Every transition is announced through the event hook (queued, started,
+ * retrying, finished), which is how waiters and watchers hear of it.
+ */
+#ifndef JOBD_SCHED_H
+#define JOBD_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "job.h"
+
+typedef void (*sched_event_fn)(struct job *job, const char *event);
+
+int sched_init(void);
+void sched_free(void);
+void sched_set_event_hook(sched_event_fn fn);
+
+/*
+ * Accept n parsed jobs (ids assigned, queued).  -1 with errno EAGAIN if
+ * they would take the queue past max_queued; nothing is accepted then.
+ */
+int sched_submit(struct job **jobs, size_t n);
+struct job *sched_find(uint64_t id);
+
+/*
+ * Cancel a job: a queued or delayed one ends at once, a running one is
+ * stopped (it ends when its process or task does).  Returns false if the
+ * job had already finished.
+ */
+bool sched_cancel(struct job *job);
+
+/* Jobs in the table with id > after, in id order; fn returns false to stop. */
+void sched_foreach(
+    uint64_t after, bool (*fn)(struct job *job, void *arg), void *arg);
+
+size_t sched_count_queued(void); /* queued + delayed */
+size_t sched_count_running(void);
+size_t sched_count_jobs(void);
+
+/*
+ * Stop: start nothing new, let running jobs finish for grace_ms, then stop
+ * them (outcome interrupted); call done() once nothing runs.
+ */
+void sched_stop(uint64_t grace_ms, void (*done)(void));
+
+/*
+ * End the running attempt of job: called by the runners (exec, kinds) once
+ * the process or task is over.  error may be NULL.
+ */
+void sched_attempt_end(struct job *job, enum attempt_outcome outcome,
+    int exit_code, int signal, const char *error);
+
+#endif

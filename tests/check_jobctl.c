@@ -1,0 +1,1107 @@
+/*
+ * check_jobctl: jobctl against a real jobd.
+ *
+ * Each test gets a fresh jobd (harness.h: a temp unix socket and
+ * 127.0.0.1:0) from a checked fixture, runs the jobctl binary ($JOBCTL,
+ * set by `make check`) with run_capture() and asserts on its stdout,
+ * stderr and exit status, and on what jobd says about the jobs.  Where a
+ * test must act while jobctl waits (watch, ^C on run), it waits for a
+ * condition jobd reports (an event, a request count), never for time.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common.h"
+#include "harness.h"
+
+extern char **environ;
+
+static struct harness h;
+static char addr[PATH_MAX + 8];
+
+struct result {
+	int rc;
+	char *out, *err;
+};
+
+static const char *
+jobctl_path(void)
+{
+	const char *p = getenv("JOBCTL");
+
+	return p != NULL ? p : "../client/jobctl";
+}
+
+static void
+start(const char *const *extra)
+{
+	ck_assert_int_eq(harness_start(&h, extra), 0);
+	snprintf(addr, sizeof addr, "unix:%s", h.sock);
+}
+
+static void
+setup(void)
+{
+	static const char *const extra[] = {"--shutdown-grace", "100ms", NULL};
+
+	start(extra);
+}
+
+/* One job at a time and small output buffers: queueing and truncation. */
+static void
+setup_narrow(void)
+{
+	static const char *const extra[] = {"--max-running", "1",
+	    "--output-cap", "1k", "--shutdown-grace", "100ms", NULL};
+
+	start(extra);
+}
+
+static void
+teardown(void)
+{
+	ck_assert_int_eq(harness_stop(&h), 0);
+}
+
+/*
+ * Run `jobctl --addr ADDR ARG...` (the list ends with NULL) with stdin_text
+ * (NULL: none) on its stdin.
+ */
+static struct result
+run_jobctl(const char *stdin_text, const char *arg, ...)
+{
+	const char *argv[64];
+	struct result r;
+	va_list ap;
+	int n = 0;
+
+	argv[n++] = jobctl_path();
+	argv[n++] = "--addr";
+	argv[n++] = addr;
+	argv[n] = arg;
+	va_start(ap, arg);
+	while (argv[n] != NULL && n < 62)
+		argv[++n] = va_arg(ap, const char *);
+	va_end(ap);
+	argv[n] = NULL;
+	r.rc = run_capture(argv, stdin_text, &r.out, &r.err);
+	ck_assert_int_ge(r.rc, 0);
+	return r;
+}
+
+static void
+result_free(struct result *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+#define JOBCTL(...) run_jobctl(NULL, __VA_ARGS__, (const char *)NULL)
+#define JOBCTL_IN(in, ...) run_jobctl(in, __VA_ARGS__, (const char *)NULL)
+
+/* `jobctl submit ARGS`: the new job's id. */
+static long long
+submit(const char *arg, ...)
+{
+	const char *argv[32];
+	struct result r;
+	long long id;
+	char *end;
+	va_list ap;
+	int n = 0;
+
+	argv[n++] = jobctl_path();
+	argv[n++] = "--addr";
+	argv[n++] = addr;
+	argv[n++] = "submit";
+	argv[n++] = arg;
+	va_start(ap, arg);
+	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	r.rc = run_capture(argv, NULL, &r.out, &r.err);
+	ck_assert_msg(r.rc == 0, "submit failed: %s", r.err);
+	id = strtoll(r.out, &end, 10);
+	ck_assert_int_gt(id, 0);
+	ck_assert_str_eq(end, "\n");
+	result_free(&r);
+	return id;
+}
+
+/* `jobctl get --json ID`, parsed. */
+static json_t *
+get_job(long long id)
+{
+	char text[32];
+	struct result r;
+	json_t *job;
+
+	snprintf(text, sizeof text, "%lld", id);
+	r = JOBCTL("get", "--json", text);
+	ck_assert_int_eq(r.rc, 0);
+	job = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(job);
+	result_free(&r);
+	return job;
+}
+
+static const char *
+str(const json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return s != NULL ? s : "(missing)";
+}
+
+static long long
+num(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	ck_assert_msg(json_is_integer(v), "%s is not an integer", key);
+	return (long long)json_integer_value(v);
+}
+
+static size_t
+count_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* --- run ------------------------------------------------------------------ */
+
+START_TEST(test_run_streams)
+{
+	struct result r =
+	    JOBCTL("run", "--", "sh", "-c", "printf out; printf err >&2");
+
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "out");
+	ck_assert_str_eq(r.err, "err");
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_run_exit_code)
+{
+	struct result r = JOBCTL("run", "sh", "-c", "echo partial; exit 3");
+
+	ck_assert_int_eq(r.rc, 3);
+	ck_assert_str_eq(r.out, "partial\n");
+	ck_assert_str_eq(r.err, "");
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_run_timeout)
+{
+	struct result r = JOBCTL("run", "--timeout", "200ms", "--kill-grace",
+	    "100ms", "--", "sleep", "30");
+
+	ck_assert_int_eq(r.rc, 124);
+	ck_assert_ptr_nonnull(strstr(r.err, "timed out"));
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_run_signal)
+{
+	struct result r = JOBCTL("run", "--", "sh", "-c", "kill -9 $$");
+
+	ck_assert_int_eq(r.rc, 128 + 9);
+	ck_assert_ptr_nonnull(strstr(r.err, "signal 9"));
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_run_not_found)
+{
+	char path[PATH_MAX + 16];
+	struct result r = JOBCTL("run", "--", "no-such-program-jobctl-test");
+	int fd;
+
+	ck_assert_int_eq(r.rc, 127);
+	ck_assert_ptr_nonnull(strstr(r.err, "not found"));
+	result_free(&r);
+
+	/* A file without the execute bit: 126. */
+	snprintf(path, sizeof path, "%s/not-executable", h.dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "#!/bin/sh\n", 10), 10);
+	close(fd);
+	r = JOBCTL("run", "--", path);
+	ck_assert_int_eq(r.rc, 126);
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_run_kind)
+{
+	struct result r =
+	    JOBCTL("run", "--kind", "echo", "--args", "{\"x\":[1,2]}");
+
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "{\"x\":[1,2]}\n");
+	result_free(&r);
+	r = JOBCTL("run", "--kind", "sum", "--args", "{\"values\":[40,2]}");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "{\"sum\":42}\n");
+	result_free(&r);
+	r = JOBCTL("run", "--kind", "sum", "--args",
+	    "{\"values\":[9223372036854775807,1]}");
+	ck_assert_int_eq(r.rc, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "overflows"));
+	result_free(&r);
+	r = JOBCTL("run", "--kind", "no_such_kind");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "jobctl: unknown_kind: "));
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_run_retries)
+{
+	struct result r = JOBCTL("run", "--json", "--retries", "2", "--backoff",
+	    "fixed:10ms", "--", "sh", "-c", "exit 5");
+	json_t *job, *retry;
+
+	ck_assert_int_eq(r.rc, 5);
+	job = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(job);
+	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 3);
+	retry = json_object_get(job, "retry");
+	ck_assert_str_eq(str(retry, "backoff"), "fixed");
+	ck_assert_int_eq(num(retry, "base_ms"), 10);
+	ck_assert_int_eq(num(retry, "max_attempts"), 3);
+	json_decref(job);
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_run_env)
+{
+	struct result r;
+
+	setenv("JOBCTL_TEST_SECRET", "from-jobctl", 1);
+	r = JOBCTL("run", "--env", "FOO=bar baz", "--", "sh", "-c",
+	    "echo \"$FOO|${JOBCTL_TEST_SECRET-unset}\"");
+	ck_assert_int_eq(r.rc, 0);
+	/* Only --env goes to the job: jobctl's own variables do not. */
+	ck_assert_str_eq(r.out, "bar baz|unset\n");
+	result_free(&r);
+	r = JOBCTL("run", "--env", "JOBCTL_TEST_SECRET", "--", "sh", "-c",
+	    "echo \"$JOBCTL_TEST_SECRET\"");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "from-jobctl\n");
+	result_free(&r);
+	r = JOBCTL("run", "--env", "=x", "--", "true");
+	ck_assert_int_eq(r.rc, 125);
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_run_cwd)
+{
+	char cwd[PATH_MAX], want[PATH_MAX + 2];
+	struct result r = JOBCTL("run", "--cwd", h.dir, "--", "pwd");
+
+	ck_assert_int_eq(r.rc, 0);
+	snprintf(want, sizeof want, "%s\n", h.dir);
+	ck_assert_str_eq(r.out, want);
+	result_free(&r);
+	/* By default the job runs where jobctl runs. */
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+	r = JOBCTL("run", "pwd");
+	ck_assert_int_eq(r.rc, 0);
+	snprintf(want, sizeof want, "%s\n", cwd);
+	ck_assert_str_eq(r.out, want);
+	result_free(&r);
+	r = JOBCTL("run", "--cwd", "/no/such/dir/jobctl", "--", "pwd");
+	ck_assert_int_eq(r.rc, 127);
+	ck_assert_ptr_nonnull(strstr(r.err, "/no/such/dir/jobctl"));
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_run_stdin)
+{
+	char path[PATH_MAX + 16];
+	struct result r;
+	FILE *fp;
+
+	snprintf(path, sizeof path, "%s/input.txt", h.dir);
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs("one\ntwo\nthree\n", fp);
+	fclose(fp);
+	r = JOBCTL("run", "--stdin", path, "--", "wc", "-l");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(atoi(r.out), 3);
+	result_free(&r);
+	r = JOBCTL_IN("piped text", "run", "--stdin", "-", "--", "cat");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "piped text");
+	result_free(&r);
+	r = JOBCTL_IN("\xff\xfe binary", "run", "--stdin", "-", "--", "cat");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "not UTF-8"));
+	ck_assert_str_eq(r.out, "");
+	result_free(&r);
+	r = JOBCTL("run", "--stdin", "/no/such/file", "--", "cat");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "No such file"));
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_run_binary_output)
+{
+	struct result r = JOBCTL("run", "--", "printf", "A\\377\\376B");
+
+	/* Not UTF-8: jobd sends base64, jobctl writes the bytes back. */
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "A\xff\xfe"
+	                        "B");
+	result_free(&r);
+}
+END_TEST
+
+/* --- usage and connection errors ------------------------------------------ */
+
+START_TEST(test_usage_errors)
+{
+	static const char *const cases[][4] = {
+	    {"no-such-command", NULL, NULL, "unknown command"},
+	    {"run", NULL, NULL, "usage: jobctl run"},
+	    {"run", "--timeout", "5parsecs", "bad duration"},
+	    {"run", "--retries", "5000", "--retries"},
+	    {"run", "--backoff", "cubic:1s", "backoff"},
+	    {"get", "abc", NULL, "bad job id"},
+	    {"wait", NULL, NULL, "a job id is required"},
+	    {"wait", "--timeout", "soon", "bad duration"},
+	    {"list", "--bogus", NULL, "unknown option --bogus"},
+	    {"list", "--limit", NULL, "needs a value"},
+	    {"logs", "1", "2", "one job id"},
+	    {"batch", "--inflight", "0", "--inflight"},
+	};
+	static const char *const more[][5] = {
+	    {"run", "--kind", "echo", "true", "a command is only for"},
+	    {"run", "--args", "{", "true", "--args: not JSON"},
+	    {"run", "--cwd", "/tmp", "--kind=sum", "--cwd is only for"},
+	};
+	struct result r;
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		r = JOBCTL(cases[i][0], cases[i][1], cases[i][2]);
+		ck_assert_msg(r.rc == 125, "%s %s: exit %d", cases[i][0],
+		    cases[i][1] != NULL ? cases[i][1] : "", r.rc);
+		ck_assert_msg(strstr(r.err, cases[i][3]) != NULL,
+		    "%s: stderr \"%s\" lacks \"%s\"", cases[i][0], r.err,
+		    cases[i][3]);
+		ck_assert_ptr_nonnull(strstr(r.err, "usage: jobctl"));
+		ck_assert_str_eq(r.out, "");
+		result_free(&r);
+	}
+	for (i = 0; i < sizeof more / sizeof more[0]; i++) {
+		r = JOBCTL(more[i][0], more[i][1], more[i][2], more[i][3]);
+		ck_assert_int_eq(r.rc, 125);
+		ck_assert_msg(strstr(r.err, more[i][4]) != NULL,
+		    "stderr \"%s\" lacks \"%s\"", r.err, more[i][4]);
+		result_free(&r);
+	}
+	/* The reason and the usage: two lines, nothing else. */
+	r = JOBCTL("wait", "--timeout", "5x", "1");
+	ck_assert_int_eq(count_lines(r.err), 2);
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_help)
+{
+	static const char *const names[] = {"run", "submit", "get", "wait",
+	    "cancel", "logs", "list", "watch", "batch", "stats", "ping"};
+	struct result r = JOBCTL("help");
+	size_t i;
+
+	ck_assert_int_eq(r.rc, 0);
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		ck_assert_msg(
+		    strstr(r.out, names[i]) != NULL, "no %s", names[i]);
+	result_free(&r);
+	r = JOBCTL("run", "--help");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "usage: jobctl run "));
+	result_free(&r);
+	r = JOBCTL("--version");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "jobctl " PACKAGE_VERSION " (protocol 1)\n");
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_not_running)
+{
+	char where[PATH_MAX + 32], want[PATH_MAX + 128];
+	struct result r;
+
+	const char *argv[] = {jobctl_path(), "--addr", where, "ping", NULL};
+
+	snprintf(where, sizeof where, "unix:%s/nobody-home.sock", h.dir);
+	r.rc = run_capture(argv, NULL, &r.out, &r.err);
+	ck_assert_int_eq(r.rc, 125);
+	snprintf(want, sizeof want,
+	    "jobctl: cannot connect to %s: No such file or directory (is jobd "
+	    "running?)\n",
+	    where);
+	ck_assert_str_eq(r.err, want);
+	ck_assert_str_eq(r.out, "");
+	result_free(&r);
+}
+END_TEST
+
+/* --- submit, get, wait, cancel, logs, list -------------------------------- */
+
+START_TEST(test_submit_get)
+{
+	long long id = submit("--", "sh", "-c", "echo hi; exit 0", NULL);
+	char text[32];
+	struct result r;
+	json_t *job, *attempts;
+
+	snprintf(text, sizeof text, "%lld", id);
+	r = JOBCTL("wait", text);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, strcat(text, " succeeded\n"));
+	result_free(&r);
+	job = get_job(id);
+	ck_assert_int_eq(num(job, "id"), id);
+	ck_assert_str_eq(str(job, "state"), "succeeded");
+	ck_assert_int_eq(num(job, "exit_code"), 0);
+	attempts = json_object_get(job, "attempts");
+	ck_assert(json_is_array(attempts));
+	ck_assert_int_eq(json_array_size(attempts), 1);
+	ck_assert_str_eq(
+	    str(json_array_get(attempts, 0), "outcome"), "succeeded");
+	ck_assert_str_eq(str(job, "stdout"), "hi\n");
+	json_decref(job);
+	/* The human form. */
+	snprintf(text, sizeof text, "%lld", id);
+	r = JOBCTL("get", text);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "state:      succeeded\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.out, "command:    sh -c 'echo hi; exit 0'\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, "attempt 1:  succeeded, exit 0"));
+	result_free(&r);
+	r = JOBCTL("get", "999999");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "jobctl: not_found: "));
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_submit_json)
+{
+	struct result r = JOBCTL(
+	    "submit", "--json", "--meta", "{\"owner\":\"test\"}", "--", "true");
+	json_t *job, *full;
+
+	ck_assert_int_eq(r.rc, 0);
+	job = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(job);
+	ck_assert_int_gt(num(job, "id"), 0);
+	ck_assert_str_eq(str(job, "kind"), "exec");
+	full = get_job(num(job, "id"));
+	ck_assert_str_eq(str(json_object_get(full, "meta"), "owner"), "test");
+	json_decref(full);
+	json_decref(job);
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_wait_codes)
+{
+	long long ok = submit("--", "true", NULL);
+	long long bad = submit("--", "sh", "-c", "exit 4", NULL);
+	long long slow = submit("--", "sleep", "30", NULL);
+	char a[32], b[32], c[32], want[128];
+	struct result r;
+
+	snprintf(a, sizeof a, "%lld", ok);
+	snprintf(b, sizeof b, "%lld", bad);
+	snprintf(c, sizeof c, "%lld", slow);
+	r = JOBCTL("wait", a, b);
+	ck_assert_int_eq(r.rc, 1);
+	snprintf(want, sizeof want, "%s succeeded\n%s failed\n", a, b);
+	ck_assert_str_eq(r.out, want);
+	result_free(&r);
+	r = JOBCTL("wait", "--timeout", "100ms", c, a);
+	ck_assert_int_eq(r.rc, 124);
+	snprintf(want, sizeof want, "%s running\n%s succeeded\n", c, a);
+	ck_assert_str_eq(r.out, want);
+	result_free(&r);
+	r = JOBCTL("cancel", c);
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	r = JOBCTL("wait", c);
+	ck_assert_int_eq(r.rc, 1);
+	snprintf(want, sizeof want, "%s cancelled\n", c);
+	ck_assert_str_eq(r.out, want);
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_cancel_queued)
+{
+	long long blocker = submit("--", "sleep", "30", NULL);
+	long long queued = submit("--", "true", NULL);
+	char a[32], b[32], want[128];
+	struct result r;
+	json_t *job;
+
+	/* --max-running 1: the blocker runs, the other waits its turn. */
+	job = get_job(queued);
+	ck_assert_str_eq(str(job, "state"), "queued");
+	json_decref(job);
+	snprintf(a, sizeof a, "%lld", blocker);
+	snprintf(b, sizeof b, "%lld", queued);
+	r = JOBCTL("cancel", b, "424242");
+	ck_assert_int_eq(r.rc, 125);
+	snprintf(want, sizeof want, "%s cancelled\n", b);
+	ck_assert_str_eq(r.out, want);
+	ck_assert_ptr_nonnull(strstr(r.err, "not_found"));
+	result_free(&r);
+	job = get_job(queued);
+	ck_assert_str_eq(str(job, "state"), "cancelled");
+	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 0);
+	json_decref(job);
+	r = JOBCTL("cancel", b, a);
+	ck_assert_int_eq(r.rc, 0);
+	snprintf(
+	    want, sizeof want, "%s already cancelled\n%s cancelled\n", b, a);
+	ck_assert_str_eq(r.out, want);
+	result_free(&r);
+	r = JOBCTL("wait", a);
+	ck_assert_int_eq(r.rc, 1);
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_logs)
+{
+	long long id =
+	    submit("--", "sh", "-c", "echo to-out; echo to-err >&2", NULL);
+	char text[32];
+	struct result r;
+	json_t *logs;
+
+	snprintf(text, sizeof text, "%lld", id);
+	r = JOBCTL("wait", text);
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	r = JOBCTL("logs", text);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "to-out\n");
+	ck_assert_str_eq(r.err, "to-err\n");
+	result_free(&r);
+	r = JOBCTL("logs", "--json", text);
+	ck_assert_int_eq(r.rc, 0);
+	logs = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(logs);
+	ck_assert_str_eq(str(logs, "stderr"), "to-err\n");
+	ck_assert_ptr_null(json_object_get(logs, "ok"));
+	json_decref(logs);
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_truncated)
+{
+	struct result r = JOBCTL("run", "--", "sh", "-c", "yes | head -c 5000");
+
+	/* jobd runs with --output-cap 1k. */
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(strlen(r.out), 1024);
+	ck_assert_ptr_nonnull(
+	    strstr(r.err, "stdout truncated (1024 of 5000 bytes kept)"));
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_list)
+{
+	long long ids[3];
+	char text[3][32];
+	struct result r;
+	json_t *job;
+	char *line, *save;
+	int n = 0;
+
+	ids[0] = submit("--", "true", NULL);
+	ids[1] = submit("--", "sh", "-c", "exit 7", NULL);
+	ids[2] = submit("--", "echo", "it's", NULL);
+	for (n = 0; n < 3; n++)
+		snprintf(text[n], sizeof text[n], "%lld", ids[n]);
+	n = 0;
+	r = JOBCTL("wait", text[0], text[1], text[2]);
+	ck_assert_int_eq(r.rc, 1);
+	result_free(&r);
+	r = JOBCTL("list");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(count_lines(r.out), 4);
+	ck_assert_ptr_nonnull(strstr(r.out, "ID "));
+	ck_assert_ptr_nonnull(strstr(r.out, " COMMAND\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, "sh -c 'exit 7'\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, "echo 'it'\\''s'\n"));
+	result_free(&r);
+	r = JOBCTL("list", "--json", "--state", "failed,cancelled");
+	ck_assert_int_eq(r.rc, 0);
+	job = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(job);
+	ck_assert_int_eq(num(job, "id"), ids[1]);
+	ck_assert_int_eq(num(job, "exit_code"), 7);
+	ck_assert_int_eq(count_lines(r.out), 1);
+	json_decref(job);
+	result_free(&r);
+	r = JOBCTL("list", "--limit", "2");
+	ck_assert_int_eq(count_lines(r.out), 3);
+	ck_assert_ptr_nonnull(strstr(r.err, "--all"));
+	result_free(&r);
+	/* --all follows the cursor a page of one at a time. */
+	r = JOBCTL("list", "--all", "--limit", "1", "--json");
+	ck_assert_int_eq(r.rc, 0);
+	for (line = strtok_r(r.out, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		job = json_loads(line, 0, NULL);
+		ck_assert_ptr_nonnull(job);
+		ck_assert_int_eq(num(job, "id"), ids[n++]);
+		json_decref(job);
+	}
+	ck_assert_int_eq(n, 3);
+	result_free(&r);
+}
+END_TEST
+
+/* --- stats, ping, addresses ----------------------------------------------- */
+
+START_TEST(test_stats)
+{
+	struct result r;
+	json_t *stats;
+
+	submit("--", "true", NULL);
+	submit("--kind", "echo", "--args", "1", NULL);
+	r = JOBCTL("stats", "--json");
+	ck_assert_int_eq(r.rc, 0);
+	stats = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(stats);
+	ck_assert_int_eq(
+	    num(json_object_get(stats, "counters"), "jobs_submitted"), 2);
+	ck_assert(json_is_object(json_object_get(stats, "histograms")));
+	json_decref(stats);
+	result_free(&r);
+	r = JOBCTL("stats");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "\ncounters\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, "  jobs_submitted "));
+	ck_assert_ptr_nonnull(strstr(r.out, "p99"));
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_ping)
+{
+	struct result r = JOBCTL("ping");
+	char want[128];
+
+	ck_assert_int_eq(r.rc, 0);
+	snprintf(want, sizeof want, "pong from jobd %s (pid %d) in ",
+	    PACKAGE_VERSION, (int)h.pid);
+	ck_assert_msg(strncmp(r.out, want, strlen(want)) == 0, "got %s", r.out);
+	ck_assert_ptr_nonnull(strstr(r.out, " ms\n"));
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_addr_forms)
+{
+	char tcp[64], bad_v6[64];
+	const char *argv[8];
+	struct result r;
+
+	snprintf(tcp, sizeof tcp, "127.0.0.1:%d", h.port);
+	argv[0] = jobctl_path();
+	argv[1] = "--addr";
+	argv[2] = tcp;
+	argv[3] = "ping";
+	argv[4] = NULL;
+	r.rc = run_capture(argv, NULL, &r.out, &r.err);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "pong from jobd"));
+	result_free(&r);
+	/* A bare path is a unix socket too; the option may follow. */
+	argv[1] = "ping";
+	argv[2] = "--addr";
+	argv[3] = h.sock;
+	r.rc = run_capture(argv, NULL, &r.out, &r.err);
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	/* jobd listens on IPv4 only: [::1] is parsed, then refused. */
+	snprintf(bad_v6, sizeof bad_v6, "[::1]:%d", h.port);
+	argv[3] = bad_v6;
+	r.rc = run_capture(argv, NULL, &r.out, &r.err);
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "cannot connect to [::1]:"));
+	result_free(&r);
+	argv[3] = "localhost";
+	r.rc = run_capture(argv, NULL, &r.out, &r.err);
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "bad address \"localhost\""));
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_addr_env)
+{
+	char env[PATH_MAX + 64], xdg[PATH_MAX + 8], link[PATH_MAX + 32];
+	const char *argv[8] = {
+	    "/usr/bin/env", env, jobctl_path(), "ping", NULL};
+	struct result r;
+
+	snprintf(env, sizeof env, "JOBD_ADDR=unix:%s", h.sock);
+	r.rc = run_capture(argv, NULL, &r.out, &r.err);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "pong from jobd"));
+	result_free(&r);
+	/* --addr wins over JOBD_ADDR. */
+	snprintf(env, sizeof env, "JOBD_ADDR=unix:%s/absent.sock", h.dir);
+	r.rc = run_capture(argv, NULL, &r.out, &r.err);
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "absent.sock"));
+	result_free(&r);
+	argv[3] = "--addr";
+	argv[4] = addr;
+	argv[5] = "ping";
+	argv[6] = NULL;
+	r.rc = run_capture(argv, NULL, &r.out, &r.err);
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	/* No JOBD_ADDR: $XDG_RUNTIME_DIR/jobd/jobd.sock when it exists. */
+	snprintf(xdg, sizeof xdg, "%s/xdg", h.dir);
+	ck_assert_int_eq(mkdir(xdg, 0700), 0);
+	snprintf(link, sizeof link, "%s/xdg/jobd", h.dir);
+	ck_assert_int_eq(mkdir(link, 0700), 0);
+	snprintf(link, sizeof link, "%s/xdg/jobd/jobd.sock", h.dir);
+	ck_assert_int_eq(symlink(h.sock, link), 0);
+	snprintf(env, sizeof env, "XDG_RUNTIME_DIR=%s", xdg);
+	argv[0] = "/usr/bin/env";
+	argv[1] = "-u";
+	argv[2] = "JOBD_ADDR";
+	argv[3] = env;
+	argv[4] = jobctl_path();
+	argv[5] = "ping";
+	argv[6] = NULL;
+	r.rc = run_capture(argv, NULL, &r.out, &r.err);
+	ck_assert_msg(r.rc == 0, "exit %d: %s", r.rc, r.err);
+	ck_assert_ptr_nonnull(strstr(r.out, "pong from jobd"));
+	result_free(&r);
+	/* ...else /run/jobd/jobd.sock. */
+	ck_assert_int_eq(unlink(link), 0);
+	if (access("/run/jobd/jobd.sock", F_OK) != 0) {
+		r.rc = run_capture(argv, NULL, &r.out, &r.err);
+		ck_assert_int_eq(r.rc, 125);
+		ck_assert_ptr_nonnull(strstr(
+		    r.err, "cannot connect to unix:/run/jobd/jobd.sock"));
+		result_free(&r);
+	}
+}
+END_TEST
+
+/* --- batch ---------------------------------------------------------------- */
+
+START_TEST(test_batch)
+{
+	char *input = NULL, *line, *save;
+	size_t len = 0, n = 0, ok = 0, failed = 0, errors = 0;
+	bool seen[200] = {false};
+	struct result r;
+	json_t *obj;
+	FILE *fp;
+	int i;
+
+	fp = open_memstream(&input, &len);
+	for (i = 1; i <= 200; i++) {
+		if (i == 50)
+			fputs("{\"kind\": \"echo\", oops}\n", fp);
+		else if (i == 120)
+			fputs("{\"kind\":\"exec\",\"argv\":[\"false\"]}\n", fp);
+		else
+			fprintf(
+			    fp, "{\"kind\":\"echo\",\"args\":{\"n\":%d}}\n", i);
+		if (i == 10)
+			fputs("\n", fp); /* blank: skipped, still counted */
+	}
+	fclose(fp);
+	r = JOBCTL_IN(input, "batch", "--inflight", "16");
+	ck_assert_int_eq(r.rc, 1);
+	for (line = strtok_r(r.out, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save), n++) {
+		obj = json_loads(line, 0, NULL);
+		ck_assert_msg(obj != NULL, "not JSON: %s", line);
+		if (json_object_get(obj, "line") != NULL) {
+			/* Line 50 is the 51st line, after the blank one. */
+			ck_assert_int_eq(num(obj, "line"), 51);
+			ck_assert(json_is_false(json_object_get(obj, "ok")));
+			ck_assert_str_eq(
+			    str(json_object_get(obj, "error"), "code"),
+			    "bad_json");
+			errors++;
+		} else if (strcmp(str(obj, "state"), "succeeded") == 0) {
+			i = (int)num(json_object_get(obj, "result"), "n");
+			ck_assert(i >= 1 && i <= 200 && !seen[i - 1]);
+			seen[i - 1] = true;
+			ok++;
+		} else {
+			ck_assert_str_eq(str(obj, "state"), "failed");
+			ck_assert_int_eq(num(obj, "exit_code"), 1);
+			failed++;
+		}
+		json_decref(obj);
+	}
+	ck_assert_int_eq(n, 200);
+	ck_assert_int_eq(ok, 198);
+	ck_assert_int_eq(failed, 1);
+	ck_assert_int_eq(errors, 1);
+	ck_assert_str_eq(r.err, ""); /* not a terminal: no progress bar */
+	result_free(&r);
+	free(input);
+}
+END_TEST
+
+START_TEST(test_batch_all_ok)
+{
+	struct result r =
+	    JOBCTL_IN("{\"kind\":\"sum\",\"args\":{\"values\":[1,2,3]}}\n"
+	              "{\"kind\":\"exec\",\"argv\":[\"true\"]}",
+	        "batch");
+
+	/* The last line needs no newline. */
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(count_lines(r.out), 2);
+	ck_assert_ptr_nonnull(strstr(r.out, "\"result\":{\"sum\":6}"));
+	result_free(&r);
+	r = JOBCTL_IN("", "batch");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "");
+	result_free(&r);
+}
+END_TEST
+
+/* --- watch and interrupts ------------------------------------------------- */
+
+/* jobd's request counter, read on c (the read counts itself). */
+static long long
+requests_served(struct client *c)
+{
+	json_t *reply = client_call(c, "{\"op\":\"stats\"}");
+	long long n;
+
+	ck_assert_ptr_nonnull(reply);
+	n = num(json_object_get(json_object_get(reply, "stats"), "counters"),
+	    "requests");
+	json_decref(reply);
+	return n;
+}
+
+struct bg {
+	pthread_t thread;
+	const char *argv[8];
+	struct result r;
+};
+
+static void *
+bg_run(void *arg)
+{
+	struct bg *b = arg;
+
+	b->r.rc = run_capture(b->argv, NULL, &b->r.out, &b->r.err);
+	return NULL;
+}
+
+START_TEST(test_watch)
+{
+	long long blocker = submit("--", "sleep", "30", NULL);
+	long long queued = submit("--", "true", NULL);
+	long long before, now, polls = 0;
+	char a[32], b[32], want[128];
+	struct client c;
+	struct bg w;
+	struct result r;
+	const char *p;
+
+	snprintf(a, sizeof a, "%lld", blocker);
+	snprintf(b, sizeof b, "%lld", queued);
+	ck_assert_int_eq(client_unix(&c, h.sock), 0);
+	before = requests_served(&c);
+	w.argv[0] = jobctl_path();
+	w.argv[1] = "--addr";
+	w.argv[2] = addr;
+	w.argv[3] = "watch";
+	w.argv[4] = b;
+	w.argv[5] = NULL;
+	pthread_create(&w.thread, NULL, bg_run, &w);
+	/* Until jobd has served the watch: requests beyond our own polls. */
+	do {
+		now = requests_served(&c);
+		polls++;
+		ck_assert_int_lt(polls, 1000000);
+	} while (now - before - polls < 1);
+	client_close(&c);
+	r = JOBCTL("cancel", a);
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	pthread_join(w.thread, NULL);
+	ck_assert_int_eq(w.r.rc, 0);
+	ck_assert_int_eq(count_lines(w.r.out), 2);
+	snprintf(want, sizeof want, " started %s running\n", b);
+	ck_assert_ptr_nonnull(p = strstr(w.r.out, want));
+	snprintf(want, sizeof want, " finished %s succeeded exit 0\n", b);
+	ck_assert_ptr_nonnull(strstr(p, want));
+	result_free(&w.r);
+}
+END_TEST
+
+START_TEST(test_run_interrupt)
+{
+	const char *argv[] = {
+	    jobctl_path(), "--addr", addr, "run", "--", "sleep", "30", NULL};
+	posix_spawn_file_actions_t fa;
+	char errpath[PATH_MAX + 16], want[64], text[256] = "";
+	struct client c;
+	json_t *event, *job;
+	long long id = 0;
+	int status;
+	pid_t pid;
+	FILE *fp;
+
+	/* Watch everything, start `jobctl run`, ^C it once it has started. */
+	ck_assert_int_eq(client_unix(&c, h.sock), 0);
+	event = client_call(&c, "{\"op\":\"watch\",\"id\":1}");
+	ck_assert_ptr_nonnull(event);
+	json_decref(event);
+	snprintf(errpath, sizeof errpath, "%s/run.err", h.dir);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(
+	    &fa, 2, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_eq(posix_spawn(&pid, argv[0], &fa, NULL,
+	                     (char *const *)(uintptr_t)argv, environ),
+	    0);
+	posix_spawn_file_actions_destroy(&fa);
+	while (id == 0) {
+		event = client_reply(&c, HARNESS_DEADLINE_MS);
+		ck_assert_ptr_nonnull(event);
+		if (strcmp(str(event, "event"), "started") == 0)
+			id = num(json_object_get(event, "job"), "id");
+		json_decref(event);
+	}
+	client_close(&c);
+	ck_assert_int_eq(kill(pid, SIGINT), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 130);
+	fp = fopen(errpath, "r");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_uint_gt(fread(text, 1, sizeof text - 1, fp), 0);
+	fclose(fp);
+	snprintf(want, sizeof want, "interrupted: cancelling job %lld\n", id);
+	ck_assert_msg(strstr(text, want) != NULL, "stderr: %s", text);
+	job = get_job(id);
+	ck_assert_str_eq(str(job, "state"), "cancelled");
+	json_decref(job);
+}
+END_TEST
+
+static Suite *
+jobctl_suite(void)
+{
+	Suite *s = suite_create("jobctl");
+	TCase *tc;
+
+	tc = tcase_create("run");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_run_streams);
+	tcase_add_test(tc, test_run_exit_code);
+	tcase_add_test(tc, test_run_timeout);
+	tcase_add_test(tc, test_run_signal);
+	tcase_add_test(tc, test_run_not_found);
+	tcase_add_test(tc, test_run_kind);
+	tcase_add_test(tc, test_run_retries);
+	tcase_add_test(tc, test_run_env);
+	tcase_add_test(tc, test_run_cwd);
+	tcase_add_test(tc, test_run_stdin);
+	tcase_add_test(tc, test_run_binary_output);
+	tcase_add_test(tc, test_run_interrupt);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("cli");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_usage_errors);
+	tcase_add_test(tc, test_help);
+	tcase_add_test(tc, test_not_running);
+	tcase_add_test(tc, test_addr_forms);
+	tcase_add_test(tc, test_addr_env);
+	tcase_add_test(tc, test_ping);
+	tcase_add_test(tc, test_stats);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("jobs");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_submit_get);
+	tcase_add_test(tc, test_submit_json);
+	tcase_add_test(tc, test_wait_codes);
+	tcase_add_test(tc, test_logs);
+	tcase_add_test(tc, test_list);
+	tcase_add_test(tc, test_batch);
+	tcase_add_test(tc, test_batch_all_ok);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("narrow");
+	tcase_add_checked_fixture(tc, setup_narrow, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_cancel_queued);
+	tcase_add_test(tc, test_truncated);
+	tcase_add_test(tc, test_watch);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return test_run_suite(jobctl_suite());
+}

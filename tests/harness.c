@@ -1,0 +1,427 @@
+/*
+ * harness: a real jobd for integration tests (see harness.h).
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "harness.h"
+
+extern char **environ;
+
+static const char *
+jobd_path(void)
+{
+	const char *p = getenv("JOBD");
+
+	return p != NULL ? p : "../daemon/jobd";
+}
+
+static void *
+log_reader(void *arg)
+{
+	struct harness *h = arg;
+	char chunk[4096];
+	ssize_t n;
+
+	while ((n = read(h->log_fd, chunk, sizeof chunk)) > 0 ||
+	       (n < 0 && errno == EINTR)) {
+		if (n < 0)
+			continue;
+		pthread_mutex_lock(&h->mtx);
+		h->log = realloc(h->log, h->log_len + (size_t)n + 1);
+		memcpy(h->log + h->log_len, chunk, (size_t)n);
+		h->log_len += (size_t)n;
+		h->log[h->log_len] = '\0';
+		pthread_cond_broadcast(&h->cond);
+		pthread_mutex_unlock(&h->mtx);
+		/* Echo to our stderr so a failing test shows jobd's side. */
+		if (getenv("HARNESS_VERBOSE") != NULL)
+			fwrite(chunk, 1, (size_t)n, stderr);
+	}
+	pthread_mutex_lock(&h->mtx);
+	h->log_eof = true;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->mtx);
+	return NULL;
+}
+
+bool
+harness_log_contains(struct harness *h, const char *text)
+{
+	bool found;
+
+	pthread_mutex_lock(&h->mtx);
+	found = h->log != NULL && strstr(h->log, text) != NULL;
+	pthread_mutex_unlock(&h->mtx);
+	return found;
+}
+
+bool
+harness_log_wait(struct harness *h, const char *text)
+{
+	struct timespec deadline;
+	bool found;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += HARNESS_DEADLINE_MS / 1000;
+	pthread_mutex_lock(&h->mtx);
+	while (!(found = h->log != NULL && strstr(h->log, text) != NULL) &&
+	       !h->log_eof) {
+		if (pthread_cond_timedwait(&h->cond, &h->mtx, &deadline) ==
+		    ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&h->mtx);
+	return found;
+}
+
+int
+harness_start(struct harness *h, const char *const *extra)
+{
+	const char *argv[64];
+	char port_arg[] = "127.0.0.1:0";
+	posix_spawn_file_actions_t fa;
+	const char *p;
+	int pipefd[2], n = 0, i;
+
+	memset(h, 0, sizeof *h);
+	pthread_mutex_init(&h->mtx, NULL);
+	pthread_cond_init(&h->cond, NULL);
+	snprintf(h->dir, sizeof h->dir, "/tmp/jobd-test.XXXXXX");
+	if (mkdtemp(h->dir) == NULL)
+		return -1;
+	if ((size_t)snprintf(h->sock, sizeof h->sock, "%.200s/jobd.sock",
+	        h->dir) >= sizeof h->sock)
+		return -1;
+	argv[n++] = jobd_path();
+	argv[n++] = "--socket";
+	argv[n++] = h->sock;
+	argv[n++] = "--listen";
+	argv[n++] = port_arg;
+	/* Tests that stop jobd with jobs running should not wait 10 s. */
+	argv[n++] = "--shutdown-grace";
+	argv[n++] = "2s";
+	for (i = 0; extra != NULL && extra[i] != NULL && n < 62; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	if (pipe2(pipefd, O_CLOEXEC) != 0)
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+	if (posix_spawn(&h->pid, argv[0], &fa, NULL,
+	        (char *const *)(uintptr_t)argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return -1;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	h->log_fd = pipefd[0];
+	pthread_create(&h->reader, NULL, log_reader, h);
+	if (!harness_log_wait(h, " ready: ")) {
+		fprintf(stderr, "jobd did not start:\n%s\n",
+		    h->log != NULL ? h->log : "");
+		return -1;
+	}
+	pthread_mutex_lock(&h->mtx);
+	p = strstr(h->log, "listening on tcp 127.0.0.1:");
+	if (p != NULL)
+		h->port = atoi(p + strlen("listening on tcp 127.0.0.1:"));
+	pthread_mutex_unlock(&h->mtx);
+	return h->port > 0 ? 0 : -1;
+}
+
+/* Wait for pid to exit, with a deadline (a pidfd turns readable). */
+static int
+wait_exit(pid_t pid, int timeout_ms, int *status)
+{
+	struct pollfd pfd = {-1, POLLIN, 0};
+	int r;
+
+	if ((pfd.fd = pidfd_open(pid, 0)) < 0) {
+		/* Already gone (a zombie of an exited thread group can
+		 * refuse a pidfd): reap it if it is there. */
+		return waitpid(pid, status, WNOHANG) == pid ? 0 : -1;
+	}
+	while ((r = poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR)
+		;
+	close(pfd.fd);
+	if (r != 1)
+		return -1;
+	return waitpid(pid, status, 0) == pid ? 0 : -1;
+}
+
+int
+harness_stop(struct harness *h)
+{
+	int status = 0, r = -1;
+	char cmd[PATH_MAX + 16];
+
+	if (h->pid > 0) {
+		kill(h->pid, SIGTERM);
+		if (wait_exit(h->pid, HARNESS_DEADLINE_MS, &status) != 0) {
+			kill(h->pid, SIGKILL);
+			waitpid(h->pid, &status, 0);
+			r = -1;
+		} else if (WIFEXITED(status))
+			r = WEXITSTATUS(status);
+		else
+			fprintf(stderr, "jobd died of signal %d\n",
+			    WTERMSIG(status));
+		h->pid = 0;
+	}
+	pthread_join(h->reader, NULL);
+	close(h->log_fd);
+	if (r != 0 && h->log != NULL)
+		fprintf(stderr, "jobd log:\n%s\n", h->log);
+	free(h->log);
+	h->log = NULL;
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", h->dir);
+	if (system(cmd) != 0)
+		r = -1;
+	pthread_mutex_destroy(&h->mtx);
+	pthread_cond_destroy(&h->cond);
+	return r;
+}
+
+/* --- clients ---------------------------------------------------------------
+ */
+
+static void
+client_init(struct client *c, int fd)
+{
+	c->fd = fd;
+	c->len = 0;
+	c->cap = 65536;
+	c->buf = malloc(c->cap);
+}
+
+int
+client_unix(struct client *c, const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd;
+
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+		close(fd);
+		return -1;
+	}
+	client_init(c, fd);
+	return 0;
+}
+
+int
+client_tcp(struct client *c, int port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	int fd, one = 1;
+
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
+		close(fd);
+		return -1;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	client_init(c, fd);
+	return 0;
+}
+
+void
+client_close(struct client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	free(c->buf);
+	c->buf = NULL;
+}
+
+int
+client_send(struct client *c, const char *data, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = send(c->fd, data, len, MSG_NOSIGNAL)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+char *
+client_line(struct client *c, int timeout_ms)
+{
+	struct pollfd pfd = {c->fd, POLLIN, 0};
+	char *nl, *line;
+	size_t n;
+	ssize_t r;
+
+	for (;;) {
+		if ((nl = memchr(c->buf, '\n', c->len)) != NULL) {
+			n = (size_t)(nl - c->buf);
+			line = malloc(n + 1);
+			memcpy(line, c->buf, n);
+			line[n] = '\0';
+			memmove(c->buf, nl + 1, c->len - n - 1);
+			c->len -= n + 1;
+			return line;
+		}
+		if (c->len == c->cap) {
+			c->cap *= 2;
+			c->buf = realloc(c->buf, c->cap);
+		}
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return NULL;
+		r = read(c->fd, c->buf + c->len, c->cap - c->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return NULL;
+		c->len += (size_t)r;
+	}
+}
+
+json_t *
+client_reply(struct client *c, int timeout_ms)
+{
+	char *line = client_line(c, timeout_ms);
+	json_t *j;
+
+	if (line == NULL)
+		return NULL;
+	j = json_loads(line, 0, NULL);
+	free(line);
+	return j;
+}
+
+json_t *
+client_call(struct client *c, const char *request)
+{
+	size_t len = strlen(request);
+
+	if (client_send(c, request, len) != 0 ||
+	    (len > 0 && request[len - 1] != '\n' && client_send(c, "\n", 1)))
+		return NULL;
+	return client_reply(c, HARNESS_DEADLINE_MS);
+}
+
+const char *
+reply_error_code(const json_t *reply)
+{
+	if (json_is_true(json_object_get(reply, "ok")))
+		return NULL;
+	return json_string_value(
+	    json_object_get(json_object_get(reply, "error"), "code"));
+}
+
+/* --- running programs --------------------------------------------------------
+ */
+
+struct sink {
+	int fd;
+	char *data;
+	size_t len;
+};
+
+static void *
+sink_reader(void *arg)
+{
+	struct sink *s = arg;
+	char chunk[8192];
+	ssize_t n;
+
+	while ((n = read(s->fd, chunk, sizeof chunk)) > 0 ||
+	       (n < 0 && errno == EINTR)) {
+		if (n < 0)
+			continue;
+		s->data = realloc(s->data, s->len + (size_t)n + 1);
+		memcpy(s->data + s->len, chunk, (size_t)n);
+		s->len += (size_t)n;
+	}
+	if (s->data == NULL)
+		s->data = malloc(1);
+	s->data[s->len] = '\0';
+	return NULL;
+}
+
+int
+run_capture(
+    const char *const *argv, const char *stdin_text, char **out, char **err)
+{
+	int in_pipe[2], out_pipe[2], err_pipe[2], status;
+	posix_spawn_file_actions_t fa;
+	struct sink so = {0}, se = {0};
+	pthread_t to, te;
+	pid_t pid;
+
+	if (pipe2(in_pipe, O_CLOEXEC) || pipe2(out_pipe, O_CLOEXEC) ||
+	    pipe2(err_pipe, O_CLOEXEC))
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
+	if (posix_spawn(&pid, argv[0], &fa, NULL,
+	        (char *const *)(uintptr_t)argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return -1;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(in_pipe[0]);
+	close(out_pipe[1]);
+	close(err_pipe[1]);
+	so.fd = out_pipe[0];
+	se.fd = err_pipe[0];
+	pthread_create(&to, NULL, sink_reader, &so);
+	pthread_create(&te, NULL, sink_reader, &se);
+	if (stdin_text != NULL) {
+		signal(SIGPIPE, SIG_IGN);
+		if (write(in_pipe[1], stdin_text, strlen(stdin_text)) < 0)
+			(void)0; /* the program may not read it */
+	}
+	close(in_pipe[1]);
+	pthread_join(to, NULL);
+	pthread_join(te, NULL);
+	close(out_pipe[0]);
+	close(err_pipe[0]);
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (out != NULL)
+		*out = so.data;
+	else
+		free(so.data);
+	if (err != NULL)
+		*err = se.data;
+	else
+		free(se.data);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}

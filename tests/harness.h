@@ -1,0 +1,71 @@
+/*
+ * harness: start a real jobd for a test and talk to it.
+ *
+ * harness_start() runs the jobd binary ($JOBD, set by `make check`) on a
+ * unix socket in a fresh temporary directory and on 127.0.0.1:0, reads its
+ * log through a pipe until it says "ready", and learns the TCP port from
+ * the "listening on tcp" line.  A thread keeps draining the log (so jobd
+ * never blocks on it) and keeps it for harness_log_contains().  Every wait
+ * has a deadline; nothing sleeps.  harness_stop() ends jobd by its pid.
+ */
+#ifndef JOBD_TESTS_HARNESS_H
+#define JOBD_TESTS_HARNESS_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define HARNESS_DEADLINE_MS 20000
+
+struct harness {
+	pid_t pid;
+	char dir[PATH_MAX];
+	char sock[PATH_MAX];
+	int port;
+	int log_fd;
+	pthread_t reader;
+	pthread_mutex_t mtx;
+	pthread_cond_t cond;
+	char *log; /* everything jobd logged so far */
+	size_t log_len;
+	bool log_eof;
+};
+
+/* Start jobd with extra arguments (NULL-terminated, may be NULL). */
+int harness_start(struct harness *h, const char *const *extra);
+/* SIGTERM, then wait for the exit; returns the exit status (or -1). */
+int harness_stop(struct harness *h);
+/* Wait until jobd has logged text; false at the deadline. */
+bool harness_log_wait(struct harness *h, const char *text);
+bool harness_log_contains(struct harness *h, const char *text);
+
+/* A client connection with a line buffer. */
+struct client {
+	int fd;
+	char *buf;
+	size_t len, cap;
+};
+
+int client_unix(struct client *c, const char *path);
+int client_tcp(struct client *c, int port);
+void client_close(struct client *c);
+/* Send raw bytes. */
+int client_send(struct client *c, const char *data, size_t len);
+/* Read one line (without "\n"), malloc'd; NULL at EOF or deadline. */
+char *client_line(struct client *c, int timeout_ms);
+/* Send a JSON text line, read one reply and parse it (NULL on failure). */
+json_t *client_call(struct client *c, const char *request);
+/* Read and parse one line. */
+json_t *client_reply(struct client *c, int timeout_ms);
+
+/* The error code of a reply, or NULL when it is ok. */
+const char *reply_error_code(const json_t *reply);
+
+/* Run a program, capture stdout/stderr, return the exit status. */
+int run_capture(
+    const char *const *argv, const char *stdin_text, char **out, char **err);
+
+#endif
