@@ -114,18 +114,28 @@ mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/*
+ * Formatting a time is a hot path (several per reply), so the date and time
+ * of the last second seen are kept.  Loop thread only.
+ */
 json_t *
 json_time(uint64_t ms)
 {
-	char text[96]; /* room for any int fields, to please the compiler */
-	struct tm tm;
+	static char prefix[96] = ""; /* room for any int, to please gcc */
+	static time_t prefix_secs = -1;
 	time_t secs = (time_t)(ms / 1000);
+	char text[112];
+	struct tm tm;
 
-	gmtime_r(&secs, &tm);
-	snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec, (unsigned)(ms % 1000));
-	return json_string(text);
+	if (secs != prefix_secs) {
+		gmtime_r(&secs, &tm);
+		snprintf(prefix, sizeof prefix, "%04d-%02d-%02dT%02d:%02d:%02d",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec);
+		prefix_secs = secs;
+	}
+	snprintf(text, sizeof text, "%s.%03uZ", prefix, (unsigned)(ms % 1000));
+	return json_string_nocheck(text);
 }
 
 /* --- Parsing ------------------------------------------------------------- */
@@ -632,24 +642,29 @@ job_summary_json(const struct job *job)
 }
 
 json_t *
-job_to_json(const struct job *job, bool with_output)
+job_to_json(const struct job *job, unsigned flags)
 {
 	json_t *o = job_summary_json(job), *attempts;
 	const struct attempt *a;
 	uint32_t i;
+	bool with_output = (flags & JOB_JSON_OUTPUT) != 0;
 
-	if (job->envp != NULL)
-		json_object_set_new(o, "env", strv_json(job->envp, true));
-	if (job->cwd != NULL)
-		json_object_set_new(o, "cwd", json_string(job->cwd));
-	if (job->args != NULL && !json_is_null(job->args))
-		json_object_set_new(o, "args", json_incref(job->args));
 	if (job->meta != NULL)
 		json_object_set_new(o, "meta", json_incref(job->meta));
-	if (job->timeout_ms != 0)
+	if (flags & JOB_JSON_SPEC) {
+		if (job->envp != NULL)
+			json_object_set_new(
+			    o, "env", strv_json(job->envp, true));
+		if (job->cwd != NULL)
+			json_object_set_new(o, "cwd", json_string(job->cwd));
+		if (job->args != NULL && !json_is_null(job->args))
+			json_object_set_new(o, "args", json_incref(job->args));
+		if (job->timeout_ms != 0)
+			json_object_set_new(o, "timeout_ms",
+			    json_integer((json_int_t)job->timeout_ms));
 		json_object_set_new(
-		    o, "timeout_ms", json_integer((json_int_t)job->timeout_ms));
-	json_object_set_new(o, "retry", retry_policy_to_json(&job->retry));
+		    o, "retry", retry_policy_to_json(&job->retry));
+	}
 	attempts = json_array();
 	for (i = 0; i < job->nattempts; i++)
 		json_array_append_new(

@@ -151,11 +151,16 @@ void buf_set(struct buf *b, const char *data, size_t len, uint64_t total,
     bool truncated);
 void buf_clear(struct buf *b);
 
+#define JOB_JSON_OUTPUT 0x1 /* stdout and stderr */
+#define JOB_JSON_SPEC 0x2   /* env, cwd, args, timeout_ms, retry */
+
 /*
- * The job as JSON.  with_output: include stdout/stderr (a string, or
- * base64 with "stdout_encoding":"base64" when the bytes are not UTF-8).
+ * The job as JSON: the summary, meta, attempts and result, plus what flags
+ * ask for.  Output is a string, or base64 with "stdout_encoding":"base64"
+ * when the bytes are not UTF-8.  `get` shows the spec; replies to waits
+ * leave it out, since the client sent it and the hot path pays for it.
  */
-json_t *job_to_json(const struct job *job, bool with_output);
+json_t *job_to_json(const struct job *job, unsigned flags);
 /* A short form for lists and events: id, kind, state, times, exit code. */
 json_t *job_summary_json(const struct job *job);
 /* Add "NAME" (and "NAME_encoding") for a buffer to obj. */

@@ -43,6 +43,10 @@ static struct {
 	struct chan *done;
 	struct event *done_ev;
 	size_t inflight;
+	/* echo jobs that have started: they finish at the next loop pass,
+	 * all together, through one event (no timer per job). */
+	TAILQ_HEAD(, job) ready;
+	struct event *ready_ev;
 } K;
 
 /* The attempt's own timers: sleep/echo's wake-up and the timeout. */
@@ -153,6 +157,26 @@ builtin_done(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+ready_run(evutil_socket_t fd, short what, void *arg)
+{
+	TAILQ_HEAD(, job) batch = TAILQ_HEAD_INITIALIZER(batch);
+	struct job *job;
+	int rounds;
+
+	/* Finishing one starts the next queued job, which may be an echo
+	 * too: take a few rounds here, then let other events have a turn. */
+	for (rounds = 0; rounds < 64 && !TAILQ_EMPTY(&K.ready); rounds++) {
+		TAILQ_CONCAT(&batch, &K.ready, queue_link);
+		while ((job = TAILQ_FIRST(&batch)) != NULL) {
+			TAILQ_REMOVE(&batch, job, queue_link);
+			builtin_done(-1, 0, job);
+		}
+	}
+	if (!TAILQ_EMPTY(&K.ready))
+		event_active(K.ready_ev, 0, 0);
+}
+
+static void
 timed_out(evutil_socket_t fd, short what, void *arg)
 {
 	kinds_stop(arg, OUTCOME_TIMED_OUT);
@@ -165,7 +189,10 @@ kinds_start(struct job *job)
 
 	switch (job->kind) {
 	case KIND_ECHO:
-		arm(&job->timer, 0, builtin_done, job);
+		/* The job is out of the run queue, so queue_link is free. */
+		if (TAILQ_EMPTY(&K.ready))
+			event_active(K.ready_ev, 0, 0);
+		TAILQ_INSERT_TAIL(&K.ready, job, queue_link);
 		return;
 	case KIND_SLEEP:
 		arm(&job->timer, job->sleep_ms, builtin_done, job);
@@ -229,6 +256,8 @@ kinds_init(void)
 	K.done_ev = event_new(jobd.base, chan_fd(K.done), EV_READ | EV_PERSIST,
 	    done_readable, NULL);
 	event_add(K.done_ev, NULL);
+	TAILQ_INIT(&K.ready);
+	K.ready_ev = event_new(jobd.base, -1, 0, ready_run, NULL);
 	return 0;
 }
 
@@ -237,6 +266,8 @@ kinds_free(void)
 {
 	if (K.done_ev != NULL)
 		event_free(K.done_ev);
+	if (K.ready_ev != NULL)
+		event_free(K.ready_ev);
 	if (K.done != NULL)
 		chan_free(K.done);
 	memset(&K, 0, sizeof K);

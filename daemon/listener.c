@@ -8,6 +8,7 @@
 #include <event2/listener.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,12 @@ accepted(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 		    peer, sizeof peer, "[%s]:%u", host, ntohs(sin6->sin6_port));
 	} else
 		snprintf(peer, sizeof peer, "unix");
+	if (sa->sa_family != AF_UNIX) {
+		/* Replies are small and latency matters: no Nagle. */
+		int one = 1;
+
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
 	conn_accept(fd, peer);
 }
 

@@ -230,24 +230,31 @@ get_jobs(const struct req *r, struct job ***jobs, size_t *n, bool *single)
 	return reply;
 }
 
+/* What add_jobs renders: a summary, or job_to_json with JOB_JSON_* flags. */
+#define AS_SUMMARY 0x80000000u
+
+static json_t *
+render(const struct job *job, unsigned flags)
+{
+	return flags == AS_SUMMARY ? job_summary_json(job)
+	                           : job_to_json(job, flags);
+}
+
 /* Add "job": {...} or "jobs": [...] to a reply. */
 static void
-add_jobs(json_t *reply, struct job **jobs, size_t n, bool single, bool full,
-    bool output)
+add_jobs(
+    json_t *reply, struct job **jobs, size_t n, bool single, unsigned flags)
 {
 	json_t *arr;
 	size_t i;
 
 	if (single) {
-		json_object_set_new(reply, "job",
-		    full ? job_to_json(jobs[0], output)
-		         : job_summary_json(jobs[0]));
+		json_object_set_new(reply, "job", render(jobs[0], flags));
 		return;
 	}
 	arr = json_array();
 	for (i = 0; i < n; i++)
-		json_array_append_new(arr, full ? job_to_json(jobs[i], output)
-		                                : job_summary_json(jobs[i]));
+		json_array_append_new(arr, render(jobs[i], flags));
 	json_object_set_new(reply, "jobs", arr);
 }
 
@@ -289,7 +296,8 @@ waiter_reply(struct waiter *w, bool timed_out)
 		    jobs[i] == NULL
 		        ? json_pack("{s:I, s:s}", "id",
 		              (json_int_t)w->refs[i].id, "state", "dropped")
-		        : job_to_json(jobs[i], w->output && !timed_out));
+		        : job_to_json(jobs[i],
+		              w->output && !timed_out ? JOB_JSON_OUTPUT : 0));
 	}
 	if (w->single) {
 		json_object_set(reply, "job", json_array_get(arr, 0));
@@ -297,8 +305,8 @@ waiter_reply(struct waiter *w, bool timed_out)
 	} else
 		json_object_set_new(reply, "jobs", arr);
 	json_object_set_new(reply, "timed_out", json_boolean(timed_out));
-	conn_send(w->conn, reply);
 	conn_owe(w->conn, -1);
+	conn_send(w->conn, reply);
 	json_decref(reply);
 	free(jobs);
 	waiter_free(w);
@@ -327,8 +335,8 @@ wait_for(const struct req *r, struct job **jobs, size_t n, bool single,
 		remaining += !job_finished(jobs[i]);
 	if (remaining == 0 || (has_timeout && timeout_ms == 0)) {
 		reply = ok(r);
-		add_jobs(
-		    reply, jobs, n, single, true, output && remaining == 0);
+		add_jobs(reply, jobs, n, single,
+		    output && remaining == 0 ? JOB_JSON_OUTPUT : 0);
 		json_object_set_new(
 		    reply, "timed_out", json_boolean(remaining != 0));
 		return reply;
@@ -540,7 +548,7 @@ op_submit(const struct req *r)
 		    json_object_get(r->body, "timeout_ms") != NULL);
 	else {
 		reply = ok(r);
-		add_jobs(reply, jobs, n, single, false, false);
+		add_jobs(reply, jobs, n, single, AS_SUMMARY);
 	}
 	free(jobs);
 	return reply;
@@ -560,7 +568,8 @@ op_get(const struct req *r)
 	    (reply = get_jobs(r, &jobs, &n, &single)) != NULL)
 		return reply;
 	reply = ok(r);
-	add_jobs(reply, jobs, n, single, true, output);
+	add_jobs(reply, jobs, n, single,
+	    JOB_JSON_SPEC | (output ? JOB_JSON_OUTPUT : 0));
 	free(jobs);
 	return reply;
 }

@@ -20,21 +20,21 @@
 #define PROTO_MAX_DEPTH_DEFAULT 32
 
 /* E(enum suffix, wire code).  Never reuse a code for another meaning. */
-#define PROTO_ERRORS(E)                                                      \
-	E(BAD_JSON, "bad_json")                                              \
-	E(BAD_REQUEST, "bad_request")                                        \
-	E(UNKNOWN_OP, "unknown_op")                                          \
-	E(UNKNOWN_KIND, "unknown_kind")                                      \
-	E(OUT_OF_RANGE, "out_of_range")                                      \
-	E(LINE_TOO_LONG, "line_too_long")                                    \
-	E(TOO_DEEP, "too_deep")                                              \
-	E(BAD_UTF8, "bad_utf8")                                              \
-	E(NOT_FOUND, "not_found")                                            \
-	E(QUEUE_FULL, "queue_full")                                          \
-	E(AUTH_REQUIRED, "auth_required")                                    \
-	E(FORBIDDEN, "forbidden")                                            \
-	E(STORE_UNAVAILABLE, "store_unavailable")                            \
-	E(SHUTTING_DOWN, "shutting_down")                                    \
+#define PROTO_ERRORS(E)                           \
+	E(BAD_JSON, "bad_json")                   \
+	E(BAD_REQUEST, "bad_request")             \
+	E(UNKNOWN_OP, "unknown_op")               \
+	E(UNKNOWN_KIND, "unknown_kind")           \
+	E(OUT_OF_RANGE, "out_of_range")           \
+	E(LINE_TOO_LONG, "line_too_long")         \
+	E(TOO_DEEP, "too_deep")                   \
+	E(BAD_UTF8, "bad_utf8")                   \
+	E(NOT_FOUND, "not_found")                 \
+	E(QUEUE_FULL, "queue_full")               \
+	E(AUTH_REQUIRED, "auth_required")         \
+	E(FORBIDDEN, "forbidden")                 \
+	E(STORE_UNAVAILABLE, "store_unavailable") \
+	E(SHUTTING_DOWN, "shutting_down")         \
 	E(INTERNAL, "internal")
 
 #define PROTO_ERR_ENUM(name, code) PROTO_E_##name,
@@ -59,8 +59,8 @@ enum proto_frame {
  * max_line bytes (not counting the newline) is PROTO_FRAME_TOO_LONG, whether
  * or not its newline has arrived.
  */
-enum proto_frame proto_frame_next(const char *buf, size_t len,
-    size_t max_line, size_t *line_len, size_t *consumed);
+enum proto_frame proto_frame_next(const char *buf, size_t len, size_t max_line,
+    size_t *line_len, size_t *consumed);
 
 /*
  * Decode one line into a JSON object (*out, a new reference).  On error
@@ -79,12 +79,18 @@ int proto_utf8_valid(const char *s, size_t len);
  * {"id":<id>,"ok":false,"error":{"code":...,"message":...}}; id may be NULL
  * (no "id" key) and is not stolen.
  */
-json_t *proto_error_reply(const json_t *id, enum proto_err err,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+json_t *proto_error_reply(const json_t *id, enum proto_err err, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 /* {"id":<id>,"ok":true}; add fields to it. */
 json_t *proto_ok_reply(const json_t *id);
 
 /* Compact JSON of obj followed by "\n"; free() it.  *len excludes the NUL. */
 char *proto_encode(const json_t *obj, size_t *len);
+/*
+ * The same into a buffer the caller keeps between calls (*buf may be NULL
+ * at first; it grows as needed and is the caller's to free): no allocation
+ * per message on a hot path.  Returns the length, newline included.
+ */
+size_t proto_encode_buf(const json_t *obj, char **buf, size_t *cap);
 
 #endif

@@ -285,11 +285,20 @@ START_TEST(test_run_retries)
 	struct result r = JOBCTL("run", "--json", "--retries", "2", "--backoff",
 	    "fixed:10ms", "--", "sh", "-c", "exit 5");
 	json_t *job, *retry;
+	char id[32];
 
 	ck_assert_int_eq(r.rc, 5);
 	job = json_loads(r.out, 0, NULL);
 	ck_assert_ptr_nonnull(job);
 	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 3);
+	/* The policy is part of the spec, which `get` shows. */
+	snprintf(id, sizeof id, "%lld", (long long)num(job, "id"));
+	json_decref(job);
+	result_free(&r);
+	r = JOBCTL("get", "--json", id);
+	ck_assert_int_eq(r.rc, 0);
+	job = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(job);
 	retry = json_object_get(job, "retry");
 	ck_assert_str_eq(str(retry, "backoff"), "fixed");
 	ck_assert_int_eq(num(retry, "base_ms"), 10);

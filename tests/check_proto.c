@@ -548,6 +548,38 @@ START_TEST(test_encode)
 }
 END_TEST
 
+/* The encoder writes exactly what json_dumps(JSON_COMPACT) writes. */
+static const char *const encode_cases[] = {
+    "{}",
+    "[]",
+    "[null,true,false,0,-1,9223372036854775807,-9223372036854775808]",
+    "[0.5,1.0,-2.25,1e+300,0.1,3.14159,1e-07,123456789.125]",
+    "{\"a\":{\"b\":[{\"c\":[]}]},\"d\":\"\"}",
+    "[\"quote\\\" backslash\\\\ slash/ \\b\\f\\n\\r\\t\"]",
+    "[\"\\u0001\\u001f\\u007f\\u0000 nul\"]",
+    "[\"caf\\u00e9 \\u4e2d\\u6587 \\ud83d\\ude00\"]",
+    "{\"key with \\\"quote\\\"\":1,\"\\u00e9\":2,\"z\":3,\"a\":4}",
+};
+
+START_TEST(test_encode_matches_jansson)
+{
+	json_t *v = json_loads(encode_cases[_i], JSON_ALLOW_NUL, NULL);
+	char *ours, *theirs;
+	size_t len;
+
+	ck_assert_ptr_nonnull(v);
+	ours = proto_encode(v, &len);
+	theirs = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	ck_assert_ptr_nonnull(theirs);
+	ck_assert_uint_eq(len, strlen(theirs) + 1);
+	ck_assert_int_eq(memcmp(ours, theirs, len - 1), 0);
+	ck_assert_int_eq(ours[len - 1], '\n');
+	free(ours);
+	free(theirs);
+	json_decref(v);
+}
+END_TEST
+
 static Suite *
 proto_suite(void)
 {
@@ -581,6 +613,8 @@ proto_suite(void)
 	tcase_add_test(tc, test_ok_reply);
 	tcase_add_test(tc, test_err_codes);
 	tcase_add_test(tc, test_encode);
+	tcase_add_loop_test(tc, test_encode_matches_jansson, 0,
+	    sizeof encode_cases / sizeof encode_cases[0]);
 	suite_add_tcase(s, tc);
 	return s;
 }
