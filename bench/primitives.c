@@ -154,7 +154,8 @@ classic_free(struct classic_pool *cp)
 	free(cp);
 }
 
-/* --- pool ------------------------------------------------------------------ */
+/* --- pool ------------------------------------------------------------------
+ */
 
 static atomic_long sink;
 
@@ -221,8 +222,8 @@ parent_task(void *arg)
 	pool_group_submit(forkjoin_pool, &g, child_task, NULL, &local);
 	pool_group_submit(forkjoin_pool, &g, child_task, NULL, &local);
 	pool_group_wait(forkjoin_pool, &g);
-	atomic_fetch_add_explicit(&sink, atomic_load(&local),
-	    memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &sink, atomic_load(&local), memory_order_relaxed);
 }
 
 static double
@@ -263,7 +264,8 @@ bench_pool(void)
 	    3 * n / fj, n / fj);
 }
 
-/* --- chan ------------------------------------------------------------------ */
+/* --- chan ------------------------------------------------------------------
+ */
 
 struct chan_bench {
 	struct chan *ch;
@@ -331,13 +333,14 @@ bench_chan(void)
 
 	printf("chan: %zu messages, capacity 1024\n", total);
 	for (np = 1; np <= 2; np++) {
-		cb = (struct chan_bench){ NULL, total / np, np };
-		printf("  %d producer(s)/%d consumer(s) %10.0f msgs/s\n", np, np,
-		    total / median_s(run_chan, &cb));
+		cb = (struct chan_bench){NULL, total / np, np};
+		printf("  %d producer(s)/%d consumer(s) %10.0f msgs/s\n", np,
+		    np, total / median_s(run_chan, &cb));
 	}
 }
 
-/* --- par ------------------------------------------------------------------- */
+/* --- par -------------------------------------------------------------------
+ */
 
 struct par_bench {
 	struct pool *pool;
@@ -351,7 +354,7 @@ static double
 run_par_sum(void *arg)
 {
 	struct par_bench *pb = arg;
-	struct par_ctx ctx = { pb->pool, 1 << 20, NULL };
+	struct par_ctx ctx = {pb->pool, 1 << 20, NULL};
 	double t0 = now_s();
 
 	par_sum(&ctx, pb->data, pb->n, &pb->result);
@@ -395,7 +398,7 @@ static double
 run_par_sort(void *arg)
 {
 	struct par_bench *pb = arg;
-	struct par_ctx ctx = { pb->pool, 0, NULL };
+	struct par_ctx ctx = {pb->pool, 0, NULL};
 	double t0;
 
 	memcpy(pb->work, pb->data, pb->n * sizeof(int64_t));
@@ -428,7 +431,7 @@ static void
 bench_par(void)
 {
 	struct pool *pool = pool_create(2);
-	struct par_bench pb = { 0 };
+	struct par_bench pb = {0};
 	double par2, par1, loop, bytes;
 	int64_t r2, r1, rl;
 
@@ -464,14 +467,15 @@ bench_par(void)
 	printf("  2 workers               %12.0f ms\n", par2 * 1e3);
 	printf("  same code, 1 thread     %12.0f ms  speed-up %.2fx\n",
 	    par1 * 1e3, par1 / par2);
-	printf("  qsort                   %12.0f ms  ratio %.2fx\n",
-	    loop * 1e3, loop / par2);
+	printf("  qsort                   %12.0f ms  ratio %.2fx\n", loop * 1e3,
+	    loop / par2);
 	free(pb.work);
 	free(pb.data);
 	pool_free(pool);
 }
 
-/* --- counters -------------------------------------------------------------- */
+/* --- counters --------------------------------------------------------------
+ */
 
 struct counters_bench {
 	struct counters *c;
@@ -540,7 +544,7 @@ static void
 bench_counters(void)
 {
 	atomic_ulong shared = 0;
-	struct counters_bench cb = { NULL, &shared, 50000000 / scale };
+	struct counters_bench cb = {NULL, &shared, 50000000 / scale};
 	double slots, one;
 
 	slots = median_s(run_slots, &cb);

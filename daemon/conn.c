@@ -31,11 +31,15 @@ struct conn {
 	size_t discarded;
 	bool input_done; /* no more requests will be read */
 	bool paused;     /* reading stopped for backpressure */
+	bool dead;       /* retired: freed by the reaper, ignore it */
+	size_t waiting;  /* job ids its pending waits wait for */
 	LIST_ENTRY(conn) link;
 };
 
 /* Input dropped after line_too_long before we give up on a clean close. */
 #define DISCARD_MAX (64 * 1024 * 1024)
+/* Job ids a client may have waits pending on before it stops being read. */
+#define WAITING_MAX 1000000
 
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
 static size_t nconns;
@@ -43,6 +47,14 @@ static bool closing_all; /* the daemon is stopping: end the loop at zero */
 static char *encode_buf; /* replies are encoded here (see conn_send) */
 static size_t encode_cap;
 static uint64_t next_conn_id = 1;
+/*
+ * Connections are never freed where they are closed: a request being
+ * handled, or a loop over waiters, may still hold the pointer.  Closing
+ * retires the connection (no more events, no more replies) onto the
+ * graveyard, and the reaper frees it from a fresh loop callback.
+ */
+static LIST_HEAD(, conn) graveyard = LIST_HEAD_INITIALIZER(graveyard);
+static struct event *reaper;
 
 static void conn_free(struct conn *c);
 static void conn_read(struct bufferevent *bev, void *arg);
@@ -104,11 +116,15 @@ maybe_close(struct conn *c)
 	return true;
 }
 
-/* Stop reading while the client owes us reading its replies. */
+/*
+ * Stop reading a client while it owes us reading its replies, or while it
+ * has too many waits pending (each costs memory until its jobs end).
+ */
 static void
 apply_backpressure(struct conn *c)
 {
-	if (!c->paused && out_backlog(c) > jobd.cfg.conn_out_high) {
+	if (!c->paused && (out_backlog(c) > jobd.cfg.conn_out_high ||
+	                      c->waiting > WAITING_MAX)) {
 		c->paused = true;
 		bufferevent_disable(c->bev, EV_READ);
 		counter_add(jobd.stats, COUNTER_backpressure_pauses, 1);
@@ -127,7 +143,9 @@ try_send_now(struct conn *c, const char *data, size_t len)
 {
 	ssize_t n;
 
-	if (c->owed != 0 || out_backlog(c) != 0 ||
+	/* After end of input the buffered path runs, whose write callback
+	 * closes the connection. */
+	if (c->owed != 0 || c->input_done || out_backlog(c) != 0 ||
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) != 0)
 		return 0;
 	n = send(
@@ -141,6 +159,8 @@ conn_send(struct conn *c, const json_t *msg)
 {
 	size_t len, sent;
 
+	if (c->dead)
+		return;
 	/* One buffer for every reply: the loop thread is the only writer. */
 	len = proto_encode_buf(msg, &encode_buf, &encode_cap);
 	counter_add(jobd.stats, COUNTER_bytes_out, len);
@@ -152,10 +172,32 @@ conn_send(struct conn *c, const json_t *msg)
 	apply_backpressure(c);
 }
 
-void
-conn_owe(struct conn *c, int delta)
+/* Read again once the backlog and the pending waits are down by half. */
+static void
+maybe_resume(struct conn *c)
 {
-	c->owed += delta;
+	if (!c->paused || c->dead ||
+	    out_backlog(c) > jobd.cfg.conn_out_high / 2 ||
+	    c->waiting > WAITING_MAX / 2)
+		return;
+	c->paused = false;
+	if (!c->eof)
+		bufferevent_enable(c->bev, EV_READ);
+	/* Handle what is already buffered from a fresh callback, not from
+	 * inside whatever made us resume. */
+	bufferevent_trigger(c->bev, EV_READ,
+	    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+void
+conn_owe(struct conn *c, int replies, long ids)
+{
+	c->owed += replies;
+	c->waiting = (size_t)((long)c->waiting + ids);
+	if (ids > 0)
+		apply_backpressure(c);
+	else
+		maybe_resume(c);
 }
 
 static void
@@ -216,6 +258,8 @@ conn_process(struct conn *c)
 	size_t len, eol_len, line_len, content_len;
 	const char *line;
 
+	if (c->dead)
+		return true;
 	if (c->discarding) {
 		c->discarded += evbuffer_get_length(in);
 		evbuffer_drain(in, evbuffer_get_length(in));
@@ -253,6 +297,8 @@ conn_process(struct conn *c)
 		}
 		counter_add(jobd.stats, COUNTER_bytes_in, line_len + 1);
 		handle_line(c, line, content_len);
+		if (c->dead)
+			return true;
 		evbuffer_drain(in, line_len + 1);
 		c->scanned = 0;
 	}
@@ -261,6 +307,8 @@ conn_process(struct conn *c)
 		if (len > 0) {
 			line = (const char *)evbuffer_pullup(in, (ssize_t)len);
 			handle_line(c, line, len);
+			if (c->dead)
+				return true;
 			evbuffer_drain(in, len);
 		}
 		c->input_done = true;
@@ -279,14 +327,9 @@ conn_written(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	if (maybe_close(c))
+	if (c->dead || maybe_close(c))
 		return;
-	if (c->paused && out_backlog(c) <= jobd.cfg.conn_out_high / 2) {
-		c->paused = false;
-		if (!c->eof)
-			bufferevent_enable(bev, EV_READ);
-		conn_process(c);
-	}
+	maybe_resume(c);
 }
 
 static void
@@ -294,6 +337,8 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 
+	if (c->dead)
+		return;
 	if (what & BEV_EVENT_EOF) {
 		/* Half-closed: answer what is buffered, deliver what is owed.
 		 */
@@ -332,16 +377,35 @@ conn_accept(int fd, const char *peer)
 }
 
 static void
+reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c;
+
+	while ((c = LIST_FIRST(&graveyard)) != NULL) {
+		LIST_REMOVE(c, link);
+		bufferevent_free(c->bev);
+		free(c);
+	}
+	if (closing_all && nconns == 0)
+		event_base_loopbreak(jobd.base);
+}
+
+/* Retire c (see the graveyard above). */
+static void
 conn_free(struct conn *c)
 {
+	if (c->dead)
+		return;
+	c->dead = true;
 	ops_conn_closed(c);
 	LIST_REMOVE(c, link);
 	nconns--;
 	gauge_add(jobd.stats, GAUGE_conns_current, -1);
-	bufferevent_free(c->bev);
-	free(c);
-	if (closing_all && nconns == 0)
-		event_base_loopbreak(jobd.base);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	LIST_INSERT_HEAD(&graveyard, c, link);
+	if (reaper == NULL)
+		reaper = event_new(jobd.base, -1, 0, reap, NULL);
+	event_active(reaper, 0, 0);
 }
 
 void
@@ -364,5 +428,11 @@ conn_close_all(bool now)
 			conn_free(c);
 		else
 			maybe_close(c);
+	}
+	if (now) {
+		reap(-1, 0, NULL);
+		if (reaper != NULL)
+			event_free(reaper);
+		reaper = NULL;
 	}
 }

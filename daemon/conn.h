@@ -24,8 +24,11 @@ struct conn;
 void conn_accept(int fd, const char *peer);
 /* Queue msg (a reference is taken) as one line to the client. */
 void conn_send(struct conn *c, const json_t *msg);
-/* A deferred reply is now owed (+1) or was delivered (-1). */
-void conn_owe(struct conn *c, int delta);
+/*
+ * A deferred reply is now owed (+1, waiting on `ids` jobs) or was delivered
+ * (-1, -ids).  Pending waits count toward backpressure.
+ */
+void conn_owe(struct conn *c, int replies, long ids);
 /* Bytes of replies the client has not read yet. */
 size_t conn_backlog(struct conn *c);
 /* Drop the connection now (a client that does not read its stream). */

@@ -16,6 +16,8 @@
 #include "proto.h"
 #include "xmalloc.h"
 
+#define SUMMARY_ARGV_MAX 1024 /* bytes of argv in a summary */
+
 static const char *const state_names[] = {
     [JOB_QUEUED] = "queued",
     [JOB_DELAYED] = "delayed",
@@ -614,6 +616,28 @@ attempt_json(const struct attempt *a, uint32_t n)
 	return o;
 }
 
+/*
+ * "argv", cut after about max bytes (lists and events carry many
+ * summaries; a job's whole argv can be a megabyte), with "argv_truncated"
+ * when cut.  max 0: all of it.
+ */
+static void
+add_argv(json_t *o, char **argv, size_t max)
+{
+	json_t *arr = json_array();
+	size_t i, used = 0;
+
+	for (i = 0; argv[i] != NULL; i++) {
+		used += strlen(argv[i]);
+		if (max != 0 && used > max) {
+			json_object_set_new(o, "argv_truncated", json_true());
+			break;
+		}
+		json_array_append_new(arr, json_string(argv[i]));
+	}
+	json_object_set_new(o, "argv", arr);
+}
+
 json_t *
 job_summary_json(const struct job *job)
 {
@@ -637,7 +661,7 @@ job_summary_json(const struct job *job)
 			    o, "signal", json_integer(a->signal));
 	}
 	if (job->argv != NULL)
-		json_object_set_new(o, "argv", strv_json(job->argv, false));
+		add_argv(o, job->argv, SUMMARY_ARGV_MAX);
 	return o;
 }
 
@@ -652,6 +676,10 @@ job_to_json(const struct job *job, unsigned flags)
 	if (job->meta != NULL)
 		json_object_set_new(o, "meta", json_incref(job->meta));
 	if (flags & JOB_JSON_SPEC) {
+		if (job->argv != NULL) {
+			json_object_del(o, "argv_truncated");
+			add_argv(o, job->argv, 0);
+		}
 		if (job->envp != NULL)
 			json_object_set_new(
 			    o, "env", strv_json(job->envp, true));

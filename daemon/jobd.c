@@ -293,7 +293,13 @@ stopped(void)
 {
 	struct timeval tv = {FINAL_FLUSH_MS / 1000, 0};
 
+	static bool once;
+
+	if (once)
+		return;
+	once = true;
 	/* The loop ends when the last connection closes, or at the timer. */
+	ops_stop();
 	conn_close_all(false);
 	if (conn_count() == 0) {
 		event_base_loopbreak(jobd.base);

@@ -31,6 +31,7 @@
 
 #define DONE_CAPACITY 65536 /* completions in flight, >= pool backlog */
 #define DRAIN_BATCH 256
+#define READY_BATCH 4096 /* echo completions per loop pass */
 
 struct completion {
 	struct job *job;
@@ -159,18 +160,15 @@ builtin_done(evutil_socket_t fd, short what, void *arg)
 static void
 ready_run(evutil_socket_t fd, short what, void *arg)
 {
-	TAILQ_HEAD(, job) batch = TAILQ_HEAD_INITIALIZER(batch);
 	struct job *job;
-	int rounds;
+	int n;
 
 	/* Finishing one starts the next queued job, which may be an echo
-	 * too: take a few rounds here, then let other events have a turn. */
-	for (rounds = 0; rounds < 64 && !TAILQ_EMPTY(&K.ready); rounds++) {
-		TAILQ_CONCAT(&batch, &K.ready, queue_link);
-		while ((job = TAILQ_FIRST(&batch)) != NULL) {
-			TAILQ_REMOVE(&batch, job, queue_link);
-			builtin_done(-1, 0, job);
-		}
+	 * too: take a batch here, then let other events have a turn. */
+	for (n = 0; n < READY_BATCH && (job = TAILQ_FIRST(&K.ready)) != NULL;
+	     n++) {
+		TAILQ_REMOVE(&K.ready, job, queue_link);
+		builtin_done(-1, 0, job);
 	}
 	if (!TAILQ_EMPTY(&K.ready))
 		event_active(K.ready_ev, 0, 0);
@@ -225,8 +223,9 @@ kinds_stop(struct job *job, enum attempt_outcome reason)
 	job->stop_reason = reason;
 	switch (job->kind) {
 	case KIND_ECHO:
-		/* Completes on its own at once. */
-		job->stop_reason = OUTCOME_SUCCEEDED;
+		/* Still on the ready list: it ends now, as asked. */
+		TAILQ_REMOVE(&K.ready, job, queue_link);
+		sched_attempt_end(job, reason, -1, 0, NULL);
 		break;
 	case KIND_SLEEP:
 		job_timers_free(job);

@@ -27,6 +27,7 @@
 #define LIST_LIMIT_DEFAULT 100
 #define LIST_LIMIT_MAX 10000
 #define WAIT_IDS_MAX 100000
+#define REPLY_OUTPUT_MAX (64 * 1024 * 1024)
 
 /* A request being answered: what every handler needs. */
 struct req {
@@ -151,6 +152,44 @@ get_uint(const struct req *r, const char *key, uint64_t lo, uint64_t hi,
 	return NULL;
 }
 
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Refuse a list that names a job twice: it would only make the reply (and
+ * the daemon's memory) grow with nothing new in it.
+ */
+static json_t *
+check_unique(const struct req *r, uint64_t **ids, size_t n)
+{
+	uint64_t *sorted;
+	json_t *reply = NULL;
+	size_t i;
+
+	if (n < 2)
+		return NULL;
+	sorted = xcalloc(n, sizeof(*sorted));
+	memcpy(sorted, *ids, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_u64);
+	for (i = 1; i < n && reply == NULL; i++) {
+		if (sorted[i] == sorted[i - 1])
+			reply = fail(r, PROTO_E_BAD_REQUEST,
+			    "jobs lists job %" PRIu64 " more than once",
+			    sorted[i]);
+	}
+	free(sorted);
+	if (reply != NULL) {
+		free(*ids);
+		*ids = NULL;
+	}
+	return reply;
+}
+
 /*
  * The job ids of a request: "job": ID or "jobs": [ID, ...].  *single tells
  * which was used (the reply mirrors it).
@@ -191,7 +230,7 @@ get_ids(const struct req *r, uint64_t **ids, size_t *n, bool *single)
 		}
 		(*ids)[i] = (uint64_t)json_integer_value(v);
 	}
-	return NULL;
+	return check_unique(r, ids, *n);
 }
 
 /* Look every id up; not_found names the first unknown one. */
@@ -240,6 +279,27 @@ render(const struct job *job, unsigned flags)
 	                           : job_to_json(job, flags);
 }
 
+/*
+ * Output is left out of a reply whose jobs' output adds up to more than
+ * REPLY_OUTPUT_MAX ("output_omitted": true); `logs` gets it job by job.
+ */
+static unsigned
+output_budget(json_t *reply, struct job **jobs, size_t n, unsigned flags)
+{
+	size_t i, total = 0;
+
+	if (!(flags & JOB_JSON_OUTPUT))
+		return flags;
+	for (i = 0; i < n; i++) {
+		if (jobs[i] != NULL)
+			total += jobs[i]->out.len + jobs[i]->err.len;
+	}
+	if (total <= REPLY_OUTPUT_MAX)
+		return flags;
+	json_object_set_new(reply, "output_omitted", json_true());
+	return flags & ~JOB_JSON_OUTPUT;
+}
+
 /* Add "job": {...} or "jobs": [...] to a reply. */
 static void
 add_jobs(
@@ -247,6 +307,9 @@ add_jobs(
 {
 	json_t *arr;
 	size_t i;
+
+	if (flags != AS_SUMMARY)
+		flags = output_budget(reply, jobs, n, flags);
 
 	if (single) {
 		json_object_set_new(reply, "job", render(jobs[0], flags));
@@ -285,19 +348,22 @@ waiter_reply(struct waiter *w, bool timed_out)
 	struct req r = {w->conn, NULL, w->req_id, "wait"};
 	struct job **jobs = xcalloc(w->n, sizeof(*jobs));
 	json_t *reply = ok(&r), *arr;
+	unsigned flags;
 	size_t i;
 
 	/* Look the jobs up again: a finished one may have been dropped by
 	 * retention while others ran. */
+	for (i = 0; i < w->n; i++)
+		jobs[i] = sched_find(w->refs[i].id);
+	flags = output_budget(
+	    reply, jobs, w->n, w->output && !timed_out ? JOB_JSON_OUTPUT : 0);
 	arr = json_array();
 	for (i = 0; i < w->n; i++) {
-		jobs[i] = sched_find(w->refs[i].id);
 		json_array_append_new(arr,
 		    jobs[i] == NULL
 		        ? json_pack("{s:I, s:s}", "id",
 		              (json_int_t)w->refs[i].id, "state", "dropped")
-		        : job_to_json(jobs[i],
-		              w->output && !timed_out ? JOB_JSON_OUTPUT : 0));
+		        : job_to_json(jobs[i], flags));
 	}
 	if (w->single) {
 		json_object_set(reply, "job", json_array_get(arr, 0));
@@ -305,7 +371,7 @@ waiter_reply(struct waiter *w, bool timed_out)
 	} else
 		json_object_set_new(reply, "jobs", arr);
 	json_object_set_new(reply, "timed_out", json_boolean(timed_out));
-	conn_owe(w->conn, -1);
+	conn_owe(w->conn, -1, -(long)w->n);
 	conn_send(w->conn, reply);
 	json_decref(reply);
 	free(jobs);
@@ -365,7 +431,7 @@ wait_for(const struct req *r, struct job **jobs, size_t n, bool single,
 		evtimer_add(w->timer, &tv);
 	}
 	LIST_INSERT_HEAD(&waiters, w, link);
-	conn_owe(r->conn, 1);
+	conn_owe(r->conn, 1, (long)n);
 	return NULL;
 }
 
@@ -854,6 +920,24 @@ void
 ops_init(void)
 {
 	sched_set_event_hook(job_event);
+}
+
+void
+ops_stop(void)
+{
+	struct waiter *w;
+	json_t *reply;
+
+	while ((w = LIST_FIRST(&waiters)) != NULL) {
+		reply = proto_error_reply(w->req_id, PROTO_E_SHUTTING_DOWN,
+		    "jobd is stopping; %zu of the %zu job(s) waited for did "
+		    "not finish",
+		    w->remaining, w->n);
+		conn_owe(w->conn, -1, -(long)w->n);
+		conn_send(w->conn, reply);
+		json_decref(reply);
+		waiter_free(w);
+	}
 }
 
 void

@@ -19,5 +19,7 @@ void ops_free(void);
 json_t *ops_dispatch(struct conn *c, const json_t *req);
 /* The connection is going away: forget its waiters and watchers. */
 void ops_conn_closed(struct conn *c);
+/* jobd is stopping: answer every pending wait with shutting_down. */
+void ops_stop(void);
 
 #endif

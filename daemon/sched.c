@@ -43,6 +43,8 @@ static struct {
 	void (*stopped)(void);
 	struct event *grace_timer;
 	struct event *prune_timer;
+	struct event
+	    *prune_now; /* retention by count, after the current event */
 	sched_event_fn event_hook;
 	uint64_t rng;
 } S;
@@ -124,6 +126,8 @@ table_remove(struct job *job)
 static void
 announce(struct job *job, const char *event)
 {
+	log_debug("job %llu (%s): %s, now %s", (unsigned long long)job->id,
+	    job->kind_name, event, job_state_name(job->state));
 	if (S.event_hook != NULL)
 		S.event_hook(job, event);
 }
@@ -317,7 +321,9 @@ finish(struct job *job, enum job_state state)
 		break;
 	}
 	announce(job, "finished");
-	prune(jobd.cfg.retain_count, 0);
+	/* Not here: callers up the stack may hold the oldest jobs. */
+	if (S.nfinished > jobd.cfg.retain_count)
+		event_active(S.prune_now, 0, 0);
 }
 
 static void
@@ -445,6 +451,12 @@ prune(size_t max_count, uint64_t min_finished_ms)
 }
 
 static void
+prune_count(evutil_socket_t fd, short what, void *arg)
+{
+	prune(jobd.cfg.retain_count, 0);
+}
+
+static void
 prune_tick(evutil_socket_t fd, short what, void *arg)
 {
 	uint64_t now = now_ms();
@@ -470,6 +482,7 @@ sched_init(void)
 	if (getrandom(&S.rng, sizeof S.rng, 0) != sizeof S.rng || S.rng == 0)
 		S.rng = 0x2545f4914f6cdd1dULL ^ (uint64_t)now_ms();
 	S.prune_timer = event_new(jobd.base, -1, EV_PERSIST, prune_tick, NULL);
+	S.prune_now = event_new(jobd.base, -1, 0, prune_count, NULL);
 	evtimer_add(S.prune_timer, &tv);
 	return 0;
 }
@@ -505,6 +518,11 @@ sched_stop(uint64_t grace_ms, void (*done)(void))
 		done();
 		return;
 	}
+	if (S.grace_timer != NULL) {
+		/* Asked again: end the grace period now. */
+		event_active(S.grace_timer, EV_TIMEOUT, 0);
+		return;
+	}
 	S.stopped = done;
 	log_notice("waiting up to %llu ms for %zu running job(s)",
 	    (unsigned long long)grace_ms, S.nrunning);
@@ -519,6 +537,7 @@ sched_free(void)
 	size_t i;
 
 	timer_free(&S.prune_timer);
+	timer_free(&S.prune_now);
 	timer_free(&S.grace_timer);
 	for (i = 0; i <= S.mask; i++) {
 		if ((job = S.table[i]) == NULL)

@@ -26,9 +26,9 @@
 struct pool;
 
 struct par_ctx {
-	struct pool *pool;         /* NULL: sequential */
-	size_t grain;              /* minimum elements per task; 0: default */
-	const atomic_int *cancel;  /* NULL: not cancellable */
+	struct pool *pool;        /* NULL: sequential */
+	size_t grain;             /* minimum elements per task; 0: default */
+	const atomic_int *cancel; /* NULL: not cancellable */
 };
 
 #define PAR_GRAIN_DEFAULT 4096
@@ -47,8 +47,8 @@ int par_filter(const struct par_ctx *ctx, const int64_t *in, size_t n,
 int par_reduce(const struct par_ctx *ctx, const int64_t *in, size_t n,
     int64_t identity, par_combine_fn op, void *arg, int64_t *result);
 /* Sum modulo 2^64 (as int64_t, two's complement). */
-int par_sum(const struct par_ctx *ctx, const int64_t *in, size_t n,
-    int64_t *result);
+int par_sum(
+    const struct par_ctx *ctx, const int64_t *in, size_t n, int64_t *result);
 /* Sort ascending, in place. */
 int par_sort(const struct par_ctx *ctx, int64_t *a, size_t n);
 
@@ -58,9 +58,9 @@ int par_sort(const struct par_ctx *ctx, int64_t *a, size_t n);
  */
 struct par_groups {
 	size_t ngroups;
-	int64_t *keys;    /* ngroups */
-	size_t *offsets;  /* ngroups + 1 */
-	int64_t *values;  /* n */
+	int64_t *keys;   /* ngroups */
+	size_t *offsets; /* ngroups + 1 */
+	int64_t *values; /* n */
 };
 int par_group_by(const struct par_ctx *ctx, const int64_t *in, size_t n,
     par_map_fn key, void *arg, struct par_groups *out);

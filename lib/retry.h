@@ -30,8 +30,8 @@ enum retry_backoff {
 #define RETRY_ON_TIMED_OUT 0x04    /* "timed_out" */
 #define RETRY_ON_LOST 0x08         /* "lost": jobd died during the attempt */
 #define RETRY_ON_SPAWN_FAILED 0x10 /* "spawn_failed": could not start */
-#define RETRY_ON_DEFAULT                                                     \
-	(RETRY_ON_FAILED | RETRY_ON_SIGNALED | RETRY_ON_TIMED_OUT |          \
+#define RETRY_ON_DEFAULT                                            \
+	(RETRY_ON_FAILED | RETRY_ON_SIGNALED | RETRY_ON_TIMED_OUT | \
 	    RETRY_ON_LOST)
 
 #define RETRY_MAX_ATTEMPTS 1000
@@ -53,12 +53,12 @@ void retry_policy_default(struct retry_policy *p);
  * Delay before attempt number attempt + 1, after attempt (>= 1) failed.
  * rnd is a uniform 64-bit random value, used only with jitter.
  */
-uint64_t retry_delay_ms(const struct retry_policy *p, uint32_t attempt,
-    uint64_t rnd);
+uint64_t retry_delay_ms(
+    const struct retry_policy *p, uint32_t attempt, uint64_t rnd);
 
 /* May another attempt follow attempt number attempt that ended with outcome? */
-bool retry_should_retry(const struct retry_policy *p, uint32_t attempt,
-    unsigned outcome);
+bool retry_should_retry(
+    const struct retry_policy *p, uint32_t attempt, unsigned outcome);
 
 /* Outcome name <-> RETRY_ON_* bit; 0 / NULL if unknown. */
 unsigned retry_outcome_parse(const char *name);
@@ -72,16 +72,16 @@ const char *retry_backoff_name(enum retry_backoff b);
  * (array of outcome names).  Unknown keys, wrong types and out-of-range
  * values are errors: -1 and a message naming the field in err.
  */
-int retry_policy_from_json(struct retry_policy *p, const json_t *obj,
-    char *err, size_t errlen);
+int retry_policy_from_json(
+    struct retry_policy *p, const json_t *obj, char *err, size_t errlen);
 json_t *retry_policy_to_json(const struct retry_policy *p);
 
 /*
  * Parse a client-side spec "fixed:DUR", "linear:DUR" or "exp:DUR[:MAXDUR]"
  * (DUR as 500ms, 30s, 5m, 1h) into backoff, base_ms and max_ms.
  */
-int retry_backoff_parse_spec(struct retry_policy *p, const char *spec,
-    char *err, size_t errlen);
+int retry_backoff_parse_spec(
+    struct retry_policy *p, const char *spec, char *err, size_t errlen);
 
 /* Parse "500ms", "30s", "5m", "1h", "2d" or a bare number of ms. */
 int retry_parse_duration_ms(const char *s, uint64_t *ms);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -723,6 +724,162 @@ START_TEST(test_sigterm_interrupts_running)
 }
 END_TEST
 
+/* Retention never frees a job a request is still working on. */
+START_TEST(test_retention_during_requests)
+{
+	static const char *const extra[] = {
+	    "--retain-count", "1", "--max-running", "1", NULL};
+	struct client c;
+	json_t *r;
+
+	start(extra);
+	connect_unix(&c);
+	json_decref(run_job(&c, "{\"kind\":\"echo\"}"));
+	json_decref(run_job(&c, "{\"kind\":\"echo\"}"));
+	/* Three spawn failures in one submit: each finishes (and would
+	 * prune) while the submit still renders them all. */
+	r = call_ok(&c, "{\"op\":\"submit\",\"jobs\":[{\"kind\":\"exec\","
+	                "\"argv\":[\"/nonexistent/a\"]},{\"kind\":\"exec\","
+	                "\"argv\":[\"/nonexistent/b\"]},{\"kind\":\"exec\","
+	                "\"argv\":[\"/nonexistent/c\"]}]}");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), 3);
+	json_decref(r);
+	json_decref(call_ok(&c, "{\"op\":\"submit\",\"jobs\":[{\"kind\":"
+	                        "\"sleep\",\"args\":{\"ms\":60000}},{\"kind\":"
+	                        "\"sleep\",\"args\":{\"ms\":60000}}]}"));
+	/* Cancelling job 7 (queued) finishes it while 5 is in the same
+	 * request; 5 may be pruned, but only after the reply. */
+	r = call_ok(&c, "{\"op\":\"cancel\",\"jobs\":[7,5]}");
+	ck_assert_str_eq(
+	    str(json_array_get(json_object_get(r, "jobs"), 0), "state"),
+	    "cancelled");
+	json_decref(r);
+	json_decref(call_ok(&c, "{\"op\":\"ping\"}"));
+	client_close(&c);
+	stop();
+}
+END_TEST
+
+START_TEST(test_duplicate_ids_refused)
+{
+	struct client c;
+
+	start(NULL);
+	connect_unix(&c);
+	json_decref(run_job(&c, "{\"kind\":\"echo\"}"));
+	call_err(&c, "{\"op\":\"get\",\"jobs\":[1,1]}", "bad_request");
+	call_err(&c, "{\"op\":\"wait\",\"jobs\":[1,2,1]}", "bad_request");
+	client_close(&c);
+	stop();
+}
+END_TEST
+
+/* Wait (bounded) until jobd counts n open connections. */
+static bool
+wait_conns(struct client *c, json_int_t n)
+{
+	json_t *r;
+	json_int_t now;
+	int tries;
+
+	for (tries = 0; tries < 100000; tries++) {
+		r = call_ok(c, "{\"op\":\"stats\"}");
+		now =
+		    num(json_object_get(json_object_get(r, "stats"), "gauges"),
+		        "conns_current");
+		json_decref(r);
+		if (now == n)
+			return true;
+	}
+	return false;
+}
+
+/* A client that half-closes gets its owed reply, then jobd closes. */
+START_TEST(test_half_close_after_wait)
+{
+	struct client c, other;
+	json_t *r;
+
+	start(NULL);
+	connect_unix(&c);
+	connect_unix(&other);
+	send_line(&c, "{\"op\":\"submit\",\"wait\":true,\"job\":{"
+	              "\"kind\":\"sleep\",\"args\":{\"ms\":200}}}\n");
+	ck_assert_int_eq(shutdown(c.fd, SHUT_WR), 0);
+	r = client_reply(&c, T);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(str(json_object_get(r, "job"), "state"), "succeeded");
+	json_decref(r);
+	ck_assert(wait_conns(&other, 1));
+	client_close(&c);
+	client_close(&other);
+	stop();
+}
+END_TEST
+
+/* Stopping: pending waits are answered; many running jobs all stop. */
+START_TEST(test_stop_answers_waits)
+{
+	static const char *const extra[] = {"--max-running", "50",
+	    "--retain-count", "0", "--shutdown-grace", "200ms", NULL};
+	char spec[4096];
+	struct client c, w;
+	json_t *r;
+	size_t len = 0;
+	int i;
+
+	start(extra);
+	connect_unix(&c);
+	connect_unix(&w);
+	len += (size_t)snprintf(
+	    spec, sizeof spec, "{\"op\":\"submit\",\"jobs\":[");
+	for (i = 0; i < 51; i++)
+		len += (size_t)snprintf(spec + len, sizeof spec - len,
+		    "%s{\"kind\":\"sleep\",\"args\":{\"ms\":60000}}",
+		    i > 0 ? "," : "");
+	snprintf(spec + len, sizeof spec - len, "]}");
+	json_decref(call_ok(&c, spec));
+	/* Job 51 is queued behind the 50 running ones. */
+	send_line(&w, "{\"op\":\"wait\",\"id\":3,\"job\":51}\n");
+	json_decref(call_ok(&c, "{\"op\":\"ping\"}"));
+	kill(H.pid, SIGTERM);
+	r = client_reply(&w, T);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(num(r, "id"), 3);
+	ck_assert_pstr_eq(reply_error_code(r), "shutting_down");
+	json_decref(r);
+	client_close(&c);
+	client_close(&w);
+	/* All 50 sleeps were stopped within the deadline: a clean exit. */
+	stop();
+}
+END_TEST
+
+/* A cancel during the shutdown grace is answered, and a second SIGTERM
+ * ends the grace at once. */
+START_TEST(test_cancel_and_signal_during_grace)
+{
+	static const char *const extra[] = {"--shutdown-grace", "30s", NULL};
+	struct client c;
+	json_t *r;
+
+	start(extra);
+	connect_unix(&c);
+	json_decref(call_ok(&c, "{\"op\":\"submit\",\"jobs\":[{\"kind\":"
+	                        "\"sleep\",\"args\":{\"ms\":60000}},{\"kind\":"
+	                        "\"sleep\",\"args\":{\"ms\":60000}}]}"));
+	kill(H.pid, SIGTERM);
+	ck_assert(harness_log_wait(&H, "waiting up to"));
+	r = call_ok(&c, "{\"op\":\"cancel\",\"job\":1}");
+	ck_assert_str_eq(str(json_object_get(r, "job"), "state"), "cancelled");
+	json_decref(r);
+	kill(H.pid, SIGTERM);
+	ck_assert(harness_log_wait(&H, "stopped"));
+	client_close(&c);
+	stop();
+}
+END_TEST
+
 static Suite *
 jobd_suite(void)
 {
@@ -742,6 +899,11 @@ jobd_suite(void)
 	tcase_add_test(tc, test_pipelined_10k);
 	tcase_add_test(tc, test_queue_full);
 	tcase_add_test(tc, test_backpressure);
+	tcase_add_test(tc, test_retention_during_requests);
+	tcase_add_test(tc, test_duplicate_ids_refused);
+	tcase_add_test(tc, test_half_close_after_wait);
+	tcase_add_test(tc, test_stop_answers_waits);
+	tcase_add_test(tc, test_cancel_and_signal_during_grace);
 	tcase_add_test(tc, test_sigterm_interrupts_running);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
