@@ -294,10 +294,19 @@ stopped(void)
 	struct timeval tv = {FINAL_FLUSH_MS / 1000, 0};
 
 	static bool once;
+	sigset_t stop_signals;
 
 	if (once)
 		return;
 	once = true;
+	/* From here on a late signal must not kill us mid-cleanup: block
+	 * them now, in the only thread that takes them (the pool's threads
+	 * block every signal), before libevent later puts the default
+	 * handlers back. */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	/* The loop ends when the last connection closes, or at the timer. */
 	ops_stop();
 	conn_close_all(false);
@@ -334,7 +343,6 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 int
 jobd_main(int argc, char **argv)
 {
-	sigset_t stop_signals;
 	char err[512];
 	int status = 1;
 
@@ -384,13 +392,6 @@ jobd_main(int argc, char **argv)
 	event_base_dispatch(jobd.base);
 	log_notice("stopped");
 	status = 0;
-	/* Past the loop a late signal must not kill us mid-cleanup: block
-	 * them before libevent puts the default handlers back (the pool's
-	 * threads block every signal already). */
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGTERM);
-	sigaddset(&stop_signals, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	event_free(sig_term);
 	event_free(sig_int);
 	if (flush_timer != NULL)

@@ -176,7 +176,14 @@ harness_stop(struct harness *h)
 	char cmd[PATH_MAX + 16];
 
 	if (h->pid > 0) {
-		kill(h->pid, SIGTERM);
+		/* A test may have stopped it already: then only reap it. */
+		if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
+			r = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+			h->pid = 0;
+		} else
+			kill(h->pid, SIGTERM);
+	}
+	if (h->pid > 0) {
 		if (wait_exit(h->pid, HARNESS_DEADLINE_MS, &status) != 0) {
 			kill(h->pid, SIGKILL);
 			waitpid(h->pid, &status, 0);
