@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,8 +139,11 @@ static void
 emit(const json_t *obj)
 {
 	size_t len;
-	char *text = proto_encode(obj, &len);
+	char *text;
 
+	if (obj == NULL)
+		obj = json_null();
+	text = proto_encode(obj, &len);
 	fwrite(text, 1, len, stdout);
 	free(text);
 }
@@ -147,8 +151,15 @@ emit(const json_t *obj)
 static void
 emit_error(struct batch *b, uint64_t line, const json_t *error)
 {
-	json_t *out = json_pack("{s:I, s:b, s:O}", "line", (json_int_t)line,
-	    "ok", false, "error", error);
+	json_t *out;
+
+	if (!json_is_object(error))
+		error = json_pack("{s:s, s:s}", "code", "internal", "message",
+		    "jobd's error reply had no error object");
+	else
+		json_incref((json_t *)(uintptr_t)error);
+	out = json_pack("{s:I, s:b, s:o}", "line", (json_int_t)line, "ok",
+	    false, "error", (json_t *)(uintptr_t)error);
 
 	emit(out);
 	json_decref(out);

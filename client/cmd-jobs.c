@@ -61,7 +61,7 @@ state_of(const json_t *job)
 static void
 print_field(const char *key, const char *value)
 {
-	printf("%-11s %s\n", key, value);
+	printf("%-11s %s\n", key, value != NULL ? value : "-");
 }
 
 /* "attempt 2:  failed, exit 3, started 2026-11-26 14:44:30, took 4.0ms" */
@@ -167,7 +167,7 @@ print_job(const json_t *job)
 		out_exit(buf, sizeof buf, job);
 		/* out_exit() says "sig 9"; the key already says signal. */
 		print_field(v != NULL ? "exit code:" : "signal:",
-		    v != NULL ? buf : buf + 4);
+		    v == NULL && strncmp(buf, "sig ", 4) == 0 ? buf + 4 : buf);
 	}
 	if ((v = json_object_get(job, "error")) != NULL)
 		print_field("error:", json_string_value(v));
@@ -346,6 +346,7 @@ static void
 print_row(const json_t *job)
 {
 	char id[32], exit_text[32], submitted[32], *command;
+	const char *kind;
 
 	snprintf(id, sizeof id, "%lld",
 	    (long long)json_integer_value(json_object_get(job, "id")));
@@ -353,9 +354,9 @@ print_row(const json_t *job)
 	out_time(submitted, sizeof submitted,
 	    json_string_value(json_object_get(job, "submitted_at")));
 	command = out_command(job);
+	kind = json_string_value(json_object_get(job, "kind"));
 	printf("%-7s %-9s %-8s %-6s %-19s %s\n", id, state_of(job),
-	    json_string_value(json_object_get(job, "kind")), exit_text,
-	    submitted, command);
+	    kind != NULL ? kind : "-", exit_text, submitted, command);
 	free(command);
 }
 
@@ -436,6 +437,14 @@ cmd_list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		if (!json_is_integer(next)) {
 			json_decref(reply);
 			break;
+		}
+		if (json_integer_value(next) <=
+		        json_integer_value(json_object_get(req, "after")) ||
+		    json_array_size(json_object_get(reply, "jobs")) == 0) {
+			out_warn("jobd's list cursor did not advance");
+			json_decref(reply);
+			json_decref(req);
+			return JOBCTL_EXIT_ERROR;
 		}
 		if (!all) {
 			if (!ctx->json)

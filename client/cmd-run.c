@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +39,13 @@ enum {
 	OPT_ARGS,
 	OPT_META,
 };
+
+/* JSON strings are UTF-8: anything else would be dropped, not sent. */
+static bool
+utf8(const char *s)
+{
+	return proto_utf8_valid(s, strlen(s));
+}
 
 static const struct option spec_options[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -131,6 +139,11 @@ spec_env(struct cmd_ctx *ctx, json_t *env, const char *arg)
 		free(key);
 		return JOBCTL_EXIT_ERROR;
 	}
+	if (!utf8(key) || !utf8(value)) {
+		cmd_usage_error(ctx, "--env %s: not valid UTF-8", key);
+		free(key);
+		return JOBCTL_EXIT_ERROR;
+	}
 	json_object_set_new(env, key, json_string(value));
 	free(key);
 	return -1;
@@ -170,6 +183,13 @@ spec_cwd(json_t *spec, const char *dir)
 		abs = xstrdup(cwd);
 	else
 		xasprintf(&abs, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, dir);
+	if (!utf8(abs)) {
+		fprintf(stderr, "jobctl: the working directory is not valid "
+		                "UTF-8; give --cwd\n");
+		free(abs);
+		free(cwd);
+		return JOBCTL_EXIT_ERROR;
+	}
 	json_object_set_new(spec, "cwd", json_string(abs));
 	free(abs);
 	free(cwd);
@@ -260,6 +280,10 @@ spec_parse(struct cmd_ctx *ctx, int argc, char **argv, json_t **out)
 	}
 	if (status != -1)
 		goto done;
+	if (!utf8(kind)) {
+		status = cmd_usage_error(ctx, "--kind: not valid UTF-8");
+		goto done;
+	}
 	json_object_set_new(spec, "kind", json_string(kind));
 	if (strcmp(kind, "exec") != 0) {
 		if (optind < argc)
@@ -280,6 +304,15 @@ spec_parse(struct cmd_ctx *ctx, int argc, char **argv, json_t **out)
 		status = cmd_usage_error(
 		    ctx, "--args is for built-in kinds; a command takes ARGs");
 		goto done;
+	}
+	/* JSON carries UTF-8 only: refuse rather than drop an argument. */
+	for (i = optind; i < argc; i++) {
+		if (!utf8(argv[i])) {
+			status = cmd_usage_error(ctx,
+			    "argument %d of the command is not valid UTF-8",
+			    i - optind);
+			goto done;
+		}
 	}
 	json_object_set_new(spec, "argv", json_array());
 	for (i = optind; i < argc; i++)

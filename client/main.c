@@ -307,9 +307,15 @@ void
 out_json(const json_t *obj)
 {
 	/* Any value: a built-in kind's result may be a number or null. */
-	char *text = json_dumps(obj, JSON_COMPACT | JSON_ENCODE_ANY);
+	char *text;
 
-	if (text == NULL)
+	if (obj == NULL) {
+		/* A reply without the field we print: say so, don't abort. */
+		puts("null");
+		out_warn("jobd's reply lacked the expected field");
+		return;
+	}
+	if ((text = json_dumps(obj, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
 		fatalx("out_json: cannot encode a JSON value");
 	puts(text);
 	fflush(stdout);

@@ -418,6 +418,9 @@ START_TEST(test_usage_errors)
 	    {"run", "--kind", "echo", "true", "a command is only for"},
 	    {"run", "--args", "{", "true", "--args: not JSON"},
 	    {"run", "--cwd", "/tmp", "--kind=sum", "--cwd is only for"},
+	    /* Not UTF-8: refused, never silently dropped from argv. */
+	    {"run", "--", "printf", "\xff", "not valid UTF-8"},
+	    {"run", "--env", "X=\xff", "true", "not valid UTF-8"},
 	};
 	struct result r;
 	size_t i;
