@@ -1,8 +1,8 @@
 /*
  * cmd-jobs: the commands about jobs already submitted: get, wait, cancel,
- * logs, list and watch.  Each is one request (cancel pipelines one per
- * job, so an unknown id does not hide the others' results; watch keeps
- * reading events).
+ * logs, list and watch (the commands about queues are in cmd-queue.c).  Each is
+ * one request (cancel pipelines one per job, so an unknown id does not hide the
+ * others' results; watch keeps reading events).
  */
 #include "config.h"
 
@@ -22,6 +22,7 @@ enum {
 	OPT_STATE,
 	OPT_LIMIT,
 	OPT_ALL,
+	OPT_QUEUE,
 };
 
 #define LIST_PAGE_MAX 10000
@@ -128,7 +129,7 @@ static void
 print_job(const json_t *job)
 {
 	const json_t *attempts = json_object_get(job, "attempts"), *a, *v;
-	char buf[64], *text;
+	char buf[64], queue[CMD_QUEUE_NAME_MAX + 32], *text;
 	size_t i;
 
 	snprintf(buf, sizeof buf, "%lld",
@@ -137,6 +138,15 @@ print_job(const json_t *job)
 	v = json_object_get(job, "kind");
 	print_field("kind:", json_is_string(v) ? json_string_value(v) : "-");
 	print_field("state:", state_of(job));
+	if ((v = json_object_get(job, "queue")) != NULL) {
+		snprintf(queue, sizeof queue, "%.*s", CMD_QUEUE_NAME_MAX,
+		    json_is_string(v) ? json_string_value(v) : "-");
+		if (json_is_integer(v = json_object_get(job, "priority")))
+			snprintf(queue + strlen(queue),
+			    sizeof queue - strlen(queue), ", priority %lld",
+			    (long long)json_integer_value(v));
+		print_field("queue:", queue);
+	}
 	text = out_command(job);
 	print_field(
 	    json_object_get(job, "argv") != NULL ? "command:" : "args:", text);
@@ -342,11 +352,13 @@ cmd_logs_exec(struct cmd_ctx *ctx, int argc, char **argv)
 
 /* --- list ----------------------------------------------------------------- */
 
+#define LIST_ROW "%-7s %-9s %-10s %-8s %-6s %-19s %s\n"
+
 static void
 print_row(const json_t *job)
 {
 	char id[32], exit_text[32], submitted[32], *command;
-	const char *kind;
+	const char *kind, *queue;
 
 	snprintf(id, sizeof id, "%lld",
 	    (long long)json_integer_value(json_object_get(job, "id")));
@@ -355,7 +367,9 @@ print_row(const json_t *job)
 	    json_string_value(json_object_get(job, "submitted_at")));
 	command = out_command(job);
 	kind = json_string_value(json_object_get(job, "kind"));
-	printf("%-7s %-9s %-8s %-6s %-19s %s\n", id, state_of(job),
+	/* A jobd without queues sends none. */
+	queue = json_string_value(json_object_get(job, "queue"));
+	printf(LIST_ROW, id, state_of(job), queue != NULL ? queue : "-",
 	    kind != NULL ? kind : "-", exit_text, submitted, command);
 	free(command);
 }
@@ -367,9 +381,11 @@ cmd_list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	    {"state", required_argument, NULL, OPT_STATE},
 	    {"limit", required_argument, NULL, OPT_LIMIT},
 	    {"all", no_argument, NULL, OPT_ALL},
+	    {"queue", required_argument, NULL, OPT_QUEUE},
 	    CMD_COMMON_OPTIONS,
 	};
 	json_t *states = NULL, *req, *reply, *job, *next;
+	const char *queue = NULL;
 	uint64_t limit = 0;
 	bool all = false, header = false;
 	char *copy, *word, *save;
@@ -403,6 +419,13 @@ cmd_list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		case OPT_ALL:
 			all = true;
 			break;
+		case OPT_QUEUE:
+			if (cmd_parse_queue(ctx, "--queue", optarg) != 0) {
+				json_decref(states);
+				return JOBCTL_EXIT_ERROR;
+			}
+			queue = optarg;
+			break;
 		}
 	}
 	if (optind < argc) {
@@ -413,6 +436,8 @@ cmd_list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	req = json_pack("{s:s}", "op", "list");
 	if (states != NULL)
 		json_object_set_new(req, "state", states);
+	if (queue != NULL)
+		json_object_set_new(req, "queue", json_string(queue));
 	if (limit > 0 || all)
 		json_object_set_new(req, "limit",
 		    json_integer(limit > 0 ? (json_int_t)limit : 1000));
@@ -422,8 +447,8 @@ cmd_list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			return JOBCTL_EXIT_ERROR;
 		}
 		if (!ctx->json && !header) {
-			printf("%-7s %-9s %-8s %-6s %-19s %s\n", "ID", "STATE",
-			    "KIND", "EXIT", "SUBMITTED", "COMMAND");
+			printf(LIST_ROW, "ID", "STATE", "QUEUE", "KIND", "EXIT",
+			    "SUBMITTED", "COMMAND");
 			header = true;
 		}
 		json_array_foreach(json_object_get(reply, "jobs"), i, job)
@@ -578,7 +603,8 @@ const struct cmd_entry cmd_logs_entry = {
 
 const struct cmd_entry cmd_list_entry = {
     .name = "list",
-    .usage = "[--state STATE[,STATE]...] [--limit N] [--all]",
+    .usage = "[--state STATE[,STATE]...] [--queue NAME] [--limit N] "
+             "[--all]",
     .summary = "list jobs, oldest first",
     .exec = cmd_list_exec,
 };

@@ -38,7 +38,12 @@ enum {
 	OPT_KIND,
 	OPT_ARGS,
 	OPT_META,
+	OPT_QUEUE,
+	OPT_PRIORITY,
 };
+
+/* A job's priority: lower runs first (jobd's default is 100). */
+#define SPEC_PRIORITY_MAX 1000
 
 /* JSON strings are UTF-8: anything else would be dropped, not sent. */
 static bool
@@ -58,12 +63,15 @@ static const struct option spec_options[] = {
     {"kind", required_argument, NULL, OPT_KIND},
     {"args", required_argument, NULL, OPT_ARGS},
     {"meta", required_argument, NULL, OPT_META},
+    {"queue", required_argument, NULL, OPT_QUEUE},
+    {"priority", required_argument, NULL, OPT_PRIORITY},
     CMD_COMMON_OPTIONS,
 };
 
 #define SPEC_USAGE                                                           \
 	"[--timeout DUR] [--retries N] [--backoff SPEC] [--kill-grace DUR] " \
 	"[--env K[=V]]... [--cwd DIR] [--stdin FILE|-] [--meta JSON] "       \
+	"[--queue NAME] [--priority N] "                                     \
 	"{[--] CMD [ARG]... | --kind KIND [--args JSON]}"
 
 /* Read all of fd; NULL with errno. */
@@ -272,6 +280,24 @@ spec_parse(struct cmd_ctx *ctx, int argc, char **argv, json_t **out)
 			break;
 		case OPT_META:
 			status = spec_json(ctx, spec, "meta", "meta", optarg);
+			break;
+		case OPT_QUEUE:
+			if (cmd_parse_queue(ctx, "--queue", optarg) != 0) {
+				status = JOBCTL_EXIT_ERROR;
+				break;
+			}
+			json_object_set_new(spec, "queue", json_string(optarg));
+			break;
+		case OPT_PRIORITY:
+			if (cmd_parse_uint(optarg, 0, SPEC_PRIORITY_MAX, &n) !=
+			    0) {
+				status = cmd_usage_error(ctx,
+				    "--priority: \"%s\" is not from 0 to %d",
+				    optarg, SPEC_PRIORITY_MAX);
+				break;
+			}
+			json_object_set_new(
+			    spec, "priority", json_integer((json_int_t)n));
 			break;
 		default:
 			status = cmd_usage_error(ctx, "unexpected option");

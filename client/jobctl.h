@@ -60,6 +60,8 @@ extern const struct cmd_entry cmd_watch_entry;
 extern const struct cmd_entry cmd_stats_entry;
 extern const struct cmd_entry cmd_ping_entry;
 extern const struct cmd_entry cmd_batch_entry;
+extern const struct cmd_entry cmd_queues_entry;
+extern const struct cmd_entry cmd_queue_entry;
 
 /* --- Options (main.c) ---------------------------------------------------- */
 
@@ -102,6 +104,10 @@ int cmd_parse_duration(
     struct cmd_ctx *ctx, const char *option, const char *arg, uint64_t *ms);
 /* Parse an unsigned number in [lo, hi]; -1 if it is not one. */
 int cmd_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+/* Queue names: 1 to 64 of [A-Za-z0-9_.-], as jobd takes them. */
+#define CMD_QUEUE_NAME_MAX 64
+/* Check a queue name given to option (or operand); 0, or usage error. */
+int cmd_parse_queue(struct cmd_ctx *ctx, const char *option, const char *name);
 /* Parse job ids argv[first..argc) into a new JSON array; NULL (printed). */
 json_t *cmd_parse_ids(struct cmd_ctx *ctx, int argc, char **argv, int first);
 

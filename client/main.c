@@ -45,6 +45,8 @@ static const struct cmd_entry *const cmd_table[] = {
     &cmd_list_entry,
     &cmd_watch_entry,
     &cmd_batch_entry,
+    &cmd_queues_entry,
+    &cmd_queue_entry,
     &cmd_stats_entry,
     &cmd_ping_entry,
     &cmd_help_entry,
@@ -207,6 +209,25 @@ cmd_parse_duration(
 	return cmd_usage_error(ctx,
 	    "%s: bad duration \"%s\" (expected e.g. 500ms, 30s, 5m or 1h)",
 	    option, arg);
+}
+
+int
+cmd_parse_queue(struct cmd_ctx *ctx, const char *option, const char *name)
+{
+	size_t len = strlen(name), i;
+	bool printable = len <= 2 * CMD_QUEUE_NAME_MAX;
+
+	if (len >= 1 && len <= CMD_QUEUE_NAME_MAX &&
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                 "0123456789_.-") == len)
+		return 0;
+	/* Echo the name only when that cannot garble the terminal. */
+	for (i = 0; i < len && printable; i++)
+		printable = name[i] >= 0x20 && name[i] < 0x7f;
+	return cmd_usage_error(ctx,
+	    "%s: bad queue name%s%s%s (1 to %d of A-Z a-z 0-9 _ . -)", option,
+	    printable ? " \"" : "", printable ? name : "",
+	    printable ? "\"" : "", CMD_QUEUE_NAME_MAX);
 }
 
 json_t *

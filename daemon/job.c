@@ -14,6 +14,7 @@
 #include "compute.h"
 #include "job.h"
 #include "proto.h"
+#include "queue.h"
 #include "xmalloc.h"
 
 #define SUMMARY_ARGV_MAX 1024 /* bytes of argv in a summary */
@@ -47,7 +48,8 @@ static const char *const builtin_kinds[] = {
 
 /* The fields a spec may have; anything else is a mistake worth naming. */
 static const char *const spec_fields[] = {"kind", "argv", "env", "cwd", "stdin",
-    "args", "meta", "timeout_ms", "kill_grace_ms", "retries", "retry", NULL};
+    "args", "meta", "timeout_ms", "kill_grace_ms", "retries", "retry", "queue",
+    "priority", NULL};
 
 const char *
 job_state_name(enum job_state s)
@@ -372,6 +374,29 @@ parse_retry(struct parse *ps, struct job *job, const json_t *spec)
 }
 
 static int
+parse_queue(struct parse *ps, struct job *job, const json_t *spec)
+{
+	const json_t *v = json_object_get(spec, "queue");
+	uint64_t priority = JOB_PRIORITY_DEFAULT;
+
+	if (parse_uint(ps, spec, "priority", 0, JOB_PRIORITY_MAX, &priority) <
+	    0)
+		return -1;
+	job->priority = (int)priority;
+	if (v == NULL) {
+		job->queue_name = xstrdup(QUEUE_DEFAULT);
+		return 0;
+	}
+	if (!json_is_string(v) || !queue_name_valid(json_string_value(v)))
+		return parse_fail(ps, PROTO_E_BAD_REQUEST,
+		    "queue must be a name of 1 to %d letters, digits, '_', "
+		    "'.' or '-'",
+		    QUEUE_NAME_MAX);
+	job->queue_name = xstrdup(json_string_value(v));
+	return 0;
+}
+
+static int
 parse_kind(struct parse *ps, struct job *job, const json_t *spec)
 {
 	const json_t *kind = json_object_get(spec, "kind");
@@ -448,6 +473,8 @@ job_parse(
 		goto fail;
 	if ((value = json_object_get(spec, "meta")) != NULL)
 		job->meta = json_deep_copy(value);
+	if (parse_queue(&ps, job, spec) != 0)
+		goto fail;
 	return job;
 fail:
 	*code = ps.code;
@@ -463,6 +490,7 @@ job_free(struct job *job)
 	if (job == NULL)
 		return;
 	free(job->kind_name);
+	free(job->queue_name);
 	free_strv(job->argv);
 	free_strv(job->envp);
 	free(job->cwd);
@@ -645,10 +673,11 @@ job_summary_json(const struct job *job)
 	    job->nattempts > 0 ? &job->attempts[job->nattempts - 1] : NULL;
 	json_t *o;
 
-	o = json_pack("{s:I, s:s, s:s, s:o, s:I}", "id", (json_int_t)job->id,
-	    "kind", job->kind_name, "state", job_state_name(job->state),
-	    "submitted_at", json_time(job->submitted_ms), "attempts_made",
-	    (json_int_t)job->nattempts);
+	o = json_pack("{s:I, s:s, s:s, s:s, s:i, s:o, s:I}", "id",
+	    (json_int_t)job->id, "kind", job->kind_name, "state",
+	    job_state_name(job->state), "queue", job->queue_name, "priority",
+	    job->priority, "submitted_at", json_time(job->submitted_ms),
+	    "attempts_made", (json_int_t)job->nattempts);
 	if (job->finished_ms != 0)
 		json_object_set_new(
 		    o, "finished_at", json_time(job->finished_ms));

@@ -27,6 +27,8 @@
 #define JOB_DEFAULT_KILL_GRACE_MS 5000
 #define JOB_DEFAULT_OUTPUT_CAP (1024 * 1024)
 #define JOB_MAX_TIMEOUT_MS (30ULL * 24 * 3600 * 1000)
+#define JOB_PRIORITY_DEFAULT 100
+#define JOB_PRIORITY_MAX 1000
 
 enum job_state {
 	JOB_QUEUED,
@@ -96,6 +98,8 @@ struct job {
 	uint64_t sleep_ms;       /* sleep */
 	struct compute *compute; /* compute */
 	struct retry_policy retry;
+	char *queue_name;
+	int priority; /* 0 (most urgent) .. 1000 */
 
 	/* Times, ms since the epoch. */
 	uint64_t submitted_ms;
@@ -120,7 +124,10 @@ struct job {
 	bool stopping;
 
 	/* Scheduler links. */
-	TAILQ_ENTRY(job) queue_link;    /* queued */
+	struct queue *queue;
+	uint64_t seq;                   /* order of entering the queue */
+	size_t heap_index;              /* position in its queue's heap */
+	TAILQ_ENTRY(job) queue_link;    /* kinds' ready list */
 	TAILQ_ENTRY(job) finished_link; /* finished, oldest first */
 	LIST_HEAD(, waitref) waiters;
 };

@@ -21,6 +21,7 @@
 #include "ops.h"
 #include "pool.h"
 #include "proto.h"
+#include "queue.h"
 #include "sched.h"
 #include "xmalloc.h"
 
@@ -561,6 +562,7 @@ op_submit(const struct req *r)
 	const json_t *many = json_object_get(r->body, "jobs");
 	bool wait = false, output = true, single = one != NULL;
 	uint64_t timeout_ms = 0;
+	struct queue *refused = NULL;
 	struct job **jobs;
 	json_t *reply;
 	size_t i, n;
@@ -601,10 +603,15 @@ op_submit(const struct req *r)
 			return fail(r, (enum proto_err)code, "%s", err);
 		}
 	}
-	if (sched_submit(jobs, n) != 0) {
+	if (sched_submit(jobs, n, &refused) != 0) {
 		for (i = 0; i < n; i++)
 			job_free(jobs[i]);
 		free(jobs);
+		if (errno == ESHUTDOWN)
+			return fail(r, PROTO_E_QUEUE_DRAINING,
+			    "queue %s is draining: it takes no new jobs until "
+			    "it is resumed",
+			    queue_name(refused));
 		return fail(r, PROTO_E_QUEUE_FULL,
 		    "%zu job(s) queued already; the limit is %zu",
 		    sched_count_queued(), jobd.cfg.max_queued);
@@ -617,6 +624,71 @@ op_submit(const struct req *r)
 		add_jobs(reply, jobs, n, single, AS_SUMMARY);
 	}
 	free(jobs);
+	return reply;
+}
+
+/* {"op":"queue","action":"list"|"pause"|"resume"|"drain"|"clear"|"set"} */
+static json_t *
+op_queue(const struct req *r)
+{
+	static const char *const fields[] = {
+	    "action", "name", "concurrency", NULL};
+	const char *action =
+	    json_string_value(json_object_get(r->body, "action"));
+	const char *name = json_string_value(json_object_get(r->body, "name"));
+	uint64_t concurrency = 0;
+	size_t cleared = 0;
+	struct queue *q;
+	json_t *reply;
+
+	if ((reply = check_fields(r, fields)) != NULL)
+		return reply;
+	if (action == NULL)
+		return fail(r, PROTO_E_BAD_REQUEST,
+		    "queue needs \"action\": list, pause, resume, drain, "
+		    "clear or set");
+	if (strcmp(action, "list") == 0) {
+		reply = ok(r);
+		json_object_set_new(reply, "queues", queues_json());
+		return reply;
+	}
+	if (name == NULL || !queue_name_valid(name))
+		return fail(r, PROTO_E_BAD_REQUEST,
+		    "queue %s needs \"name\": 1 to %d letters, digits, '_', "
+		    "'.' or '-'",
+		    action, QUEUE_NAME_MAX);
+	if (strcmp(action, "set") == 0 &&
+	    ((reply = get_uint(r, "concurrency", 0, 65536, &concurrency)) !=
+	            NULL ||
+	        json_object_get(r->body, "concurrency") == NULL))
+		return reply != NULL ? reply
+		                     : fail(r, PROTO_E_BAD_REQUEST,
+		                           "queue set needs \"concurrency\"");
+	if (strcmp(action, "pause") != 0 && strcmp(action, "resume") != 0 &&
+	    strcmp(action, "drain") != 0 && strcmp(action, "clear") != 0 &&
+	    strcmp(action, "set") != 0)
+		return fail(r, PROTO_E_BAD_REQUEST,
+		    "queue action \"%.32s\" is unknown (list, pause, resume, "
+		    "drain, clear, set)",
+		    action);
+	q = queue_get(name);
+	if (strcmp(action, "pause") == 0)
+		queue_set_paused(q, true);
+	else if (strcmp(action, "resume") == 0) {
+		queue_set_paused(q, false);
+		queue_set_draining(q, false);
+	} else if (strcmp(action, "drain") == 0)
+		queue_set_draining(q, true);
+	else if (strcmp(action, "clear") == 0)
+		cleared = sched_queue_clear(q);
+	else
+		queue_set_concurrency(q, (unsigned)concurrency);
+	sched_queues_changed();
+	reply = ok(r);
+	json_object_set_new(reply, "queue", queue_json(q));
+	if (strcmp(action, "clear") == 0)
+		json_object_set_new(
+		    reply, "cleared", json_integer((json_int_t)cleared));
 	return reply;
 }
 
@@ -693,7 +765,8 @@ op_cancel(const struct req *r)
 }
 
 struct list_ctx {
-	unsigned states; /* bit per job_state; 0: all */
+	unsigned states;   /* bit per job_state; 0: all */
+	const char *queue; /* NULL: all */
 	uint64_t limit;
 	json_t *out;
 	uint64_t last;
@@ -707,6 +780,8 @@ list_one(struct job *job, void *arg)
 
 	if (lc->states != 0 && !(lc->states & (1u << job->state)))
 		return true;
+	if (lc->queue != NULL && strcmp(lc->queue, job->queue_name) != 0)
+		return true;
 	if (json_array_size(lc->out) == lc->limit) {
 		lc->more = true;
 		return false;
@@ -719,8 +794,9 @@ list_one(struct job *job, void *arg)
 static json_t *
 op_list(const struct req *r)
 {
-	static const char *const fields[] = {"state", "after", "limit", NULL};
-	struct list_ctx lc = {0, LIST_LIMIT_DEFAULT, NULL, 0, false};
+	static const char *const fields[] = {
+	    "state", "after", "limit", "queue", NULL};
+	struct list_ctx lc = {0, NULL, LIST_LIMIT_DEFAULT, NULL, 0, false};
 	const json_t *state = json_object_get(r->body, "state"), *v;
 	uint64_t after = 0;
 	json_t *reply;
@@ -749,6 +825,9 @@ op_list(const struct req *r)
 			lc.states |= 1u << s;
 		}
 	}
+	lc.queue = json_string_value(json_object_get(r->body, "queue"));
+	if (json_object_get(r->body, "queue") != NULL && lc.queue == NULL)
+		return fail(r, PROTO_E_BAD_REQUEST, "queue must be a name");
 	lc.out = json_array();
 	sched_foreach(after, list_one, &lc);
 	reply = ok(r);
@@ -881,6 +960,7 @@ static const struct {
     {"logs", op_logs, COUNTER_requests_logs},
     {"watch", op_watch, COUNTER_requests_watch},
     {"stats", op_stats, COUNTER_requests_stats},
+    {"queue", op_queue, COUNTER_requests_queue},
 };
 
 json_t *
@@ -912,7 +992,7 @@ ops_dispatch(struct conn *c, const json_t *body)
 	}
 	return fail(&r, PROTO_E_UNKNOWN_OP,
 	    "unknown op \"%.64s\" (hello, ping, submit, get, wait, cancel, "
-	    "list, logs, watch, stats)",
+	    "list, logs, watch, stats, queue)",
 	    r.op);
 }
 

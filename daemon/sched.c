@@ -21,6 +21,7 @@
 #include "jobd.h"
 #include "kinds.h"
 #include "log.h"
+#include "queue.h"
 #include "sched.h"
 #include "xmalloc.h"
 
@@ -32,7 +33,6 @@ static struct {
 	size_t njobs;
 	uint64_t next_id;
 
-	TAILQ_HEAD(, job) queue;
 	TAILQ_HEAD(, job) finished; /* oldest first */
 	size_t nqueued;             /* queued + delayed */
 	size_t nfinished;
@@ -160,7 +160,7 @@ enqueue(struct job *job)
 {
 	job->state = JOB_QUEUED;
 	job->queued_us = mono_us();
-	TAILQ_INSERT_TAIL(&S.queue, job, queue_link);
+	queue_push(job->queue, job);
 	gauge_add(jobd.stats, GAUGE_jobs_queued, 1);
 	announce(job, "queued");
 }
@@ -233,8 +233,8 @@ start(struct job *job)
 {
 	uint64_t now = now_ms();
 
-	TAILQ_REMOVE(&S.queue, job, queue_link);
 	S.nqueued--;
+	queue_note_running(job->queue, 1);
 	gauge_add(jobd.stats, GAUGE_jobs_queued, -1);
 	job->state = JOB_RUNNING;
 	job->stopping = false;
@@ -260,18 +260,20 @@ sched_pump(void)
 		S.pump_again = true;
 		return;
 	}
+	struct queue *q;
+
 	S.pumping = true;
 	do {
 		S.pump_again = false;
 		while (!S.stopping && S.nrunning < jobd.cfg.max_running &&
-		       !TAILQ_EMPTY(&S.queue))
-			start(TAILQ_FIRST(&S.queue));
+		       (q = queue_next_runnable()) != NULL)
+			start(queue_pop(q));
 	} while (S.pump_again);
 	S.pumping = false;
 }
 
 int
-sched_submit(struct job **jobs, size_t n)
+sched_submit(struct job **jobs, size_t n, struct queue **refused)
 {
 	uint64_t now = now_ms();
 	size_t i;
@@ -281,6 +283,15 @@ sched_submit(struct job **jobs, size_t n)
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
+		jobs[i]->queue = queue_get(jobs[i]->queue_name);
+		if (queue_draining(jobs[i]->queue)) {
+			*refused = jobs[i]->queue;
+			errno = ESHUTDOWN;
+			return -1;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		queue_note_submit(jobs[i]->queue);
 		jobs[i]->id = S.next_id++;
 		jobs[i]->submitted_ms = now;
 		table_insert(jobs[i]);
@@ -302,6 +313,7 @@ finish(struct job *job, enum job_state state)
 {
 	job->state = state;
 	job->finished_ms = now_ms();
+	queue_note_finish(job->queue, state);
 	TAILQ_INSERT_TAIL(&S.finished, job, finished_link);
 	S.nfinished++;
 	switch (state) {
@@ -332,6 +344,7 @@ retry_due(evutil_socket_t fd, short what, void *arg)
 	struct job *job = arg;
 
 	timer_free(&job->timer);
+	queue_note_delayed(job->queue, -1);
 	enqueue(job);
 	sched_pump();
 }
@@ -366,6 +379,7 @@ sched_attempt_end(struct job *job, enum attempt_outcome outcome, int exit_code,
 	a->signal = signal;
 	a->error = error != NULL ? xstrdup(error) : NULL;
 	S.nrunning--;
+	queue_note_running(job->queue, -1);
 	gauge_add(jobd.stats, GAUGE_jobs_running, -1);
 	hist_record(jobd.stats, HIST_run_time_us, mono_us() - job->started_us);
 
@@ -375,6 +389,7 @@ sched_attempt_end(struct job *job, enum attempt_outcome outcome, int exit_code,
 		delay = retry_delay_ms(&job->retry, job->nattempts, random64());
 		job->state = JOB_DELAYED;
 		S.nqueued++;
+		queue_note_delayed(job->queue, 1);
 		counter_add(jobd.stats, COUNTER_jobs_retried, 1);
 		tv.tv_sec = (time_t)(delay / 1000);
 		tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
@@ -413,13 +428,14 @@ sched_cancel(struct job *job)
 {
 	switch (job->state) {
 	case JOB_QUEUED:
-		TAILQ_REMOVE(&S.queue, job, queue_link);
+		queue_remove(job->queue, job);
 		gauge_add(jobd.stats, GAUGE_jobs_queued, -1);
 		S.nqueued--;
 		finish(job, JOB_CANCELLED);
 		return true;
 	case JOB_DELAYED:
 		timer_free(&job->timer);
+		queue_note_delayed(job->queue, -1);
 		S.nqueued--;
 		finish(job, JOB_CANCELLED);
 		return true;
@@ -477,7 +493,6 @@ sched_init(void)
 	S.mask = 1023;
 	S.table = xcalloc(S.mask + 1, sizeof(*S.table));
 	S.next_id = 1;
-	TAILQ_INIT(&S.queue);
 	TAILQ_INIT(&S.finished);
 	if (getrandom(&S.rng, sizeof S.rng, 0) != sizeof S.rng || S.rng == 0)
 		S.rng = 0x2545f4914f6cdd1dULL ^ (uint64_t)now_ms();
@@ -547,7 +562,32 @@ sched_free(void)
 		job_free(job);
 	}
 	free(S.table);
+	queues_free();
 	memset(&S, 0, sizeof S);
+}
+
+/* --- Queue control ----------------------------------------------------------
+ */
+
+void
+sched_queues_changed(void)
+{
+	sched_pump();
+}
+
+size_t
+sched_queue_clear(struct queue *q)
+{
+	struct job *job;
+	size_t n = 0;
+
+	while ((job = queue_pop(q)) != NULL) {
+		gauge_add(jobd.stats, GAUGE_jobs_queued, -1);
+		S.nqueued--;
+		finish(job, JOB_CANCELLED);
+		n++;
+	}
+	return n;
 }
 
 /* --- Queries -----------------------------------------------------------------

@@ -26,11 +26,19 @@ int sched_init(void);
 void sched_free(void);
 void sched_set_event_hook(sched_event_fn fn);
 
+struct queue;
+
 /*
- * Accept n parsed jobs (ids assigned, queued).  -1 with errno EAGAIN if
- * they would take the queue past max_queued; nothing is accepted then.
+ * Accept n parsed jobs (ids assigned, queued).  Nothing is accepted on
+ * error: -1 with errno EAGAIN if they would take the queued jobs past
+ * max_queued, ESHUTDOWN if one names a draining queue (*refused).
  */
-int sched_submit(struct job **jobs, size_t n);
+int sched_submit(struct job **jobs, size_t n, struct queue **refused);
+
+/* A queue was paused, resumed or given a new limit: start what may. */
+void sched_queues_changed(void);
+/* Cancel every queued job of q (delayed ones wait on); how many. */
+size_t sched_queue_clear(struct queue *q);
 struct job *sched_find(uint64_t id);
 
 /*

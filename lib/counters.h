@@ -46,6 +46,7 @@
 	C(requests_logs, "logs requests")                                     \
 	C(requests_watch, "watch requests")                                   \
 	C(requests_stats, "stats requests")                                   \
+	C(requests_queue, "queue requests")                                   \
 	C(protocol_errors, "requests answered with an error")                 \
 	C(backpressure_pauses,                                                \
 	    "times a client went unread until it read its replies")           \

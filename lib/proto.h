@@ -31,6 +31,7 @@
 	E(BAD_UTF8, "bad_utf8")                   \
 	E(NOT_FOUND, "not_found")                 \
 	E(QUEUE_FULL, "queue_full")               \
+	E(QUEUE_DRAINING, "queue_draining")       \
 	E(AUTH_REQUIRED, "auth_required")         \
 	E(FORBIDDEN, "forbidden")                 \
 	E(STORE_UNAVAILABLE, "store_unavailable") \

@@ -43,6 +43,7 @@ static const char *const want_counters[][2] = {
     {"requests_logs", "logs requests"},
     {"requests_watch", "watch requests"},
     {"requests_stats", "stats requests"},
+    {"requests_queue", "queue requests"},
     {"protocol_errors", "requests answered with an error"},
     {"backpressure_pauses",
         "times a client went unread until it read its replies"},

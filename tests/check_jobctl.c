@@ -453,7 +453,8 @@ END_TEST
 START_TEST(test_help)
 {
 	static const char *const names[] = {"run", "submit", "get", "wait",
-	    "cancel", "logs", "list", "watch", "batch", "stats", "ping"};
+	    "cancel", "logs", "list", "watch", "batch", "queues", "queue",
+	    "stats", "ping"};
 	struct result r = JOBCTL("help");
 	size_t i;
 
@@ -1055,6 +1056,419 @@ START_TEST(test_run_interrupt)
 }
 END_TEST
 
+/* --- queues ----------------------------------------------------------------
+ */
+
+/*
+ * jobctl's own checks of queue names, priorities and limits: usage errors
+ * before anything is sent, so these pass against any jobd.
+ */
+START_TEST(test_queue_usage)
+{
+	static const char *const cases[][6] = {
+	    {"submit", "--queue", "bad/name", "true", NULL, "bad queue name"},
+	    {"submit", "--queue", "", "true", NULL, "bad queue name"},
+	    {"submit", "--queue", "sp ace", "true", NULL, "bad queue name"},
+	    {"run", "--queue", "x\xc3\xa9", "true", NULL, "bad queue name"},
+	    {"run", "--priority", "1001", "true", NULL, "--priority"},
+	    {"run", "--priority", "-1", "true", NULL, "--priority"},
+	    {"submit", "--priority", "high", "true", NULL, "--priority"},
+	    {"submit", "--priority", "", "true", NULL, "--priority"},
+	    {"list", "--queue", "a,b", NULL, NULL, "bad queue name"},
+	    {"queue", NULL, NULL, NULL, NULL, "an action is required"},
+	    {"queue", "frob", "q", NULL, NULL, "unknown action \"frob\""},
+	    {"queue", "pause", NULL, NULL, NULL, "needs a queue name"},
+	    {"queue", "clear", "no*pe", NULL, NULL, "bad queue name"},
+	    {"queue", "resume", "q", "extra", NULL, "unexpected argument"},
+	    {"queue", "limit", "q", NULL, NULL, "limit needs a number"},
+	    {"queue", "limit", "q", "65537", NULL, "not from 0"},
+	    {"queue", "limit", "q", "-1", NULL, "unknown option -1"},
+	    {"queue", "limit", "q", "1", "2", "unexpected argument \"2\""},
+	    {"queues", "nightly", NULL, NULL, NULL, "unexpected argument"},
+	};
+	char name[80];
+	struct result r;
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		r = JOBCTL(cases[i][0], cases[i][1], cases[i][2], cases[i][3],
+		    cases[i][4]);
+		ck_assert_msg(r.rc == 125, "case %zu: exit %d", i, r.rc);
+		ck_assert_msg(strstr(r.err, cases[i][5]) != NULL,
+		    "case %zu: stderr \"%s\" lacks \"%s\"", i, r.err,
+		    cases[i][5]);
+		ck_assert_ptr_nonnull(strstr(r.err, "usage: jobctl"));
+		ck_assert_str_eq(r.out, "");
+		result_free(&r);
+	}
+	/* 65 characters is one too many, 64 is allowed. */
+	memset(name, 'q', 65);
+	name[65] = '\0';
+	r = JOBCTL("submit", "--queue", name, "--", "true");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "bad queue name"));
+	result_free(&r);
+	r = JOBCTL("queue", "pause", name);
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "bad queue name"));
+	result_free(&r);
+	/* Not refused by jobctl (jobd, with or without queues, decides). */
+	name[64] = '\0';
+	r = JOBCTL("submit", "--queue", name, "--priority", "1000", "true");
+	ck_assert_ptr_null(strstr(r.err, "bad queue name"));
+	ck_assert_ptr_null(strstr(r.err, "usage: jobctl"));
+	result_free(&r);
+	r = JOBCTL("list", "--queue", "A-z_0.9");
+	ck_assert_ptr_null(strstr(r.err, "usage: jobctl"));
+	result_free(&r);
+}
+END_TEST
+
+/* Poll `get` until job id is in state; fails at the deadline. */
+static void
+await_state(long long id, const char *state)
+{
+	uint64_t deadline =
+	    test_now_ns() + (uint64_t)HARNESS_DEADLINE_MS * 1000000;
+	json_t *job;
+	bool there;
+
+	for (;;) {
+		job = get_job(id);
+		there = strcmp(str(job, "state"), state) == 0;
+		json_decref(job);
+		if (there)
+			return;
+		ck_assert_msg(
+		    test_now_ns() < deadline, "job %lld never %s", id, state);
+	}
+}
+
+/* `jobctl queues --json`: the object of the named queue (NULL: none). */
+static json_t *
+find_queue(const char *name)
+{
+	struct result r = JOBCTL("queues", "--json");
+	json_t *q, *found = NULL;
+	char *line, *save;
+
+	ck_assert_msg(r.rc == 0, "queues: %s", r.err);
+	for (line = strtok_r(r.out, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		q = json_loads(line, 0, NULL);
+		ck_assert_msg(q != NULL, "not JSON: %s", line);
+		if (found == NULL && strcmp(str(q, "name"), name) == 0)
+			found = q;
+		else
+			json_decref(q);
+	}
+	result_free(&r);
+	return found;
+}
+
+/* The line of `jobctl queues` for name, copied; NULL if absent. */
+static char *
+queue_row(const char *name)
+{
+	struct result r = JOBCTL("queues");
+	char *line, *save, *row = NULL;
+	size_t len = strlen(name);
+
+	ck_assert_msg(r.rc == 0, "queues: %s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.out, "NAME "));
+	ck_assert_ptr_nonnull(strstr(r.out, " FAILED\n"));
+	for (line = strtok_r(r.out, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, name, len) == 0 && line[len] == ' ')
+			row = strdup(line);
+	}
+	result_free(&r);
+	return row;
+}
+
+/* Does a table row have this word as a column? */
+static bool
+has_column(const char *row, const char *word)
+{
+	size_t len = strlen(word);
+	const char *p;
+
+	for (p = strstr(row, word); p != NULL; p = strstr(p + 1, word)) {
+		if ((p == row || p[-1] == ' ') &&
+		    (p[len] == ' ' || p[len] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+START_TEST(test_queue_submit_list)
+{
+	long long a =
+	    submit("--queue", "nightly", "--priority", "7", "--", "true", NULL);
+	long long b = submit("--", "true", NULL);
+	char ta[32], tb[32], *row;
+	struct result r;
+	json_t *job, *q;
+
+	snprintf(ta, sizeof ta, "%lld", a);
+	snprintf(tb, sizeof tb, "%lld", b);
+	r = JOBCTL("wait", ta, tb);
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	job = get_job(a);
+	ck_assert_str_eq(str(job, "queue"), "nightly");
+	ck_assert_int_eq(num(job, "priority"), 7);
+	json_decref(job);
+	job = get_job(b);
+	ck_assert_str_eq(str(job, "queue"), "default");
+	ck_assert_int_eq(num(job, "priority"), 100);
+	json_decref(job);
+	/* The filter, and the QUEUE column. */
+	r = JOBCTL("list", "--json", "--queue", "nightly");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(count_lines(r.out), 1);
+	job = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(job);
+	ck_assert_int_eq(num(job, "id"), a);
+	ck_assert_str_eq(str(job, "queue"), "nightly");
+	json_decref(job);
+	result_free(&r);
+	r = JOBCTL("list", "--queue", "nightly");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(count_lines(r.out), 2);
+	ck_assert_ptr_nonnull(strstr(r.out, " QUEUE "));
+	ck_assert_ptr_nonnull(strstr(r.out, " nightly "));
+	result_free(&r);
+	r = JOBCTL("list", "--queue", "nobody-uses-this");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(count_lines(r.out), 1); /* the header */
+	result_free(&r);
+	r = JOBCTL("get", ta);
+	ck_assert_ptr_nonnull(
+	    strstr(r.out, "queue:      nightly, priority 7\n"));
+	result_free(&r);
+	/* The queue's counts. */
+	q = find_queue("nightly");
+	ck_assert_ptr_nonnull(q);
+	ck_assert_int_eq(num(q, "submitted"), 1);
+	ck_assert_int_eq(num(q, "succeeded"), 1);
+	ck_assert_int_eq(num(q, "depth"), 0);
+	ck_assert(json_is_false(json_object_get(q, "paused")));
+	json_decref(q);
+	row = queue_row("nightly");
+	ck_assert_ptr_nonnull(row);
+	ck_assert(has_column(row, "active"));
+	free(row);
+}
+END_TEST
+
+START_TEST(test_queue_pause_resume)
+{
+	struct result r = JOBCTL("queue", "pause", "q1");
+	long long id;
+	json_t *job, *q;
+	char *row;
+
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "queue q1 paused (0 queued, 0 running)\n");
+	result_free(&r);
+	/* Paused: nothing starts, so the job is surely still queued. */
+	id = submit("--queue", "q1", "--", "true", NULL);
+	job = get_job(id);
+	ck_assert_str_eq(str(job, "state"), "queued");
+	json_decref(job);
+	q = find_queue("q1");
+	ck_assert_ptr_nonnull(q);
+	ck_assert(json_is_true(json_object_get(q, "paused")));
+	ck_assert(json_is_false(json_object_get(q, "draining")));
+	ck_assert_int_eq(num(q, "depth"), 1);
+	ck_assert_int_eq(num(q, "running"), 0);
+	json_decref(q);
+	row = queue_row("q1");
+	ck_assert_ptr_nonnull(row);
+	ck_assert(has_column(row, "paused"));
+	free(row);
+	r = JOBCTL("queue", "pause", "q1");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "queue q1 paused (1 queued, 0 running)\n");
+	result_free(&r);
+	r = JOBCTL("queue", "resume", "--json", "q1");
+	ck_assert_int_eq(r.rc, 0);
+	q = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_str_eq(str(q, "name"), "q1");
+	ck_assert(json_is_false(json_object_get(q, "paused")));
+	ck_assert_ptr_null(json_object_get(q, "cleared"));
+	json_decref(q);
+	result_free(&r);
+	await_state(id, "succeeded");
+}
+END_TEST
+
+START_TEST(test_queue_drain)
+{
+	struct result r = JOBCTL("queue", "drain", "q2");
+	char *row;
+
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "queue q2 draining (0 queued, 0 running)\n");
+	result_free(&r);
+	r = JOBCTL("submit", "--queue", "q2", "--", "true");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "jobctl: queue_draining: "));
+	ck_assert_str_eq(r.out, "");
+	result_free(&r);
+	row = queue_row("q2");
+	ck_assert_ptr_nonnull(row);
+	ck_assert(has_column(row, "draining"));
+	free(row);
+	r = JOBCTL("queue", "pause", "q2");
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	row = queue_row("q2");
+	ck_assert_ptr_nonnull(row);
+	ck_assert(has_column(row, "paused,draining"));
+	free(row);
+	/* Other queues still take jobs. */
+	submit("--queue", "q3", "--", "true", NULL);
+	/* Resume undoes both. */
+	r = JOBCTL("queue", "resume", "q2");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "queue q2 resumed (0 queued, 0 running)\n");
+	result_free(&r);
+	row = queue_row("q2");
+	ck_assert_ptr_nonnull(row);
+	ck_assert(has_column(row, "active"));
+	free(row);
+	submit("--queue", "q2", "--", "true", NULL);
+}
+END_TEST
+
+START_TEST(test_queue_clear)
+{
+	long long ids[3];
+	struct result r = JOBCTL("queue", "pause", "q4");
+	json_t *q, *job;
+	int i;
+
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	for (i = 0; i < 3; i++)
+		ids[i] = submit("--queue", "q4", "--", "true", NULL);
+	r = JOBCTL("queue", "clear", "q4");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "queue q4 cleared: 3 jobs cancelled\n");
+	result_free(&r);
+	for (i = 0; i < 3; i++) {
+		job = get_job(ids[i]);
+		ck_assert_str_eq(str(job, "state"), "cancelled");
+		ck_assert_int_eq(
+		    json_array_size(json_object_get(job, "attempts")), 0);
+		json_decref(job);
+	}
+	submit("--queue", "q4", "--", "true", NULL);
+	r = JOBCTL("queue", "clear", "q4");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "queue q4 cleared: 1 job cancelled\n");
+	result_free(&r);
+	r = JOBCTL("queue", "--json", "clear", "q4");
+	ck_assert_int_eq(r.rc, 0);
+	q = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_str_eq(str(q, "name"), "q4");
+	ck_assert_int_eq(num(q, "cleared"), 0);
+	ck_assert_int_eq(num(q, "depth"), 0);
+	ck_assert_int_eq(num(q, "cancelled"), 4);
+	json_decref(q);
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_queue_limit)
+{
+	struct result r = JOBCTL("queue", "limit", "q5", "1");
+	long long first, second;
+	char a[32], b[32], *row;
+	json_t *q;
+
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(
+	    r.out, "queue q5 limited to 1 running (0 queued, 0 running)\n");
+	result_free(&r);
+	row = queue_row("q5");
+	ck_assert_ptr_nonnull(row);
+	ck_assert(has_column(row, "1"));
+	free(row);
+	first = submit("--queue", "q5", "--", "sleep", "30", NULL);
+	second = submit("--queue", "q5", "--", "sleep", "30", NULL);
+	await_state(first, "running");
+	q = find_queue("q5");
+	ck_assert_ptr_nonnull(q);
+	ck_assert_int_eq(num(q, "concurrency"), 1);
+	ck_assert_int_eq(num(q, "running"), 1);
+	ck_assert_int_eq(num(q, "depth"), 1);
+	json_decref(q);
+	/* No limit: the second starts. */
+	r = JOBCTL("queue", "limit", "q5", "0");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "queue q5 unlimited ("));
+	result_free(&r);
+	await_state(second, "running");
+	r = JOBCTL("queue", "limit", "--json", "q5", "65536");
+	ck_assert_int_eq(r.rc, 0);
+	q = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_int_eq(num(q, "concurrency"), 65536);
+	json_decref(q);
+	result_free(&r);
+	snprintf(a, sizeof a, "%lld", first);
+	snprintf(b, sizeof b, "%lld", second);
+	r = JOBCTL("cancel", a, b);
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+}
+END_TEST
+
+/* One at a time: lower priority first, FIFO within a priority. */
+START_TEST(test_queue_priority)
+{
+	static const char *const prio[] = {"500", "10", "10", "0", "100"};
+	static const char *const want = "3\n1\n2\n4\n0\n";
+	char path[PATH_MAX + 16], script[PATH_MAX + 64], text[64] = "";
+	char ids[5][32];
+	struct result r;
+	size_t n;
+	FILE *fp;
+	int i;
+
+	snprintf(path, sizeof path, "%s/order.txt", h.dir);
+	r = JOBCTL("queue", "pause", "q6");
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	r = JOBCTL("queue", "limit", "q6", "1");
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	for (i = 0; i < 5; i++) {
+		snprintf(script, sizeof script, "echo %d >> '%s'", i, path);
+		snprintf(ids[i], sizeof ids[i], "%lld",
+		    submit("--queue", "q6", "--priority", prio[i], "--", "sh",
+		        "-c", script, NULL));
+	}
+	r = JOBCTL("queue", "resume", "q6");
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	r = JOBCTL("wait", ids[0], ids[1], ids[2], ids[3], ids[4]);
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	fp = fopen(path, "r");
+	ck_assert_ptr_nonnull(fp);
+	n = fread(text, 1, sizeof text - 1, fp);
+	fclose(fp);
+	text[n] = '\0';
+	ck_assert_str_eq(text, want);
+}
+END_TEST
+
 static Suite *
 jobctl_suite(void)
 {
@@ -1088,6 +1502,19 @@ jobctl_suite(void)
 	tcase_add_test(tc, test_addr_env);
 	tcase_add_test(tc, test_ping);
 	tcase_add_test(tc, test_stats);
+	tcase_add_test(tc, test_queue_usage);
+	suite_add_tcase(s, tc);
+
+	/* Needs jobd's named queues. */
+	tc = tcase_create("queues");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_queue_submit_list);
+	tcase_add_test(tc, test_queue_pause_resume);
+	tcase_add_test(tc, test_queue_drain);
+	tcase_add_test(tc, test_queue_clear);
+	tcase_add_test(tc, test_queue_limit);
+	tcase_add_test(tc, test_queue_priority);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("jobs");

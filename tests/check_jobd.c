@@ -880,6 +880,147 @@ START_TEST(test_cancel_and_signal_during_grace)
 }
 END_TEST
 
+/* Priorities: lower first, FIFO within one, across queues. */
+START_TEST(test_queue_priorities)
+{
+	static const char *const extra[] = {"--max-running", "1", NULL};
+	static const json_int_t order[] = {3, 5, 4, 2};
+	struct client c, w;
+	json_t *ev;
+	int i;
+
+	start(extra);
+	connect_unix(&c);
+	connect_unix(&w);
+	json_decref(call_ok(&w, "{\"op\":\"watch\"}"));
+	json_decref(call_ok(&c, "{\"op\":\"submit\",\"jobs\":["
+	                        "{\"kind\":\"sleep\",\"args\":{\"ms\":60000}},"
+	                        "{\"kind\":\"echo\",\"priority\":500},"
+	                        "{\"kind\":\"echo\",\"priority\":10,"
+	                        "\"queue\":\"other\"},"
+	                        "{\"kind\":\"echo\"},"
+	                        "{\"kind\":\"echo\",\"priority\":10}]}"));
+	json_decref(call_ok(&c, "{\"op\":\"cancel\",\"job\":1}"));
+	for (i = 0; i < 4;) {
+		ev = client_reply(&w, T);
+		ck_assert_ptr_nonnull(ev);
+		if (strcmp(str(ev, "event"), "started") == 0 &&
+		    num(json_object_get(ev, "job"), "id") != 1) {
+			ck_assert_int_eq(
+			    num(json_object_get(ev, "job"), "id"), order[i]);
+			i++;
+		}
+		json_decref(ev);
+	}
+	client_close(&c);
+	client_close(&w);
+	stop();
+}
+END_TEST
+
+static json_t *
+find_queue(json_t *reply, const char *name)
+{
+	json_t *q;
+	size_t i;
+
+	json_array_foreach(json_object_get(reply, "queues"), i, q)
+	{
+		if (strcmp(str(q, "name"), name) == 0)
+			return q;
+	}
+	return NULL;
+}
+
+/* Per-queue limits, pause/resume, drain, clear, listing by queue. */
+START_TEST(test_queue_control)
+{
+	struct client c;
+	json_t *r, *q;
+
+	start(NULL);
+	connect_unix(&c);
+	r = call_ok(&c, "{\"op\":\"queue\",\"action\":\"set\",\"name\":"
+	                "\"one\",\"concurrency\":1}");
+	ck_assert_int_eq(num(json_object_get(r, "queue"), "concurrency"), 1);
+	json_decref(r);
+	json_decref(call_ok(&c, "{\"op\":\"submit\",\"jobs\":["
+	                        "{\"kind\":\"sleep\",\"queue\":\"one\","
+	                        "\"args\":{\"ms\":60000}},"
+	                        "{\"kind\":\"sleep\",\"queue\":\"one\","
+	                        "\"args\":{\"ms\":60000}},"
+	                        "{\"kind\":\"sleep\",\"queue\":\"one\","
+	                        "\"args\":{\"ms\":60000}}]}"));
+	r = call_ok(&c, "{\"op\":\"queue\",\"action\":\"list\"}");
+	q = find_queue(r, "one");
+	ck_assert_ptr_nonnull(q);
+	ck_assert_int_eq(num(q, "running"), 1);
+	ck_assert_int_eq(num(q, "depth"), 2);
+	json_decref(r);
+	r = call_ok(&c, "{\"op\":\"list\",\"queue\":\"one\",\"state\":"
+	                "\"queued\"}");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), 2);
+	json_decref(r);
+	r = call_ok(&c, "{\"op\":\"queue\",\"action\":\"clear\","
+	                "\"name\":\"one\"}");
+	ck_assert_int_eq(num(r, "cleared"), 2);
+	ck_assert_int_eq(num(json_object_get(r, "queue"), "cancelled"), 2);
+	json_decref(r);
+
+	/* Paused: nothing starts until resumed. */
+	json_decref(call_ok(&c, "{\"op\":\"queue\",\"action\":\"pause\","
+	                        "\"name\":\"p\"}"));
+	json_decref(call_ok(&c, "{\"op\":\"submit\",\"job\":{\"kind\":"
+	                        "\"echo\",\"queue\":\"p\"}}"));
+	r = call_ok(&c, "{\"op\":\"wait\",\"job\":4,\"timeout_ms\":50}");
+	ck_assert_str_eq(str(json_object_get(r, "job"), "state"), "queued");
+	json_decref(r);
+	json_decref(call_ok(&c, "{\"op\":\"queue\",\"action\":\"resume\","
+	                        "\"name\":\"p\"}"));
+	r = call_ok(&c, "{\"op\":\"wait\",\"job\":4}");
+	ck_assert_str_eq(str(json_object_get(r, "job"), "state"), "succeeded");
+	ck_assert_str_eq(str(json_object_get(r, "job"), "queue"), "p");
+	json_decref(r);
+
+	/* Draining: no new jobs until resumed. */
+	json_decref(call_ok(&c, "{\"op\":\"queue\",\"action\":\"drain\","
+	                        "\"name\":\"d\"}"));
+	call_err(&c,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\",\"queue\":"
+	    "\"d\"}}",
+	    "queue_draining");
+	json_decref(call_ok(&c, "{\"op\":\"queue\",\"action\":\"resume\","
+	                        "\"name\":\"d\"}"));
+	json_decref(run_job(&c, "{\"kind\":\"echo\",\"queue\":\"d\"}"));
+
+	/* Bad input. */
+	call_err(&c,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\",\"queue\":"
+	    "\"no spaces\"}}",
+	    "bad_request");
+	call_err(&c,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\","
+	    "\"priority\":1001}}",
+	    "out_of_range");
+	call_err(&c,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\","
+	    "\"priority\":-1}}",
+	    "out_of_range");
+	call_err(&c, "{\"op\":\"queue\"}", "bad_request");
+	call_err(&c,
+	    "{\"op\":\"queue\",\"action\":\"explode\",\"name\":"
+	    "\"x\"}",
+	    "bad_request");
+	call_err(&c, "{\"op\":\"queue\",\"action\":\"pause\"}", "bad_request");
+	call_err(&c,
+	    "{\"op\":\"queue\",\"action\":\"set\",\"name\":"
+	    "\"x\",\"concurrency\":-3}",
+	    "out_of_range");
+	client_close(&c);
+	stop();
+}
+END_TEST
+
 static Suite *
 jobd_suite(void)
 {
@@ -904,6 +1045,8 @@ jobd_suite(void)
 	tcase_add_test(tc, test_half_close_after_wait);
 	tcase_add_test(tc, test_stop_answers_waits);
 	tcase_add_test(tc, test_cancel_and_signal_during_grace);
+	tcase_add_test(tc, test_queue_priorities);
+	tcase_add_test(tc, test_queue_control);
 	tcase_add_test(tc, test_sigterm_interrupts_running);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);

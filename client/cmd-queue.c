@@ -1,0 +1,241 @@
+/*
+ * cmd-queue: the commands about jobd's named queues: `queues` lists them
+ * as a table, `queue ACTION NAME` pauses, resumes, drains or clears one,
+ * and `queue limit NAME N` sets how many of its jobs may run at once.
+ *
+ * Every action is one {"op":"queue"} request; jobd answers with the
+ * queue's state after it, which is what the one-line summary (or the
+ * --json object) shows.  Naming a queue jobd has not seen creates it,
+ * so the name is checked here only for its form.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "jobctl.h"
+
+/* jobd's bound on a queue's concurrency; 0 means no limit. */
+#define QUEUE_LIMIT_MAX 65536
+
+static const struct option common_options[] = {CMD_COMMON_OPTIONS};
+
+/* A queue action: its name on the command line and in the summary. */
+struct queue_action {
+	const char *name;
+	const char *done; /* "queue NAME DONE (...)" */
+};
+
+static const struct queue_action queue_actions[] = {
+    {"pause", "paused"}, {"resume", "resumed"}, {"drain", "draining"},
+    {"clear", NULL}, /* says how many it cancelled instead */
+    {"limit", NULL}, /* says the new limit instead */
+};
+
+static json_int_t
+field(const json_t *q, const char *key)
+{
+	return json_integer_value(json_object_get(q, key));
+}
+
+/* "active", "paused", "draining" or "paused,draining". */
+static const char *
+queue_state(const json_t *q)
+{
+	bool paused = json_is_true(json_object_get(q, "paused"));
+	bool draining = json_is_true(json_object_get(q, "draining"));
+
+	if (paused && draining)
+		return "paused,draining";
+	if (paused)
+		return "paused";
+	return draining ? "draining" : "active";
+}
+
+static const char *
+queue_name(const json_t *q, const char *fallback)
+{
+	const char *name = json_string_value(json_object_get(q, "name"));
+
+	return name != NULL ? name : fallback;
+}
+
+/* --- queues --------------------------------------------------------------- */
+
+#define QUEUES_ROW "%-16s %7s %7s %6s %-15s %9s %9s %9s\n"
+
+static void
+print_queue_row(const json_t *q)
+{
+	char depth[24], running[24], limit[24], counts[3][24];
+
+	snprintf(depth, sizeof depth, "%lld", (long long)field(q, "depth"));
+	snprintf(
+	    running, sizeof running, "%lld", (long long)field(q, "running"));
+	if (field(q, "concurrency") > 0)
+		snprintf(limit, sizeof limit, "%lld",
+		    (long long)field(q, "concurrency"));
+	else
+		snprintf(limit, sizeof limit, "-");
+	snprintf(counts[0], sizeof counts[0], "%lld",
+	    (long long)field(q, "submitted"));
+	snprintf(counts[1], sizeof counts[1], "%lld",
+	    (long long)field(q, "succeeded"));
+	snprintf(
+	    counts[2], sizeof counts[2], "%lld", (long long)field(q, "failed"));
+	printf(QUEUES_ROW, queue_name(q, "?"), depth, running, limit,
+	    queue_state(q), counts[0], counts[1], counts[2]);
+}
+
+static int
+cmd_queues_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	json_t *req, *reply, *queues, *q;
+	int c, status;
+	size_t i;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "", common_options, false,
+	            &status)) != -1) {
+		if (c == CMD_GETOPT_EXIT)
+			return status;
+	}
+	if (optind < argc)
+		return cmd_usage_error(
+		    ctx, "unexpected argument \"%s\"", argv[optind]);
+	req = json_pack("{s:s, s:s}", "op", "queue", "action", "list");
+	reply = cmd_call(ctx, req);
+	json_decref(req);
+	if (reply == NULL)
+		return JOBCTL_EXIT_ERROR;
+	queues = json_object_get(reply, "queues");
+	if (!json_is_array(queues)) {
+		out_warn("jobd's reply lacked the list of queues");
+		json_decref(reply);
+		return JOBCTL_EXIT_ERROR;
+	}
+	if (!ctx->json)
+		printf(QUEUES_ROW, "NAME", "DEPTH", "RUNNING", "LIMIT", "STATE",
+		    "SUBMITTED", "SUCCEEDED", "FAILED");
+	json_array_foreach(queues, i, q)
+	{
+		if (ctx->json)
+			out_json(q);
+		else
+			print_queue_row(q);
+	}
+	json_decref(reply);
+	return JOBCTL_EXIT_OK;
+}
+
+/* --- queue ---------------------------------------------------------------- */
+
+/* The one line that says what an action did. */
+static void
+print_summary(const struct queue_action *action, const json_t *reply,
+    const char *fallback)
+{
+	const json_t *q = json_object_get(reply, "queue");
+	const char *name = queue_name(q, fallback);
+	json_int_t n;
+
+	if (strcmp(action->name, "clear") == 0) {
+		n = field(reply, "cleared");
+		printf("queue %s cleared: %lld job%s cancelled\n", name,
+		    (long long)n, n == 1 ? "" : "s");
+		return;
+	}
+	printf("queue %s ", name);
+	if (action->done != NULL)
+		printf("%s", action->done);
+	else if ((n = field(q, "concurrency")) > 0)
+		printf("limited to %lld running", (long long)n);
+	else
+		printf("unlimited");
+	printf(" (%lld queued, %lld running)\n", (long long)field(q, "depth"),
+	    (long long)field(q, "running"));
+}
+
+static int
+cmd_queue_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	const struct queue_action *action = NULL;
+	json_t *req, *reply, *q;
+	uint64_t limit = 0;
+	const char *name;
+	int c, status, want;
+	size_t i;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "", common_options, false,
+	            &status)) != -1) {
+		if (c == CMD_GETOPT_EXIT)
+			return status;
+	}
+	if (optind == argc)
+		return cmd_usage_error(ctx, "an action is required");
+	for (i = 0; i < sizeof queue_actions / sizeof queue_actions[0]; i++) {
+		if (strcmp(argv[optind], queue_actions[i].name) == 0)
+			action = &queue_actions[i];
+	}
+	if (action == NULL)
+		return cmd_usage_error(
+		    ctx, "unknown action \"%s\"", argv[optind]);
+	want = strcmp(action->name, "limit") == 0 ? 3 : 2;
+	if (argc - optind < 2)
+		return cmd_usage_error(ctx, "%s needs a queue name%s",
+		    action->name, want == 3 ? " and a number" : "");
+	name = argv[optind + 1];
+	if (cmd_parse_queue(ctx, "queue", name) != 0)
+		return JOBCTL_EXIT_ERROR;
+	if (want == 3 && argc - optind < 3)
+		return cmd_usage_error(ctx, "limit needs a number");
+	if (want == 3 &&
+	    cmd_parse_uint(argv[optind + 2], 0, QUEUE_LIMIT_MAX, &limit) != 0)
+		return cmd_usage_error(ctx,
+		    "limit: \"%s\" is not from 0 (no limit) to %d",
+		    argv[optind + 2], QUEUE_LIMIT_MAX);
+	if (argc - optind > want)
+		return cmd_usage_error(
+		    ctx, "unexpected argument \"%s\"", argv[optind + want]);
+
+	req = json_pack("{s:s, s:s, s:s}", "op", "queue", "action",
+	    want == 3 ? "set" : action->name, "name", name);
+	if (want == 3)
+		json_object_set_new(
+		    req, "concurrency", json_integer((json_int_t)limit));
+	reply = cmd_call(ctx, req);
+	json_decref(req);
+	if (reply == NULL)
+		return JOBCTL_EXIT_ERROR;
+	q = json_object_get(reply, "queue");
+	if (!json_is_object(q)) {
+		out_warn("jobd's reply lacked the queue");
+		json_decref(reply);
+		return JOBCTL_EXIT_ERROR;
+	}
+	if (!ctx->json)
+		print_summary(action, reply, name);
+	else {
+		if (json_object_get(reply, "cleared") != NULL)
+			json_object_set(
+			    q, "cleared", json_object_get(reply, "cleared"));
+		out_json(q);
+	}
+	json_decref(reply);
+	return JOBCTL_EXIT_OK;
+}
+
+const struct cmd_entry cmd_queues_entry = {
+    .name = "queues",
+    .usage = "",
+    .summary = "list the queues: depth, running, limit, state, counts",
+    .exec = cmd_queues_exec,
+};
+
+const struct cmd_entry cmd_queue_entry = {
+    .name = "queue",
+    .usage = "{pause|resume|drain|clear} NAME | limit NAME N",
+    .summary = "pause, resume, drain or clear a queue, or set its limit",
+    .exec = cmd_queue_exec,
+};

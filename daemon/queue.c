@@ -1,0 +1,310 @@
+/*
+ * queue: named queues, each a heap of jobs by (priority, sequence).
+ *
+ * The heap keeps each job's index in job->heap_index, so a cancelled job
+ * leaves its queue in O(log n).  Picking the next job to run scans the
+ * queues (there are few; each scan step is O(1)), and takes the best head
+ * among those allowed to start one: priorities are global across queues,
+ * limits and pauses are per queue.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "queue.h"
+#include "xmalloc.h"
+
+struct queue {
+	char *name;
+	struct job **heap;
+	size_t len, cap;
+	unsigned concurrency; /* 0: no limit of its own */
+	size_t running;
+	size_t delayed;
+	bool paused;
+	bool draining;
+	uint64_t submitted, succeeded, failed, timed_out, cancelled;
+	LIST_ENTRY(queue) link;
+};
+
+static LIST_HEAD(, queue) queues = LIST_HEAD_INITIALIZER(queues);
+static uint64_t next_seq = 1;
+
+bool
+queue_name_valid(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n > QUEUE_NAME_MAX)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		        (name[i] >= 'A' && name[i] <= 'Z') ||
+		        (name[i] >= '0' && name[i] <= '9') || name[i] == '_' ||
+		        name[i] == '.' || name[i] == '-'))
+			return false;
+	}
+	return true;
+}
+
+struct queue *
+queue_get(const char *name)
+{
+	struct queue *q;
+
+	LIST_FOREACH(q, &queues, link)
+	{
+		if (strcmp(q->name, name) == 0)
+			return q;
+	}
+	q = xcalloc(1, sizeof(*q));
+	q->name = xstrdup(name);
+	LIST_INSERT_HEAD(&queues, q, link);
+	return q;
+}
+
+const char *
+queue_name(const struct queue *q)
+{
+	return q->name;
+}
+
+/* --- heap ------------------------------------------------------------------
+ */
+
+static bool
+before(const struct job *a, const struct job *b)
+{
+	if (a->priority != b->priority)
+		return a->priority < b->priority;
+	return a->seq < b->seq;
+}
+
+static void
+heap_set(struct queue *q, size_t i, struct job *job)
+{
+	q->heap[i] = job;
+	job->heap_index = i;
+}
+
+static void
+sift_up(struct queue *q, size_t i)
+{
+	struct job *job = q->heap[i];
+	size_t parent;
+
+	while (i > 0 && before(job, q->heap[parent = (i - 1) / 2])) {
+		heap_set(q, i, q->heap[parent]);
+		i = parent;
+	}
+	heap_set(q, i, job);
+}
+
+static void
+sift_down(struct queue *q, size_t i)
+{
+	struct job *job = q->heap[i];
+	size_t child;
+
+	while ((child = 2 * i + 1) < q->len) {
+		if (child + 1 < q->len &&
+		    before(q->heap[child + 1], q->heap[child]))
+			child++;
+		if (!before(q->heap[child], job))
+			break;
+		heap_set(q, i, q->heap[child]);
+		i = child;
+	}
+	heap_set(q, i, job);
+}
+
+void
+queue_push(struct queue *q, struct job *job)
+{
+	if (q->len == q->cap) {
+		q->cap = q->cap == 0 ? 64 : q->cap * 2;
+		q->heap = xreallocarray(q->heap, q->cap, sizeof(*q->heap));
+	}
+	/* FIFO within a priority: the order of entering the queue. */
+	job->seq = next_seq++;
+	heap_set(q, q->len++, job);
+	sift_up(q, q->len - 1);
+}
+
+void
+queue_remove(struct queue *q, struct job *job)
+{
+	size_t i = job->heap_index;
+
+	if (i >= q->len || q->heap[i] != job)
+		return;
+	if (i != --q->len) {
+		struct job *moved = q->heap[q->len];
+
+		heap_set(q, i, moved);
+		sift_down(q, i);
+		sift_up(q, moved->heap_index);
+	}
+}
+
+struct job *
+queue_pop(struct queue *q)
+{
+	struct job *job;
+
+	if (q->len == 0)
+		return NULL;
+	job = q->heap[0];
+	queue_remove(q, job);
+	return job;
+}
+
+size_t
+queue_depth(const struct queue *q)
+{
+	return q->len;
+}
+
+struct queue *
+queue_next_runnable(void)
+{
+	struct queue *q, *best = NULL;
+
+	LIST_FOREACH(q, &queues, link)
+	{
+		if (q->len == 0 || q->paused ||
+		    (q->concurrency != 0 && q->running >= q->concurrency))
+			continue;
+		if (best == NULL || before(q->heap[0], best->heap[0]))
+			best = q;
+	}
+	return best;
+}
+
+/* --- state and counts ---------------------------------------------------- */
+
+void
+queue_note_submit(struct queue *q)
+{
+	q->submitted++;
+}
+
+void
+queue_note_delayed(struct queue *q, int delta)
+{
+	q->delayed = (size_t)((long)q->delayed + delta);
+}
+
+void
+queue_note_running(struct queue *q, int delta)
+{
+	q->running = (size_t)((long)q->running + delta);
+}
+
+void
+queue_note_finish(struct queue *q, enum job_state state)
+{
+	switch (state) {
+	case JOB_SUCCEEDED:
+		q->succeeded++;
+		break;
+	case JOB_FAILED:
+		q->failed++;
+		break;
+	case JOB_TIMED_OUT:
+		q->timed_out++;
+		break;
+	case JOB_CANCELLED:
+		q->cancelled++;
+		break;
+	default:
+		break;
+	}
+}
+
+bool
+queue_paused(const struct queue *q)
+{
+	return q->paused;
+}
+
+bool
+queue_draining(const struct queue *q)
+{
+	return q->draining;
+}
+
+void
+queue_set_paused(struct queue *q, bool paused)
+{
+	q->paused = paused;
+}
+
+void
+queue_set_draining(struct queue *q, bool draining)
+{
+	q->draining = draining;
+}
+
+void
+queue_set_concurrency(struct queue *q, unsigned n)
+{
+	q->concurrency = n;
+}
+
+json_t *
+queue_json(const struct queue *q)
+{
+	return json_pack("{s:s, s:I, s:I, s:b, s:b, s:I, s:I, s:I, s:I, s:I, "
+	                 "s:I}",
+	    "name", q->name, "depth", (json_int_t)(q->len + q->delayed),
+	    "running", (json_int_t)q->running, "paused", q->paused, "draining",
+	    q->draining, "concurrency", (json_int_t)q->concurrency, "submitted",
+	    (json_int_t)q->submitted, "succeeded", (json_int_t)q->succeeded,
+	    "failed", (json_int_t)q->failed, "timed_out",
+	    (json_int_t)q->timed_out, "cancelled", (json_int_t)q->cancelled);
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp((*(struct queue *const *)a)->name,
+	    (*(struct queue *const *)b)->name);
+}
+
+json_t *
+queues_json(void)
+{
+	struct queue *q, **v;
+	json_t *arr = json_array();
+	size_t i, n = 0;
+
+	LIST_FOREACH(q, &queues, link)
+	n++;
+	if (n == 0)
+		return arr;
+	v = xcalloc(n, sizeof(*v));
+	n = 0;
+	LIST_FOREACH(q, &queues, link)
+	v[n++] = q;
+	qsort(v, n, sizeof(*v), cmp_name);
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, queue_json(v[i]));
+	free(v);
+	return arr;
+}
+
+void
+queues_free(void)
+{
+	struct queue *q;
+
+	while ((q = LIST_FIRST(&queues)) != NULL) {
+		LIST_REMOVE(q, link);
+		free(q->heap);
+		free(q->name);
+		free(q);
+	}
+}

@@ -1,0 +1,61 @@
+/*
+ * queue: named queues of jobs waiting to run.
+ *
+ * Each queue is a binary heap ordered by (priority, sequence): lower
+ * priority values run first, and jobs of equal priority run in the order
+ * they were queued.  A queue has its own concurrency limit, can be paused
+ * (nothing new starts) or drained (nothing new is accepted), and counts
+ * what went through it.  Queues are created on first use and live as long
+ * as the daemon.  Loop thread only.
+ */
+#ifndef JOBD_QUEUE_H
+#define JOBD_QUEUE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "job.h"
+
+#define QUEUE_DEFAULT "default"
+#define QUEUE_NAME_MAX 64
+
+struct queue;
+
+/* The queue called name, created if missing (name must be valid). */
+struct queue *queue_get(const char *name);
+/* Is name 1..QUEUE_NAME_MAX characters of [A-Za-z0-9_.-]? */
+bool queue_name_valid(const char *name);
+const char *queue_name(const struct queue *q);
+
+/* Add a queued job (job->priority set); remove one; take the first. */
+void queue_push(struct queue *q, struct job *job);
+void queue_remove(struct queue *q, struct job *job);
+struct job *queue_pop(struct queue *q);
+size_t queue_depth(const struct queue *q); /* queued, not delayed */
+
+/*
+ * The queue whose first job should start next: not paused, under its
+ * concurrency limit, and holding the best (priority, sequence) head of
+ * all such queues.  NULL if none.
+ */
+struct queue *queue_next_runnable(void);
+
+/* Bookkeeping the scheduler reports. */
+void queue_note_submit(struct queue *q);
+void queue_note_delayed(struct queue *q, int delta);
+void queue_note_running(struct queue *q, int delta);
+void queue_note_finish(struct queue *q, enum job_state state);
+
+bool queue_paused(const struct queue *q);
+bool queue_draining(const struct queue *q);
+void queue_set_paused(struct queue *q, bool paused);
+void queue_set_draining(struct queue *q, bool draining);
+void queue_set_concurrency(struct queue *q, unsigned n);
+
+json_t *queue_json(const struct queue *q);
+/* Every queue, by name. */
+json_t *queues_json(void);
+void queues_free(void);
+
+#endif
