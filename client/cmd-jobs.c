@@ -2,7 +2,8 @@
  * cmd-jobs: the commands about jobs already submitted: get, wait, cancel,
  * logs, list and watch (the commands about queues are in cmd-queue.c).  Each is
  * one request (cancel pipelines one per job, so an unknown id does not hide the
- * others' results; watch keeps reading events).
+ * others' results; watch keeps reading events).  States are printed as
+ * jobd names them, so a state jobctl has never heard of shows as it is.
  */
 #include "config.h"
 
@@ -162,12 +163,23 @@ print_job(const json_t *job)
 	out_time(buf, sizeof buf,
 	    json_string_value(json_object_get(job, "submitted_at")));
 	print_field("submitted:", buf);
+	/* run_at: while the job waits (a delay, or a retry's backoff). */
+	if ((v = json_object_get(job, "run_at")) != NULL) {
+		out_time(buf, sizeof buf, json_string_value(v));
+		print_field("run at:", buf);
+	}
+	if ((v = json_object_get(job, "expires_at")) != NULL) {
+		out_time(buf, sizeof buf, json_string_value(v));
+		print_field("expires:", buf);
+	}
 	if ((v = json_object_get(job, "finished_at")) != NULL) {
 		out_time(buf, sizeof buf, json_string_value(v));
 		print_field("finished:", buf);
 	}
 	if (json_array_size(attempts) == 0)
-		print_field("attempts:", "none yet");
+		print_field("attempts:",
+		    json_object_get(job, "finished_at") != NULL ? "none"
+		                                                : "none yet");
 	json_array_foreach(attempts, i, a)
 	{
 		print_attempt(a);

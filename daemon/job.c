@@ -27,6 +27,7 @@ static const char *const state_names[] = {
     [JOB_FAILED] = "failed",
     [JOB_TIMED_OUT] = "timed_out",
     [JOB_CANCELLED] = "cancelled",
+    [JOB_EXPIRED] = "expired",
 };
 
 static const char *const outcome_names[] = {
@@ -49,7 +50,7 @@ static const char *const builtin_kinds[] = {
 /* The fields a spec may have; anything else is a mistake worth naming. */
 static const char *const spec_fields[] = {"kind", "argv", "env", "cwd", "stdin",
     "args", "meta", "timeout_ms", "kill_grace_ms", "retries", "retry", "queue",
-    "priority", NULL};
+    "priority", "delay_ms", "run_at", "expires_at", NULL};
 
 const char *
 job_state_name(enum job_state s)
@@ -373,6 +374,107 @@ parse_retry(struct parse *ps, struct job *job, const json_t *spec)
 	return 0;
 }
 
+int
+parse_rfc3339(const char *text, uint64_t *ms)
+{
+	int y, mo, d, h, mi, s, n = 0, off_h, off_m;
+	unsigned frac = 0, scale = 1000;
+	struct tm tm = {0};
+	const char *p;
+	int64_t secs;
+	char sep;
+
+	if (sscanf(text, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &sep, &h,
+	        &mi, &s, &n) != 7 ||
+	    n != 19 || (sep != 'T' && sep != 't' && sep != ' ') || mo < 1 ||
+	    mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+		return -1;
+	p = text + n;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			if (scale > 1) {
+				scale /= 10;
+				frac += (unsigned)(*p - '0') * scale;
+			}
+		}
+		if (p[-1] == '.')
+			return -1;
+	}
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = s;
+	secs = (int64_t)timegm(&tm);
+	if (*p == 'Z' || *p == 'z')
+		p++;
+	else if ((*p == '+' || *p == '-') &&
+	         sscanf(p + 1, "%2d:%2d", &off_h, &off_m) == 2 &&
+	         strlen(p) == 6 && off_h <= 23 && off_m <= 59) {
+		secs -=
+		    (*p == '+' ? 1 : -1) * (int64_t)(off_h * 3600 + off_m * 60);
+		p += 6;
+	} else
+		return -1;
+	if (*p != '\0' || secs < 0)
+		return -1;
+	*ms = (uint64_t)secs * 1000 + frac;
+	return 0;
+}
+
+/* A time field: an RFC 3339 string; 1 if present, 0 if absent. */
+static int
+parse_time(struct parse *ps, const json_t *spec, const char *key, uint64_t *ms)
+{
+	const json_t *v = json_object_get(spec, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v) || parse_rfc3339(json_string_value(v), ms) != 0)
+		return parse_fail(ps, PROTO_E_BAD_REQUEST,
+		    "%s must be an RFC 3339 time such as "
+		    "\"2026-11-26T18:00:00Z\"",
+		    key);
+	return 1;
+}
+
+/* delay_ms or run_at, and expires_at. */
+static int
+parse_times(struct parse *ps, struct job *job, const json_t *spec)
+{
+	uint64_t now = now_ms(), delay = 0;
+	int has_delay, has_run_at, has_expiry;
+
+	if ((has_delay = parse_uint(
+	         ps, spec, "delay_ms", 0, JOB_MAX_TIMEOUT_MS, &delay)) < 0 ||
+	    (has_run_at = parse_time(ps, spec, "run_at", &job->run_at_ms)) <
+	        0 ||
+	    (has_expiry =
+	            parse_time(ps, spec, "expires_at", &job->expires_ms)) < 0)
+		return -1;
+	if (has_delay && has_run_at)
+		return parse_fail(ps, PROTO_E_BAD_REQUEST,
+		    "give delay_ms or run_at, not both");
+	if (has_delay) {
+		/* The scheduler counts it from the submit time. */
+		job->delay_ms = delay;
+		job->run_at_ms = now + delay;
+	}
+	/* A second of slack for clocks and round trips. */
+	if (has_run_at && job->run_at_ms + 1000 < now)
+		return parse_fail(
+		    ps, PROTO_E_OUT_OF_RANGE, "run_at is in the past");
+	if (has_run_at && job->run_at_ms > now + JOB_MAX_TIMEOUT_MS)
+		return parse_fail(ps, PROTO_E_OUT_OF_RANGE,
+		    "run_at is more than 30 days ahead");
+	if (has_expiry &&
+	    (job->expires_ms <= now || job->expires_ms <= job->run_at_ms))
+		return parse_fail(ps, PROTO_E_OUT_OF_RANGE,
+		    "expires_at must be later than now and than the run time");
+	return 0;
+}
+
 static int
 parse_queue(struct parse *ps, struct job *job, const json_t *spec)
 {
@@ -473,7 +575,8 @@ job_parse(
 		goto fail;
 	if ((value = json_object_get(spec, "meta")) != NULL)
 		job->meta = json_deep_copy(value);
-	if (parse_queue(&ps, job, spec) != 0)
+	if (parse_queue(&ps, job, spec) != 0 ||
+	    parse_times(&ps, job, spec) != 0)
 		goto fail;
 	return job;
 fail:
@@ -678,6 +781,11 @@ job_summary_json(const struct job *job)
 	    job_state_name(job->state), "queue", job->queue_name, "priority",
 	    job->priority, "submitted_at", json_time(job->submitted_ms),
 	    "attempts_made", (json_int_t)job->nattempts);
+	if (job->state == JOB_DELAYED && job->due_ms != 0)
+		json_object_set_new(o, "run_at", json_time(job->due_ms));
+	if (job->expires_ms != 0)
+		json_object_set_new(
+		    o, "expires_at", json_time(job->expires_ms));
 	if (job->finished_ms != 0)
 		json_object_set_new(
 		    o, "finished_at", json_time(job->finished_ms));

@@ -38,6 +38,7 @@ enum job_state {
 	JOB_FAILED,
 	JOB_TIMED_OUT,
 	JOB_CANCELLED,
+	JOB_EXPIRED, /* not started before its expires_at */
 };
 
 enum job_kind {
@@ -99,7 +100,11 @@ struct job {
 	struct compute *compute; /* compute */
 	struct retry_policy retry;
 	char *queue_name;
-	int priority; /* 0 (most urgent) .. 1000 */
+	int priority;        /* 0 (most urgent) .. 1000 */
+	uint64_t delay_ms;   /* run no earlier than this after submit */
+	uint64_t run_at_ms;  /* not before (delay_ms / run_at); 0: now */
+	uint64_t expires_ms; /* expires if not started by then; 0: never */
+	uint64_t due_ms;     /* while delayed: when it is queued again */
 
 	/* Times, ms since the epoch. */
 	uint64_t submitted_ms;
@@ -119,6 +124,7 @@ struct job {
 	struct exec_proc *proc;
 	struct event *timer; /* retry delay, sleep, in-process timeout */
 	struct event *kill_timer;
+	struct event *expire_timer;
 	atomic_int cancel;                /* read by the compute task */
 	enum attempt_outcome stop_reason; /* why it is being stopped */
 	bool stopping;
@@ -172,6 +178,9 @@ json_t *job_to_json(const struct job *job, unsigned flags);
 json_t *job_summary_json(const struct job *job);
 /* Add "NAME" (and "NAME_encoding") for a buffer to obj. */
 void job_output_json(json_t *obj, const char *name, const struct buf *b);
+
+/* RFC 3339 text ("2026-11-26T18:00:00Z", "...T19:00:00.5+01:00") -> ms. */
+int parse_rfc3339(const char *text, uint64_t *ms);
 
 /* Wall clock in ms since the epoch, and RFC 3339 UTC text for it. */
 uint64_t now_ms(void);

@@ -343,6 +343,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 int
 jobd_main(int argc, char **argv)
 {
+	struct event_config *ev_cfg;
 	char err[512];
 	int status = 1;
 
@@ -355,7 +356,13 @@ jobd_main(int argc, char **argv)
 		return 1;
 	}
 	jobd.started_ms = now_ms();
-	jobd.base = event_base_new();
+	/* Precise timers: the coarse monotonic clock libevent would pick
+	 * lets a delay or a backoff end a few milliseconds early. */
+	if ((ev_cfg = event_config_new()) != NULL) {
+		event_config_set_flag(ev_cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+		jobd.base = event_base_new_with_config(ev_cfg);
+		event_config_free(ev_cfg);
+	}
 	jobd.counters = counters_create(jobd.cfg.workers + 8);
 	jobd.stats = counters_slot(jobd.counters);
 	if (jobd.base == NULL || jobd.counters == NULL) {

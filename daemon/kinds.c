@@ -140,6 +140,7 @@ arm(struct event **ev, uint64_t ms, event_callback_fn fn, struct job *job)
 	    (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 
 	*ev = evtimer_new(jobd.base, fn, job);
+	event_base_update_cache_time(jobd.base); /* see sched.c hold() */
 	evtimer_add(*ev, &tv);
 }
 

@@ -154,6 +154,10 @@ timer_free(struct event **ev)
  */
 
 static void sched_pump(void);
+static void finish(struct job *job, enum job_state state);
+static void hold(struct job *job, uint64_t delay_ms);
+static void expire(struct job *job);
+static void expiry_due(evutil_socket_t fd, short what, void *arg);
 
 static void
 enqueue(struct job *job)
@@ -234,6 +238,7 @@ start(struct job *job)
 	uint64_t now = now_ms();
 
 	S.nqueued--;
+	timer_free(&job->expire_timer); /* started: it can no longer expire */
 	queue_note_running(job->queue, 1);
 	gauge_add(jobd.stats, GAUGE_jobs_queued, -1);
 	job->state = JOB_RUNNING;
@@ -261,15 +266,35 @@ sched_pump(void)
 		return;
 	}
 	struct queue *q;
+	struct job *job;
 
 	S.pumping = true;
 	do {
 		S.pump_again = false;
 		while (!S.stopping && S.nrunning < jobd.cfg.max_running &&
-		       (q = queue_next_runnable()) != NULL)
-			start(queue_pop(q));
+		       (q = queue_next_runnable()) != NULL) {
+			job = queue_pop(q);
+			/* Its expiry timer may not have fired yet. */
+			if (job->expires_ms != 0 && job->nattempts == 0 &&
+			    now_ms() >= job->expires_ms) {
+				queue_push(q, job); /* expire() removes it */
+				expire(job);
+			} else
+				start(job);
+		}
 	} while (S.pump_again);
 	S.pumping = false;
+}
+
+static void
+arm_expiry(struct job *job, uint64_t now)
+{
+	uint64_t ms = job->expires_ms > now ? job->expires_ms - now : 0;
+	struct timeval tv = {
+	    (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+	job->expire_timer = evtimer_new(jobd.base, expiry_due, job);
+	evtimer_add(job->expire_timer, &tv);
 }
 
 int
@@ -297,7 +322,15 @@ sched_submit(struct job **jobs, size_t n, struct queue **refused)
 		table_insert(jobs[i]);
 		S.nqueued++;
 		counter_add(jobd.stats, COUNTER_jobs_submitted, 1);
-		enqueue(jobs[i]);
+		if (jobs[i]->expires_ms != 0)
+			arm_expiry(jobs[i], now);
+		if (jobs[i]->delay_ms != 0)
+			jobs[i]->run_at_ms = now + jobs[i]->delay_ms;
+		if (jobs[i]->run_at_ms > now) {
+			hold(jobs[i], jobs[i]->run_at_ms - now);
+			announce(jobs[i], "delayed");
+		} else
+			enqueue(jobs[i]);
 	}
 	sched_pump();
 	return 0;
@@ -313,6 +346,7 @@ finish(struct job *job, enum job_state state)
 {
 	job->state = state;
 	job->finished_ms = now_ms();
+	timer_free(&job->expire_timer);
 	queue_note_finish(job->queue, state);
 	TAILQ_INSERT_TAIL(&S.finished, job, finished_link);
 	S.nfinished++;
@@ -329,6 +363,9 @@ finish(struct job *job, enum job_state state)
 	case JOB_CANCELLED:
 		counter_add(jobd.stats, COUNTER_jobs_cancelled, 1);
 		break;
+	case JOB_EXPIRED:
+		counter_add(jobd.stats, COUNTER_jobs_expired, 1);
+		break;
 	default:
 		break;
 	}
@@ -338,15 +375,60 @@ finish(struct job *job, enum job_state state)
 		event_active(S.prune_now, 0, 0);
 }
 
+/* The wait of a delayed job (run_at, or a retry's backoff) is over. */
 static void
-retry_due(evutil_socket_t fd, short what, void *arg)
+delay_over(evutil_socket_t fd, short what, void *arg)
 {
 	struct job *job = arg;
 
 	timer_free(&job->timer);
 	queue_note_delayed(job->queue, -1);
+	job->due_ms = 0;
 	enqueue(job);
 	sched_pump();
+}
+
+/* Keep job out of its queue for delay_ms (state delayed). */
+static void
+hold(struct job *job, uint64_t delay_ms)
+{
+	struct timeval tv = {
+	    (time_t)(delay_ms / 1000), (suseconds_t)(delay_ms % 1000) * 1000};
+
+	job->state = JOB_DELAYED;
+	job->due_ms = now_ms() + delay_ms;
+	queue_note_delayed(job->queue, 1);
+	job->timer = evtimer_new(jobd.base, delay_over, job);
+	/* libevent measures from the time cached at the start of this loop
+	 * pass; refresh it so the job never runs early. */
+	event_base_update_cache_time(jobd.base);
+	evtimer_add(job->timer, &tv);
+}
+
+/* expires_at came before the job started: it ends without running. */
+static void
+expire(struct job *job)
+{
+	if (job->state == JOB_QUEUED) {
+		queue_remove(job->queue, job);
+		gauge_add(jobd.stats, GAUGE_jobs_queued, -1);
+	} else if (job->state == JOB_DELAYED) {
+		timer_free(&job->timer);
+		queue_note_delayed(job->queue, -1);
+	} else
+		return;
+	S.nqueued--;
+	finish(job, JOB_EXPIRED);
+}
+
+static void
+expiry_due(evutil_socket_t fd, short what, void *arg)
+{
+	struct job *job = arg;
+
+	timer_free(&job->expire_timer);
+	if (job->nattempts == 0)
+		expire(job);
 }
 
 static enum job_state
@@ -370,7 +452,6 @@ sched_attempt_end(struct job *job, enum attempt_outcome outcome, int exit_code,
 {
 	struct attempt *a = job_attempt_last(job);
 	uint64_t delay, now = now_ms();
-	struct timeval tv;
 	unsigned bit;
 
 	a->ended_ms = now;
@@ -387,14 +468,9 @@ sched_attempt_end(struct job *job, enum attempt_outcome outcome, int exit_code,
 	if (!S.stopping && bit != 0 &&
 	    retry_should_retry(&job->retry, job->nattempts, bit)) {
 		delay = retry_delay_ms(&job->retry, job->nattempts, random64());
-		job->state = JOB_DELAYED;
 		S.nqueued++;
-		queue_note_delayed(job->queue, 1);
 		counter_add(jobd.stats, COUNTER_jobs_retried, 1);
-		tv.tv_sec = (time_t)(delay / 1000);
-		tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
-		job->timer = evtimer_new(jobd.base, retry_due, job);
-		evtimer_add(job->timer, &tv);
+		hold(job, delay);
 		announce(job, "retrying");
 	} else
 		finish(job, final_state(outcome));
@@ -559,6 +635,7 @@ sched_free(void)
 			continue;
 		timer_free(&job->timer);
 		timer_free(&job->kill_timer);
+		timer_free(&job->expire_timer);
 		job_free(job);
 	}
 	free(S.table);

@@ -34,6 +34,7 @@
 	C(jobs_timed_out, "jobs finished timed out after their last attempt") \
 	C(jobs_retried, "attempts scheduled again after a failure")           \
 	C(jobs_cancelled, "jobs cancelled")                                   \
+	C(jobs_expired, "jobs that expired before they started")              \
 	C(conns_total, "connections accepted")                                \
 	C(requests, "requests handled")                                       \
 	C(requests_hello, "hello requests")                                   \

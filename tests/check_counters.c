@@ -31,6 +31,7 @@ static const char *const want_counters[][2] = {
     {"jobs_timed_out", "jobs finished timed out after their last attempt"},
     {"jobs_retried", "attempts scheduled again after a failure"},
     {"jobs_cancelled", "jobs cancelled"},
+    {"jobs_expired", "jobs that expired before they started"},
     {"conns_total", "connections accepted"},
     {"requests", "requests handled"},
     {"requests_hello", "hello requests"},

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -1469,6 +1470,301 @@ START_TEST(test_queue_priority)
 }
 END_TEST
 
+/* --- delayed and expiring jobs ---------------------------------------------
+ */
+
+/*
+ * jobctl's own checks of --delay, --run-at and --expires: usage errors
+ * before anything is sent, so these pass against any jobd.
+ */
+START_TEST(test_time_usage)
+{
+	static const struct {
+		const char *argv[6];
+		const char *want;
+	} cases[] = {
+	    {{"submit", "--delay", "1s", "--run-at", "+1s", "true"},
+	        "give --delay or --run-at, not both"},
+	    {{"run", "--run-at", "12:00", "--delay", "0", "true"},
+	        "give --delay or --run-at, not both"},
+	    {{"submit", "--delay", "soon", "true"}, "--delay: bad duration"},
+	    {{"submit", "--delay", "31d", "true"}, "more than 30d"},
+	    {{"submit", "--delay", "-1s", "true"}, "--delay: bad duration"},
+	    {{"submit", "--run-at", "tomorrow", "true"}, "--run-at: bad time"},
+	    {{"submit", "--run-at", "", "true"}, "--run-at: bad time"},
+	    {{"submit", "--run-at", "24:00", "true"}, "--run-at: bad time"},
+	    {{"submit", "--run-at", "7:60", "true"}, "--run-at: bad time"},
+	    {{"submit", "--run-at", "7:5", "true"}, "--run-at: bad time"},
+	    {{"submit", "--run-at", ":30", "true"}, "--run-at: bad time"},
+	    {{"submit", "--run-at", "123:00", "true"}, "--run-at: bad time"},
+	    {{"submit", "--expires", "+", "true"}, "--expires: bad time"},
+	    {{"submit", "--expires", "+5parsecs", "true"},
+	        "--expires: bad time"},
+	    {{"submit", "--expires", "-5m", "true"}, "--expires: bad time"},
+	    {{"submit", "--expires", "5m", "true"}, "--expires: bad time"},
+	    /* Not RFC 3339: no zone, a bad zone, no fraction, no such day. */
+	    {{"run", "--run-at", "2026-11-26T18:00:00", "true"}, "bad time"},
+	    {{"run", "--run-at", "2026-11-26T18:00:00+0100", "true"},
+	        "bad time"},
+	    {{"run", "--run-at", "2026-11-26T18:00:00+1:00", "true"},
+	        "bad time"},
+	    {{"run", "--run-at", "2026-11-26T18:00:00.Z", "true"}, "bad time"},
+	    {{"run", "--run-at", "2026-11-26T18:00Z", "true"}, "bad time"},
+	    {{"run", "--run-at", "2026-11-26T24:00:00Z", "true"}, "bad time"},
+	    {{"run", "--run-at", "2026-02-29T12:00:00Z", "true"}, "bad time"},
+	    {{"run", "--run-at", "2026-04-31T12:00:00Z", "true"}, "bad time"},
+	    {{"run", "--run-at", "2026-11-26T18:00:00Zjunk", "true"},
+	        "bad time"},
+	    {{"run", "--expires", "2026-13-01T00:00:00Z", "true"}, "bad time"},
+	    {{"run", "--expires"}, "needs a value"},
+	};
+	struct result r;
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		r = JOBCTL(cases[i].argv[0], cases[i].argv[1], cases[i].argv[2],
+		    cases[i].argv[3], cases[i].argv[4], cases[i].argv[5]);
+		ck_assert_msg(r.rc == 125, "case %zu: exit %d", i, r.rc);
+		ck_assert_msg(strstr(r.err, cases[i].want) != NULL,
+		    "case %zu: stderr \"%s\" lacks \"%s\"", i, r.err,
+		    cases[i].want);
+		ck_assert_ptr_nonnull(strstr(r.err, "usage: jobctl"));
+		ck_assert_str_eq(r.out, "");
+		result_free(&r);
+	}
+	/* Well-formed times are jobd's to judge (this one is in the past). */
+	r = JOBCTL("submit", "--run-at", "2024-02-29t00:00:00.123456z", "true");
+	ck_assert_ptr_null(strstr(r.err, "bad time"));
+	ck_assert_ptr_null(strstr(r.err, "usage: jobctl"));
+	result_free(&r);
+	r = JOBCTL("submit", "--expires", "2024-02-29 00:00:00-23:59", "true");
+	ck_assert_ptr_null(strstr(r.err, "bad time"));
+	ck_assert_ptr_null(strstr(r.err, "usage: jobctl"));
+	result_free(&r);
+}
+END_TEST
+
+/* jobd's RFC 3339 UTC text ("...T18:00:00.250Z") as ms; fails if not. */
+static int64_t
+time_ms(const json_t *obj, const char *key)
+{
+	const char *text = str(obj, key);
+	struct tm tm = {0};
+	int ms, n = 0;
+	time_t t;
+
+	ck_assert_msg(sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n",
+	                  &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+	                  &tm.tm_min, &tm.tm_sec, &ms, &n) == 7 &&
+	                  n == 24 && text[n] == '\0',
+	    "%s \"%s\" is not RFC 3339 UTC with ms", key, text);
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = timegm(&tm);
+	ck_assert(t != (time_t)-1);
+	return (int64_t)t * 1000 + ms;
+}
+
+/* The id of `jobctl submit --json ...`'s job. */
+static long long
+submitted_id(struct result *r)
+{
+	json_t *job;
+	long long id;
+
+	ck_assert_msg(r->rc == 0, "submit failed: %s", r->err);
+	job = json_loads(r->out, 0, NULL);
+	ck_assert_ptr_nonnull(job);
+	id = num(job, "id");
+	json_decref(job);
+	result_free(r);
+	return id;
+}
+
+START_TEST(test_delay_runs_later)
+{
+	long long id = submit("--delay", "300ms", "--", "true", NULL);
+	char text[32], want[64];
+	struct result r;
+	json_t *job, *attempts;
+
+	snprintf(text, sizeof text, "%lld", id);
+	r = JOBCTL("wait", text);
+	ck_assert_int_eq(r.rc, 0);
+	snprintf(want, sizeof want, "%lld succeeded\n", id);
+	ck_assert_str_eq(r.out, want);
+	result_free(&r);
+	job = get_job(id);
+	ck_assert_str_eq(str(job, "state"), "succeeded");
+	ck_assert_ptr_null(json_object_get(job, "run_at"));
+	attempts = json_object_get(job, "attempts");
+	ck_assert_int_eq(json_array_size(attempts), 1);
+	/* Not started before its delay was over (later is fine). */
+	ck_assert_int_ge(time_ms(json_array_get(attempts, 0), "started_at") -
+	                     time_ms(job, "submitted_at"),
+	    300);
+	json_decref(job);
+}
+END_TEST
+
+START_TEST(test_run_at_delayed)
+{
+	/* A minute ahead: surely still waiting when we look. */
+	struct result r = JOBCTL(
+	    "submit", "--json", "--run-at", "+1m", "--expires", "+2h", "true");
+	long long id = submitted_id(&r);
+	int64_t submitted, run_at, expires;
+	char text[32], want[64];
+	json_t *job;
+
+	job = get_job(id);
+	ck_assert_str_eq(str(job, "state"), "delayed");
+	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 0);
+	submitted = time_ms(job, "submitted_at");
+	run_at = time_ms(job, "run_at");
+	expires = time_ms(job, "expires_at");
+	/* jobctl took "now" before jobd did, so these are upper bounds. */
+	ck_assert_int_gt(run_at, submitted);
+	ck_assert_int_le(run_at - submitted, 60000);
+	ck_assert_int_gt(expires, run_at);
+	ck_assert_int_le(expires - submitted, 2 * 3600 * 1000);
+	ck_assert_int_eq(expires - run_at, 2 * 3600 * 1000 - 60000);
+	json_decref(job);
+	/* The human forms. */
+	snprintf(text, sizeof text, "%lld", id);
+	r = JOBCTL("get", text);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "state:      delayed\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, "\nrun at:     20"));
+	ck_assert_ptr_nonnull(strstr(r.out, "\nexpires:    20"));
+	ck_assert_ptr_nonnull(strstr(r.out, "attempts:   none yet\n"));
+	result_free(&r);
+	r = JOBCTL("list", "--state", "delayed");
+	ck_assert_int_eq(r.rc, 0);
+	snprintf(want, sizeof want, "\n%-7s delayed ", text);
+	ck_assert_msg(
+	    strstr(r.out, want) != NULL, "no \"%s\" in \"%s\"", want, r.out);
+	result_free(&r);
+	/* A delayed job can be cancelled; it never runs. */
+	r = JOBCTL("cancel", text);
+	ck_assert_int_eq(r.rc, 0);
+	snprintf(want, sizeof want, "%s cancelled\n", text);
+	ck_assert_str_eq(r.out, want);
+	result_free(&r);
+	job = get_job(id);
+	ck_assert_str_eq(str(job, "state"), "cancelled");
+	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 0);
+	json_decref(job);
+}
+END_TEST
+
+/* The three TIME forms reach jobd as the same instant jobctl meant. */
+START_TEST(test_run_at_forms)
+{
+	time_t now = time(NULL), at = now + 3600, shifted, next;
+	char offset_text[64], want[64], hhmm[8];
+	struct tm tm, local;
+	struct result r;
+	long long id;
+	json_t *job;
+
+	/* An hour ahead, written as +01:00 time with a fraction. */
+	shifted = at + 3600;
+	gmtime_r(&shifted, &tm);
+	strftime(
+	    offset_text, sizeof offset_text, "%Y-%m-%dT%H:%M:%S.25+01:00", &tm);
+	gmtime_r(&at, &tm);
+	strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S.250Z", &tm);
+	r = JOBCTL("submit", "--json", "--run-at", offset_text, "true");
+	id = submitted_id(&r);
+	job = get_job(id);
+	ck_assert_str_eq(str(job, "state"), "delayed");
+	ck_assert_str_eq(str(job, "run_at"), want);
+	json_decref(job);
+
+	/* The local minute before this one: tomorrow's, about a day ahead. */
+	shifted = now - 60;
+	localtime_r(&shifted, &local);
+	strftime(hhmm, sizeof hhmm, "%H:%M", &local);
+	r = JOBCTL("submit", "--json", "--run-at", hhmm, "true");
+	id = submitted_id(&r);
+	job = get_job(id);
+	ck_assert_str_eq(str(job, "state"), "delayed");
+	ck_assert_int_eq(time_ms(job, "run_at") % 60000, 0);
+	next = (time_t)(time_ms(job, "run_at") / 1000);
+	/* 23 to 24 hours, give or take a daylight-saving change. */
+	ck_assert_int_gt(next - now, 22 * 3600);
+	ck_assert_int_le(next - now, 25 * 3600);
+	localtime_r(&next, &tm);
+	ck_assert_int_eq(tm.tm_hour, local.tm_hour);
+	ck_assert_int_eq(tm.tm_min, local.tm_min);
+	json_decref(job);
+}
+END_TEST
+
+START_TEST(test_expired)
+{
+	struct result r = JOBCTL("queue", "pause", "held");
+	char text[32], want[96];
+	long long id, later;
+	json_t *job;
+
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	/* An expiry before the run time is refused, not silently expired. */
+	r = JOBCTL("submit", "--delay", "5s", "--expires", "+1s", "true");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "jobctl: out_of_range: "));
+	ck_assert_str_eq(r.out, "");
+	result_free(&r);
+
+	/* Queued in a paused queue: not started by its expiry. */
+	id = submit("--queue", "held", "--expires", "+1s", "--", "true", NULL);
+	/* Delayed, then queued there: the same. */
+	later = submit("--queue", "held", "--delay", "100ms", "--expires",
+	    "+1s", "--", "true", NULL);
+	snprintf(text, sizeof text, "%lld", id);
+	r = JOBCTL("wait", text);
+	ck_assert_int_eq(r.rc, 1);
+	snprintf(want, sizeof want, "%lld expired\n", id);
+	ck_assert_str_eq(r.out, want);
+	result_free(&r);
+	job = get_job(id);
+	ck_assert_str_eq(str(job, "state"), "expired");
+	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 0);
+	ck_assert_ptr_null(json_object_get(job, "exit_code"));
+	ck_assert_ptr_null(json_object_get(job, "run_at"));
+	ck_assert_ptr_nonnull(json_object_get(job, "expires_at"));
+	json_decref(job);
+	r = JOBCTL("get", text);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "state:      expired\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, "attempts:   none\n"));
+	result_free(&r);
+	snprintf(text, sizeof text, "%lld", later);
+	r = JOBCTL("wait", text);
+	ck_assert_int_eq(r.rc, 1);
+	snprintf(want, sizeof want, "%lld expired\n", later);
+	ck_assert_str_eq(r.out, want);
+	result_free(&r);
+	r = JOBCTL("list", "--state", "expired");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(count_lines(r.out), 3); /* the header and two */
+	result_free(&r);
+
+	/* run: no output, 125 and why. */
+	r = JOBCTL("run", "--queue", "held", "--expires", "+1s", "--", "echo",
+	    "never");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_msg(strncmp(r.err, "jobctl: job ", 12) == 0 &&
+	                  strstr(r.err, " expired before it started\n") != NULL,
+	    "stderr \"%s\"", r.err);
+	ck_assert_int_eq(count_lines(r.err), 1);
+	result_free(&r);
+}
+END_TEST
+
 static Suite *
 jobctl_suite(void)
 {
@@ -1503,6 +1799,7 @@ jobctl_suite(void)
 	tcase_add_test(tc, test_ping);
 	tcase_add_test(tc, test_stats);
 	tcase_add_test(tc, test_queue_usage);
+	tcase_add_test(tc, test_time_usage);
 	suite_add_tcase(s, tc);
 
 	/* Needs jobd's named queues. */
@@ -1535,6 +1832,16 @@ jobctl_suite(void)
 	tcase_add_test(tc, test_cancel_queued);
 	tcase_add_test(tc, test_truncated);
 	tcase_add_test(tc, test_watch);
+	suite_add_tcase(s, tc);
+
+	/* Needs jobd's delayed jobs (delay_ms, run_at, expires_at). */
+	tc = tcase_create("delayed");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_delay_runs_later);
+	tcase_add_test(tc, test_run_at_delayed);
+	tcase_add_test(tc, test_run_at_forms);
+	tcase_add_test(tc, test_expired);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -720,7 +721,7 @@ START_TEST(test_sigterm_interrupts_running)
 	json_decref(r);
 	client_close(&c);
 	client_close(&w);
-	stop();
+	ck_assert_int_eq(harness_wait(&H), 0);
 }
 END_TEST
 
@@ -851,7 +852,7 @@ START_TEST(test_stop_answers_waits)
 	client_close(&c);
 	client_close(&w);
 	/* All 50 sleeps were stopped within the deadline: a clean exit. */
-	stop();
+	ck_assert_int_eq(harness_wait(&H), 0);
 }
 END_TEST
 
@@ -876,7 +877,7 @@ START_TEST(test_cancel_and_signal_during_grace)
 	kill(H.pid, SIGTERM);
 	ck_assert(harness_log_wait(&H, "stopped"));
 	client_close(&c);
-	stop();
+	ck_assert_int_eq(harness_wait(&H), 0);
 }
 END_TEST
 
@@ -1021,6 +1022,127 @@ START_TEST(test_queue_control)
 }
 END_TEST
 
+/* RFC 3339 UTC text for now + ms. */
+static void
+rfc3339_in(char *buf, size_t len, long ms)
+{
+	struct timespec ts;
+	struct tm tm;
+	time_t secs;
+	long msec;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	msec = (long)(ts.tv_nsec / 1000000) + ms;
+	secs = ts.tv_sec + msec / 1000;
+	msec %= 1000;
+	if (msec < 0) {
+		msec += 1000;
+		secs--;
+	}
+	gmtime_r(&secs, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, msec);
+}
+
+/* Milliseconds of the day of an RFC 3339 UTC time (for gaps < 1 day). */
+static long
+ms_of_day(const char *t)
+{
+	int h, m, s, ms;
+
+	ck_assert_int_eq(sscanf(t + 11, "%d:%d:%d.%d", &h, &m, &s, &ms), 4);
+	return ((h * 60L + m) * 60 + s) * 1000 + ms;
+}
+
+START_TEST(test_delayed_and_expiring_jobs)
+{
+	char req[512], at[64];
+	struct client c;
+	json_t *r, *job;
+	long gap;
+
+	start(NULL);
+	connect_unix(&c);
+	/* delay_ms: delayed, with run_at, then run no earlier. */
+	r = call_ok(&c, "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\","
+	                "\"delay_ms\":300}}");
+	ck_assert_str_eq(str(json_object_get(r, "job"), "state"), "delayed");
+	ck_assert(json_is_string(
+	    json_object_get(json_object_get(r, "job"), "run_at")));
+	json_decref(r);
+	r = call_ok(&c, "{\"op\":\"wait\",\"job\":1}");
+	job = json_object_get(r, "job");
+	ck_assert_str_eq(str(job, "state"), "succeeded");
+	gap = ms_of_day(str(json_array_get(json_object_get(job, "attempts"), 0),
+	          "started_at")) -
+	      ms_of_day(str(job, "submitted_at"));
+	if (gap < 0)
+		gap += 24L * 3600 * 1000;
+	ck_assert_int_ge(gap, 300);
+	json_decref(r);
+
+	/* run_at in the future works like a delay. */
+	rfc3339_in(at, sizeof at, 200);
+	snprintf(req, sizeof req,
+	    "{\"op\":\"submit\",\"wait\":true,\"job\":{\"kind\":"
+	    "\"echo\",\"run_at\":\"%s\"}}",
+	    at);
+	r = call_ok(&c, req);
+	ck_assert_str_eq(str(json_object_get(r, "job"), "state"), "succeeded");
+	json_decref(r);
+
+	/* An expiry before the job may run is a mistake. */
+	rfc3339_in(at, sizeof at, 300);
+	snprintf(req, sizeof req,
+	    "{\"op\":\"submit\",\"wait\":true,\"job\":{\"kind\":"
+	    "\"echo\",\"delay_ms\":10000,\"expires_at\":\"%s\"}}",
+	    at);
+	call_err(&c, req, "out_of_range");
+	/* Not started by expires_at (its queue is paused): expired. */
+	json_decref(call_ok(&c, "{\"op\":\"queue\",\"action\":\"pause\","
+	                        "\"name\":\"held\"}"));
+	rfc3339_in(at, sizeof at, 300);
+	snprintf(req, sizeof req,
+	    "{\"op\":\"submit\",\"wait\":true,\"job\":{\"kind\":"
+	    "\"echo\",\"queue\":\"held\",\"expires_at\":\"%s\"}}",
+	    at);
+	r = call_ok(&c, req);
+	job = json_object_get(r, "job");
+	ck_assert_str_eq(str(job, "state"), "expired");
+	ck_assert_uint_eq(json_array_size(json_object_get(job, "attempts")), 0);
+	json_decref(r);
+	ck_assert_int_eq(counter_of(&c, "jobs_expired"), 1);
+
+	/* Bad times. */
+	rfc3339_in(at, sizeof at, -60000);
+	snprintf(req, sizeof req,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\",\"run_at\":"
+	    "\"%s\"}}",
+	    at);
+	call_err(&c, req, "out_of_range");
+	snprintf(req, sizeof req,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\","
+	    "\"expires_at\":\"%s\"}}",
+	    at);
+	call_err(&c, req, "out_of_range");
+	call_err(&c,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\",\"run_at\":"
+	    "\"tomorrow\"}}",
+	    "bad_request");
+	call_err(&c,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\",\"run_at\":"
+	    "\"2030-13-01T00:00:00Z\"}}",
+	    "bad_request");
+	call_err(&c,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\","
+	    "\"delay_ms\":5,\"run_at\":\"2030-01-01T00:00:00Z\"}}",
+	    "bad_request");
+	client_close(&c);
+	stop();
+}
+END_TEST
+
 static Suite *
 jobd_suite(void)
 {
@@ -1047,6 +1169,7 @@ jobd_suite(void)
 	tcase_add_test(tc, test_cancel_and_signal_during_grace);
 	tcase_add_test(tc, test_queue_priorities);
 	tcase_add_test(tc, test_queue_control);
+	tcase_add_test(tc, test_delayed_and_expiring_jobs);
 	tcase_add_test(tc, test_sigterm_interrupts_running);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);

@@ -169,20 +169,29 @@ wait_exit(pid_t pid, int timeout_ms, int *status)
 	return waitpid(pid, status, 0) == pid ? 0 : -1;
 }
 
+static int finish(struct harness *h, bool signal_it);
+
 int
 harness_stop(struct harness *h)
+{
+	return finish(h, true);
+}
+
+int
+harness_wait(struct harness *h)
+{
+	return finish(h, false);
+}
+
+/* End jobd (signal: SIGTERM first, else it is stopping already). */
+static int
+finish(struct harness *h, bool signal_it)
 {
 	int status = 0, r = -1;
 	char cmd[PATH_MAX + 16];
 
-	if (h->pid > 0) {
-		/* A test may have stopped it already: then only reap it. */
-		if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
-			r = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-			h->pid = 0;
-		} else
-			kill(h->pid, SIGTERM);
-	}
+	if (h->pid > 0 && signal_it)
+		kill(h->pid, SIGTERM);
 	if (h->pid > 0) {
 		if (wait_exit(h->pid, HARNESS_DEADLINE_MS, &status) != 0) {
 			kill(h->pid, SIGKILL);

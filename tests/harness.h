@@ -38,6 +38,8 @@ struct harness {
 int harness_start(struct harness *h, const char *const *extra);
 /* SIGTERM, then wait for the exit; returns the exit status (or -1). */
 int harness_stop(struct harness *h);
+/* The same for a jobd the test told to stop itself: no signal. */
+int harness_wait(struct harness *h);
 /* Wait until jobd has logged text; false at the deadline. */
 bool harness_log_wait(struct harness *h, const char *text);
 bool harness_log_contains(struct harness *h, const char *text);
