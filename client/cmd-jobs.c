@@ -528,14 +528,24 @@ print_event(const json_t *event)
 static int
 cmd_watch_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
+	static const struct option options[] = {
+	    {"queue", required_argument, NULL, OPT_QUEUE},
+	    CMD_COMMON_OPTIONS,
+	};
 	json_t *req, *reply, *ids = NULL;
 	json_int_t watch_id, wait_id = -1, id;
+	const char *queue = NULL;
 	int c, status;
 
-	while ((c = cmd_getopt(ctx, argc, argv, "", common_options, false,
-	            &status)) != -1) {
+	while ((c = cmd_getopt(ctx, argc, argv, "", options, false, &status)) !=
+	       -1) {
 		if (c == CMD_GETOPT_EXIT)
 			return status;
+		if (c == OPT_QUEUE) {
+			if (cmd_parse_queue(ctx, "--queue", optarg) != 0)
+				return JOBCTL_EXIT_ERROR;
+			queue = optarg;
+		}
 	}
 	if (optind < argc &&
 	    (ids = cmd_parse_ids(ctx, argc, argv, optind)) == NULL)
@@ -543,6 +553,8 @@ cmd_watch_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	req = json_pack("{s:s}", "op", "watch");
 	if (ids != NULL)
 		json_object_set(req, "jobs", ids);
+	if (queue != NULL)
+		json_object_set_new(req, "queue", json_string(queue));
 	if ((reply = cmd_call(ctx, req)) == NULL) {
 		json_decref(req);
 		json_decref(ids);
@@ -623,7 +635,8 @@ const struct cmd_entry cmd_list_entry = {
 
 const struct cmd_entry cmd_watch_entry = {
     .name = "watch",
-    .usage = "[ID...]",
-    .summary = "stream job events (of the named jobs, until they end)",
+    .usage = "[--queue NAME] [ID...]",
+    .summary = "stream job events (of a queue, or of the named jobs until "
+               "they end)",
     .exec = cmd_watch_exec,
 };

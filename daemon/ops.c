@@ -65,6 +65,7 @@ struct watcher {
 	json_t *req_id;
 	uint64_t *ids; /* NULL: every job */
 	size_t nids;
+	char *queue; /* NULL: every queue */
 	LIST_ENTRY(watcher) link;
 };
 
@@ -444,6 +445,8 @@ watcher_wants(const struct watcher *w, const struct job *job)
 {
 	size_t i;
 
+	if (w->queue != NULL && strcmp(w->queue, job->queue_name) != 0)
+		return false;
 	if (w->ids == NULL)
 		return true;
 	for (i = 0; i < w->nids; i++) {
@@ -458,6 +461,7 @@ watcher_free(struct watcher *w)
 {
 	LIST_REMOVE(w, link);
 	json_decref(w->req_id);
+	free(w->queue);
 	free(w->ids);
 	free(w);
 }
@@ -877,7 +881,8 @@ op_logs(const struct req *r)
 static json_t *
 op_watch(const struct req *r)
 {
-	static const char *const fields[] = {"job", "jobs", NULL};
+	static const char *const fields[] = {"job", "jobs", "queue", NULL};
+	const json_t *queue = json_object_get(r->body, "queue");
 	struct watcher *w, *old;
 	uint64_t *ids = NULL;
 	bool single;
@@ -886,6 +891,10 @@ op_watch(const struct req *r)
 
 	if ((reply = check_fields(r, fields)) != NULL)
 		return reply;
+	if (queue != NULL && (!json_is_string(queue) ||
+	                         !queue_name_valid(json_string_value(queue))))
+		return fail(
+		    r, PROTO_E_BAD_REQUEST, "queue must be a queue name");
 	if ((json_object_get(r->body, "job") != NULL ||
 	        json_object_get(r->body, "jobs") != NULL) &&
 	    (reply = get_ids(r, &ids, &n, &single)) != NULL)
@@ -903,6 +912,7 @@ op_watch(const struct req *r)
 	w->req_id = r->id != NULL ? json_deep_copy(r->id) : NULL;
 	w->ids = ids;
 	w->nids = n;
+	w->queue = queue != NULL ? xstrdup(json_string_value(queue)) : NULL;
 	LIST_INSERT_HEAD(&watchers, w, link);
 	reply = ok(r);
 	json_object_set_new(reply, "watching", json_true());

@@ -422,6 +422,7 @@ START_TEST(test_usage_errors)
 	    /* Not UTF-8: refused, never silently dropped from argv. */
 	    {"run", "--", "printf", "\xff", "not valid UTF-8"},
 	    {"run", "--env", "X=\xff", "true", "not valid UTF-8"},
+	    {"watch", "--queue", "no spaces", "1", "bad queue name"},
 	};
 	struct result r;
 	size_t i;

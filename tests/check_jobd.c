@@ -425,7 +425,11 @@ START_TEST(test_watch_events)
 	start(NULL);
 	connect_unix(&c);
 	connect_unix(&w);
-	json_decref(call_ok(&w, "{\"op\":\"watch\",\"id\":\"w\"}"));
+	json_decref(call_ok(
+	    &w, "{\"op\":\"watch\",\"id\":\"w\",\"queue\":\"default\"}"));
+	/* A job of another queue is not this watcher's business. */
+	json_decref(call_ok(&c, "{\"op\":\"submit\",\"wait\":true,\"job\":{"
+	                        "\"kind\":\"echo\",\"queue\":\"other\"}}"));
 	json_decref(call_ok(&c, "{\"op\":\"submit\",\"job\":{\"kind\":"
 	                        "\"echo\"}}"));
 	for (i = 0; i < 3; i++) {
@@ -433,7 +437,8 @@ START_TEST(test_watch_events)
 		ck_assert_ptr_nonnull(ev);
 		ck_assert_str_eq(str(ev, "id"), "w");
 		ck_assert_str_eq(str(ev, "event"), want[i]);
-		ck_assert_int_eq(num(json_object_get(ev, "job"), "id"), 1);
+		ck_assert_int_eq(num(json_object_get(ev, "job"), "id"), 2);
+		ck_assert(json_is_string(json_object_get(ev, "time")));
 		json_decref(ev);
 	}
 	client_close(&c);
