@@ -4,6 +4,7 @@
  * one request (cancel pipelines one per job, so an unknown id does not hide the
  * others' results; watch keeps reading events).  States are printed as
  * jobd names them, so a state jobctl has never heard of shows as it is.
+ * The paged job table of `list` is cmd_list_pages(), which `dead` shares.
  */
 #include "config.h"
 
@@ -25,8 +26,6 @@ enum {
 	OPT_ALL,
 	OPT_QUEUE,
 };
-
-#define LIST_PAGE_MAX 10000
 
 static const struct option common_options[] = {CMD_COMMON_OPTIONS};
 
@@ -396,13 +395,12 @@ cmd_list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	    {"queue", required_argument, NULL, OPT_QUEUE},
 	    CMD_COMMON_OPTIONS,
 	};
-	json_t *states = NULL, *req, *reply, *job, *next;
+	json_t *states = NULL, *req;
 	const char *queue = NULL;
 	uint64_t limit = 0;
-	bool all = false, header = false;
+	bool all = false;
 	char *copy, *word, *save;
 	int c, status;
-	size_t i;
 
 	while ((c = cmd_getopt(ctx, argc, argv, "", options, false, &status)) !=
 	       -1) {
@@ -421,11 +419,12 @@ cmd_list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			free(copy);
 			break;
 		case OPT_LIMIT:
-			if (cmd_parse_uint(optarg, 1, LIST_PAGE_MAX, &limit)) {
+			if (cmd_parse_uint(
+			        optarg, 1, CMD_LIST_PAGE_MAX, &limit)) {
 				json_decref(states);
 				return cmd_usage_error(ctx,
 				    "--limit: expected a number from 1 to %d",
-				    LIST_PAGE_MAX);
+				    CMD_LIST_PAGE_MAX);
 			}
 			break;
 		case OPT_ALL:
@@ -450,14 +449,24 @@ cmd_list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		json_object_set_new(req, "state", states);
 	if (queue != NULL)
 		json_object_set_new(req, "queue", json_string(queue));
+	status = cmd_list_pages(ctx, req, limit, all);
+	json_decref(req);
+	return status;
+}
+
+int
+cmd_list_pages(struct cmd_ctx *ctx, json_t *req, uint64_t limit, bool all)
+{
+	json_t *reply, *job, *next;
+	bool header = false;
+	size_t i;
+
 	if (limit > 0 || all)
 		json_object_set_new(req, "limit",
 		    json_integer(limit > 0 ? (json_int_t)limit : 1000));
 	for (;;) {
-		if ((reply = cmd_call(ctx, req)) == NULL) {
-			json_decref(req);
+		if ((reply = cmd_call(ctx, req)) == NULL)
 			return JOBCTL_EXIT_ERROR;
-		}
 		if (!ctx->json && !header) {
 			printf(LIST_ROW, "ID", "STATE", "QUEUE", "KIND", "EXIT",
 			    "SUBMITTED", "COMMAND");
@@ -473,14 +482,14 @@ cmd_list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		next = json_object_get(reply, "next");
 		if (!json_is_integer(next)) {
 			json_decref(reply);
-			break;
+			return JOBCTL_EXIT_OK;
 		}
 		if (json_integer_value(next) <=
 		        json_integer_value(json_object_get(req, "after")) ||
 		    json_array_size(json_object_get(reply, "jobs")) == 0) {
-			out_warn("jobd's list cursor did not advance");
+			out_warn("jobd's %s cursor did not advance",
+			    json_string_value(json_object_get(req, "op")));
 			json_decref(reply);
-			json_decref(req);
 			return JOBCTL_EXIT_ERROR;
 		}
 		if (!all) {
@@ -488,13 +497,11 @@ cmd_list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 				out_warn("more jobs after %lld: use --all",
 				    (long long)json_integer_value(next));
 			json_decref(reply);
-			break;
+			return JOBCTL_EXIT_OK;
 		}
 		json_object_set(req, "after", next);
 		json_decref(reply);
 	}
-	json_decref(req);
-	return JOBCTL_EXIT_OK;
 }
 
 /* --- watch ---------------------------------------------------------------- */

@@ -62,6 +62,9 @@ extern const struct cmd_entry cmd_ping_entry;
 extern const struct cmd_entry cmd_batch_entry;
 extern const struct cmd_entry cmd_queues_entry;
 extern const struct cmd_entry cmd_queue_entry;
+extern const struct cmd_entry cmd_dead_entry;
+extern const struct cmd_entry cmd_kick_entry;
+extern const struct cmd_entry cmd_discard_entry;
 
 /* --- Options (main.c) ---------------------------------------------------- */
 
@@ -147,5 +150,18 @@ int64_t out_time_ms(const char *rfc3339);
 void out_duration_us(char *buf, size_t len, double us);
 /* A job's exit: "3", "sig 9", or "-". */
 void out_exit(char *buf, size_t len, const json_t *job);
+
+/* --- Job tables (cmd-jobs.c) ---------------------------------------------- */
+
+/* The most jobs jobd answers in one page of `list` or `dead`. */
+#define CMD_LIST_PAGE_MAX 10000
+
+/*
+ * Send a paged request (op "list" or "dead"; req gains "limit" and
+ * "after") and print its jobs: a table with a header, or with --json one
+ * summary per line.  Follows the cursor to the end with all, else warns on
+ * stderr that there is more.  Returns the exit status.
+ */
+int cmd_list_pages(struct cmd_ctx *ctx, json_t *req, uint64_t limit, bool all);
 
 #endif

@@ -115,6 +115,7 @@ struct job {
 	/* Attempts; the last one is current while running. */
 	struct attempt *attempts;
 	uint32_t nattempts;
+	uint32_t attempt_base; /* attempts before the last kick */
 
 	/* Result of the last attempt. */
 	struct buf out, err;

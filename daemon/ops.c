@@ -795,19 +795,24 @@ list_one(struct job *job, void *arg)
 	return true;
 }
 
+/* list, and dead (list restricted to failed and timed out jobs). */
 static json_t *
-op_list(const struct req *r)
+list_jobs(const struct req *r, unsigned forced_states)
 {
-	static const char *const fields[] = {
+	static const char *const list_fields[] = {
 	    "state", "after", "limit", "queue", NULL};
-	struct list_ctx lc = {0, NULL, LIST_LIMIT_DEFAULT, NULL, 0, false};
+	static const char *const dead_fields[] = {
+	    "after", "limit", "queue", NULL};
+	struct list_ctx lc = {
+	    forced_states, NULL, LIST_LIMIT_DEFAULT, NULL, 0, false};
 	const json_t *state = json_object_get(r->body, "state"), *v;
 	uint64_t after = 0;
 	json_t *reply;
 	size_t i;
 	int s;
 
-	if ((reply = check_fields(r, fields)) != NULL ||
+	if ((reply = check_fields(
+	         r, forced_states != 0 ? dead_fields : list_fields)) != NULL ||
 	    (reply = get_uint(r, "after", 0, UINT64_MAX >> 1, &after)) !=
 	        NULL ||
 	    (reply = get_uint(r, "limit", 1, LIST_LIMIT_MAX, &lc.limit)) !=
@@ -825,7 +830,7 @@ op_list(const struct req *r)
 				    "state must be a job state or a list of "
 				    "them (queued, delayed, running, "
 				    "succeeded, failed, timed_out, "
-				    "cancelled)");
+				    "cancelled, expired)");
 			lc.states |= 1u << s;
 		}
 	}
@@ -838,6 +843,116 @@ op_list(const struct req *r)
 	json_object_set_new(reply, "jobs", lc.out);
 	json_object_set_new(reply, "next",
 	    lc.more ? json_integer((json_int_t)lc.last) : json_null());
+	return reply;
+}
+
+static json_t *
+op_list(const struct req *r)
+{
+	return list_jobs(r, 0);
+}
+
+static json_t *
+op_dead(const struct req *r)
+{
+	return list_jobs(r, 1u << JOB_FAILED | 1u << JOB_TIMED_OUT);
+}
+
+struct dead_ctx {
+	const char *queue;
+	struct job **jobs;
+	size_t n, cap;
+};
+
+static bool
+collect_dead(struct job *job, void *arg)
+{
+	struct dead_ctx *dc = arg;
+
+	if (!sched_is_dead(job) ||
+	    (dc->queue != NULL && strcmp(dc->queue, job->queue_name) != 0))
+		return true;
+	if (dc->n == dc->cap) {
+		dc->cap = dc->cap == 0 ? 64 : dc->cap * 2;
+		dc->jobs = xreallocarray(dc->jobs, dc->cap, sizeof(*dc->jobs));
+	}
+	dc->jobs[dc->n++] = job;
+	return true;
+}
+
+/* The jobs kick and discard act on: ids, or "all" (of a queue). */
+static json_t *
+select_dead(const struct req *r, struct job ***jobs, size_t *n)
+{
+	static const char *const fields[] = {
+	    "job", "jobs", "all", "queue", NULL};
+	const json_t *queue = json_object_get(r->body, "queue");
+	struct dead_ctx dc = {NULL, NULL, 0, 0};
+	bool all = false, single;
+	json_t *reply;
+
+	if ((reply = check_fields(r, fields)) != NULL ||
+	    (reply = get_bool(r, "all", &all)) != NULL)
+		return reply;
+	if (!all) {
+		if (queue != NULL)
+			return fail(r, PROTO_E_BAD_REQUEST,
+			    "queue goes with \"all\": true");
+		return get_jobs(r, jobs, n, &single);
+	}
+	if (json_object_get(r->body, "job") != NULL ||
+	    json_object_get(r->body, "jobs") != NULL)
+		return fail(r, PROTO_E_BAD_REQUEST,
+		    "give job ids or \"all\": true, not both");
+	if (queue != NULL && !json_is_string(queue))
+		return fail(r, PROTO_E_BAD_REQUEST, "queue must be a name");
+	dc.queue = json_string_value(queue);
+	sched_foreach(0, collect_dead, &dc);
+	*jobs = dc.jobs;
+	*n = dc.n;
+	return NULL;
+}
+
+static json_t *
+op_kick(const struct req *r)
+{
+	json_t *reply, *arr;
+	struct job **jobs;
+	size_t i, n, kicked = 0;
+
+	if ((reply = select_dead(r, &jobs, &n)) != NULL)
+		return reply;
+	arr = json_array();
+	for (i = 0; i < n; i++) {
+		if (sched_kick(jobs[i])) {
+			kicked++;
+			json_array_append_new(arr, job_summary_json(jobs[i]));
+		}
+	}
+	free(jobs);
+	reply = ok(r);
+	json_object_set_new(reply, "kicked", json_integer((json_int_t)kicked));
+	json_object_set_new(reply, "jobs", arr);
+	return reply;
+}
+
+static json_t *
+op_discard(const struct req *r)
+{
+	struct job **jobs;
+	json_t *reply;
+	size_t i, n, discarded = 0;
+
+	if ((reply = select_dead(r, &jobs, &n)) != NULL)
+		return reply;
+	/* Each id appears once (get_ids refuses repeats), so no job is
+	 * touched after it is freed. */
+	for (i = 0; i < n; i++)
+		discarded += sched_discard(jobs[i]);
+	free(jobs);
+	reply = ok(r);
+	json_object_set_new(
+	    reply, "discarded", json_integer((json_int_t)discarded));
 	return reply;
 }
 
@@ -971,6 +1086,9 @@ static const struct {
     {"watch", op_watch, COUNTER_requests_watch},
     {"stats", op_stats, COUNTER_requests_stats},
     {"queue", op_queue, COUNTER_requests_queue},
+    {"dead", op_dead, COUNTER_requests_dead},
+    {"kick", op_kick, COUNTER_requests_kick},
+    {"discard", op_discard, COUNTER_requests_discard},
 };
 
 json_t *
@@ -1002,7 +1120,7 @@ ops_dispatch(struct conn *c, const json_t *body)
 	}
 	return fail(&r, PROTO_E_UNKNOWN_OP,
 	    "unknown op \"%.64s\" (hello, ping, submit, get, wait, cancel, "
-	    "list, logs, watch, stats, queue)",
+	    "list, logs, watch, stats, queue, dead, kick, discard)",
 	    r.op);
 }
 

@@ -466,8 +466,10 @@ sched_attempt_end(struct job *job, enum attempt_outcome outcome, int exit_code,
 
 	bit = attempt_outcome_retry_bit(outcome);
 	if (!S.stopping && bit != 0 &&
-	    retry_should_retry(&job->retry, job->nattempts, bit)) {
-		delay = retry_delay_ms(&job->retry, job->nattempts, random64());
+	    retry_should_retry(
+	        &job->retry, job->nattempts - job->attempt_base, bit)) {
+		delay = retry_delay_ms(&job->retry,
+		    job->nattempts - job->attempt_base, random64());
 		S.nqueued++;
 		counter_add(jobd.stats, COUNTER_jobs_retried, 1);
 		hold(job, delay);
@@ -665,6 +667,49 @@ sched_queue_clear(struct queue *q)
 		n++;
 	}
 	return n;
+}
+
+/* --- The dead set ------------------------------------------------------------
+ */
+
+bool
+sched_is_dead(const struct job *job)
+{
+	return job->state == JOB_FAILED || job->state == JOB_TIMED_OUT;
+}
+
+static void
+unfinish(struct job *job)
+{
+	TAILQ_REMOVE(&S.finished, job, finished_link);
+	S.nfinished--;
+	job->finished_ms = 0;
+}
+
+bool
+sched_kick(struct job *job)
+{
+	if (!sched_is_dead(job) || S.stopping)
+		return false;
+	unfinish(job);
+	/* A fresh attempt budget; the history stays. */
+	job->attempt_base = job->nattempts;
+	S.nqueued++;
+	counter_add(jobd.stats, COUNTER_jobs_kicked, 1);
+	enqueue(job);
+	sched_pump();
+	return true;
+}
+
+bool
+sched_discard(struct job *job)
+{
+	if (!sched_is_dead(job))
+		return false;
+	unfinish(job);
+	table_remove(job);
+	job_free(job);
+	return true;
 }
 
 /* --- Queries -----------------------------------------------------------------

@@ -48,6 +48,15 @@ struct job *sched_find(uint64_t id);
  */
 bool sched_cancel(struct job *job);
 
+/*
+ * The dead set: jobs that ended failed or timed out after their last
+ * attempt.  kick requeues one with a fresh attempt budget (its history
+ * stays); discard deletes it.  Both return false for a job not dead.
+ */
+bool sched_is_dead(const struct job *job);
+bool sched_kick(struct job *job);
+bool sched_discard(struct job *job);
+
 /* Jobs in the table with id > after, in id order; fn returns false to stop. */
 void sched_foreach(
     uint64_t after, bool (*fn)(struct job *job, void *arg), void *arg);

@@ -35,6 +35,7 @@
 	C(jobs_retried, "attempts scheduled again after a failure")           \
 	C(jobs_cancelled, "jobs cancelled")                                   \
 	C(jobs_expired, "jobs that expired before they started")              \
+	C(jobs_kicked, "dead jobs requeued by kick")                          \
 	C(conns_total, "connections accepted")                                \
 	C(requests, "requests handled")                                       \
 	C(requests_hello, "hello requests")                                   \
@@ -48,6 +49,9 @@
 	C(requests_watch, "watch requests")                                   \
 	C(requests_stats, "stats requests")                                   \
 	C(requests_queue, "queue requests")                                   \
+	C(requests_dead, "dead requests")                                     \
+	C(requests_kick, "kick requests")                                     \
+	C(requests_discard, "discard requests")                               \
 	C(protocol_errors, "requests answered with an error")                 \
 	C(backpressure_pauses,                                                \
 	    "times a client went unread until it read its replies")           \

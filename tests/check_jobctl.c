@@ -455,8 +455,8 @@ END_TEST
 START_TEST(test_help)
 {
 	static const char *const names[] = {"run", "submit", "get", "wait",
-	    "cancel", "logs", "list", "watch", "batch", "queues", "queue",
-	    "stats", "ping"};
+	    "cancel", "logs", "list", "watch", "dead", "kick", "discard",
+	    "batch", "queues", "queue", "stats", "ping"};
 	struct result r = JOBCTL("help");
 	size_t i;
 
@@ -1766,6 +1766,337 @@ START_TEST(test_expired)
 }
 END_TEST
 
+/* --- the dead set: dead, kick, discard ------------------------------------ */
+
+/* jobctl's own checks: usage errors before anything is sent. */
+START_TEST(test_dead_usage)
+{
+	static const char *const cases[][5] = {
+	    {"kick", NULL, NULL, NULL, "a job id or --all is required"},
+	    {"discard", NULL, NULL, NULL, "a job id or --all is required"},
+	    {"kick", "--queue", "q", NULL, "a job id or --all is required"},
+	    {"kick", "--all", "7", NULL, "job ids or --all, not both"},
+	    {"discard", "7", "--all", NULL, "job ids or --all, not both"},
+	    {"kick", "--queue", "q", "7", "--queue goes with --all"},
+	    {"discard", "7", "--queue", "q", "--queue goes with --all"},
+	    {"kick", "--all", "--queue", "bad/name", "bad queue name"},
+	    {"discard", "--all", "--queue", "", "bad queue name"},
+	    {"kick", "7", "x", NULL, "bad job id \"x\""},
+	    {"discard", "0", NULL, NULL, "bad job id \"0\""},
+	    {"kick", "--bogus", NULL, NULL, "unknown option --bogus"},
+	    {"dead", "5", NULL, NULL, "unexpected argument \"5\""},
+	    {"dead", "--limit", "0", NULL, "--limit"},
+	    {"dead", "--limit", "10001", NULL, "--limit"},
+	    {"dead", "--queue", "a b", NULL, "bad queue name"},
+	    {"dead", "--queue", NULL, NULL, "needs a value"},
+	};
+	struct result r;
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		r = JOBCTL(cases[i][0], cases[i][1], cases[i][2], cases[i][3]);
+		ck_assert_msg(r.rc == 125, "case %zu: exit %d", i, r.rc);
+		ck_assert_msg(strstr(r.err, cases[i][4]) != NULL,
+		    "case %zu: stderr \"%s\" lacks \"%s\"", i, r.err,
+		    cases[i][4]);
+		ck_assert_ptr_nonnull(strstr(r.err, "usage: jobctl"));
+		ck_assert_str_eq(r.out, "");
+		result_free(&r);
+	}
+	r = JOBCTL("kick", "--help");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_ptr_nonnull(
+	    strstr(r.out, "usage: jobctl kick ID... | --all [--queue NAME]\n"));
+	result_free(&r);
+}
+END_TEST
+
+/* Submit a job that fails (exit 3) and wait for it to end; its id. */
+static long long
+dead_job(char *text, size_t len, const char *queue)
+{
+	long long id;
+	struct result r;
+
+	if (queue != NULL)
+		id = submit("--queue", queue, "--", "sh", "-c", "exit 3", NULL);
+	else
+		id = submit("--", "sh", "-c", "exit 3", NULL);
+	snprintf(text, len, "%lld", id);
+	r = JOBCTL("wait", text);
+	ck_assert_int_eq(r.rc, 1);
+	result_free(&r);
+	return id;
+}
+
+/* The ids of `jobctl dead --json ARGS`, in order, as "ID ID ..." text. */
+static char *
+dead_ids(const char *a1, const char *a2)
+{
+	struct result r = JOBCTL("dead", "--json", "--all", a1, a2);
+	char *line, *save, *ids;
+	size_t len = 0;
+	json_t *job;
+
+	ck_assert_msg(r.rc == 0, "dead: %s", r.err);
+	ids = calloc(1, strlen(r.out) + 1);
+	ck_assert_ptr_nonnull(ids);
+	for (line = strtok_r(r.out, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		job = json_loads(line, 0, NULL);
+		ck_assert_msg(job != NULL, "not JSON: %s", line);
+		len += (size_t)sprintf(
+		    ids + len, "%s%lld", len > 0 ? " " : "", num(job, "id"));
+		json_decref(job);
+	}
+	result_free(&r);
+	return ids;
+}
+
+START_TEST(test_dead_kick)
+{
+	char bad[32], ok[32], want[128], *ids;
+	long long id = dead_job(bad, sizeof bad, NULL);
+	long long good = submit("--", "true", NULL);
+	struct result r;
+	json_t *job;
+
+	snprintf(ok, sizeof ok, "%lld", good);
+	r = JOBCTL("wait", ok);
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	/* The failed job is dead, the one that succeeded is not. */
+	r = JOBCTL("dead");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(count_lines(r.out), 2);
+	ck_assert_ptr_nonnull(strstr(r.out, "ID "));
+	ck_assert_ptr_nonnull(strstr(r.out, " failed "));
+	ck_assert_ptr_nonnull(strstr(r.out, "sh -c 'exit 3'\n"));
+	ck_assert_str_eq(r.err, "");
+	result_free(&r);
+	ids = dead_ids(NULL, NULL);
+	ck_assert_str_eq(ids, bad);
+	free(ids);
+	r = JOBCTL("dead", "--json");
+	job = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(job);
+	ck_assert_int_eq(num(job, "id"), id);
+	ck_assert_str_eq(str(job, "state"), "failed");
+	ck_assert_int_eq(num(job, "exit_code"), 3);
+	json_decref(job);
+	result_free(&r);
+
+	/* Kicked: it runs again and fails again, its history kept. */
+	r = JOBCTL("kick", bad);
+	ck_assert_int_eq(r.rc, 0);
+	snprintf(want, sizeof want, "kicked 1 job: %s\n", bad);
+	ck_assert_str_eq(r.out, want);
+	ck_assert_str_eq(r.err, "");
+	result_free(&r);
+	r = JOBCTL("wait", bad);
+	ck_assert_int_eq(r.rc, 1);
+	result_free(&r);
+	job = get_job(id);
+	ck_assert_str_eq(str(job, "state"), "failed");
+	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 2);
+	json_decref(job);
+	ids = dead_ids(NULL, NULL);
+	ck_assert_str_eq(ids, bad);
+	free(ids);
+
+	/* A job that is not dead is left alone: exit 1, and said why. */
+	r = JOBCTL("kick", ok);
+	ck_assert_int_eq(r.rc, 1);
+	ck_assert_str_eq(r.out, "kicked 0 jobs\n");
+	snprintf(
+	    want, sizeof want, "jobctl: job %s is not dead: not kicked\n", ok);
+	ck_assert_str_eq(r.err, want);
+	result_free(&r);
+	job = get_job(good);
+	ck_assert_str_eq(str(job, "state"), "succeeded");
+	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 1);
+	json_decref(job);
+	/* --json: the kicked jobs' summaries, one per line. */
+	r = JOBCTL("kick", "--json", ok, bad);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(count_lines(r.out), 1);
+	job = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(job);
+	ck_assert_int_eq(num(job, "id"), id);
+	json_decref(job);
+	result_free(&r);
+	r = JOBCTL("wait", bad);
+	ck_assert_int_eq(r.rc, 1);
+	result_free(&r);
+	job = get_job(id);
+	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 3);
+	json_decref(job);
+	/* An id jobd never gave out is an error. */
+	r = JOBCTL("kick", "424242");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "not_found"));
+	ck_assert_str_eq(r.out, "");
+	result_free(&r);
+	/* ... and then nothing is kicked, not even the dead job. */
+	r = JOBCTL("kick", bad, "424242");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "not_found"));
+	result_free(&r);
+	job = get_job(id);
+	ck_assert_str_eq(str(job, "state"), "failed");
+	json_decref(job);
+	ids = dead_ids(NULL, NULL);
+	ck_assert_str_eq(ids, bad);
+	free(ids);
+}
+END_TEST
+
+START_TEST(test_dead_discard)
+{
+	char bad[32], ok[32];
+	struct result r;
+	json_t *reply, *job;
+	long long good;
+	char *ids;
+
+	dead_job(bad, sizeof bad, NULL);
+	good = submit("--", "true", NULL);
+	snprintf(ok, sizeof ok, "%lld", good);
+	r = JOBCTL("wait", ok);
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	r = JOBCTL("discard", ok);
+	ck_assert_int_eq(r.rc, 1);
+	ck_assert_str_eq(r.out, "discarded 0 jobs\n");
+	result_free(&r);
+	job = get_job(good);
+	ck_assert_str_eq(str(job, "state"), "succeeded");
+	json_decref(job);
+	r = JOBCTL("discard", bad);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "discarded 1 job\n");
+	result_free(&r);
+	/* Gone for good. */
+	r = JOBCTL("get", bad);
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "not_found"));
+	result_free(&r);
+	ids = dead_ids(NULL, NULL);
+	ck_assert_str_eq(ids, "");
+	free(ids);
+	r = JOBCTL("discard", bad);
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "not_found"));
+	result_free(&r);
+	/* --json: the count. */
+	dead_job(bad, sizeof bad, NULL);
+	r = JOBCTL("discard", "--json", bad);
+	ck_assert_int_eq(r.rc, 0);
+	reply = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(reply);
+	ck_assert_int_eq(num(reply, "discarded"), 1);
+	ck_assert_ptr_null(json_object_get(reply, "ok"));
+	json_decref(reply);
+	result_free(&r);
+	r = JOBCTL("dead");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(count_lines(r.out), 1); /* the header */
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_dead_all_queue)
+{
+	char a[32], b[32], c[32], want[128], *ids;
+	long long ida = dead_job(a, sizeof a, "q");
+	long long idb = dead_job(b, sizeof b, "other");
+	struct result r;
+	json_t *job;
+
+	dead_job(c, sizeof c, NULL);
+	ids = dead_ids("--queue", "q");
+	ck_assert_str_eq(ids, a);
+	free(ids);
+	/* --all --queue q touches q's jobs only. */
+	r = JOBCTL("kick", "--all", "--queue", "q");
+	ck_assert_int_eq(r.rc, 0);
+	snprintf(want, sizeof want, "kicked 1 job: %s\n", a);
+	ck_assert_str_eq(r.out, want);
+	result_free(&r);
+	r = JOBCTL("wait", a);
+	ck_assert_int_eq(r.rc, 1);
+	result_free(&r);
+	job = get_job(ida);
+	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 2);
+	json_decref(job);
+	job = get_job(idb);
+	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 1);
+	json_decref(job);
+	r = JOBCTL("discard", "--all", "--queue", "q");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "discarded 1 job\n");
+	result_free(&r);
+	r = JOBCTL("get", a);
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "not_found"));
+	result_free(&r);
+	snprintf(want, sizeof want, "%s %s", b, c);
+	ids = dead_ids(NULL, NULL);
+	ck_assert_str_eq(ids, want);
+	free(ids);
+	r = JOBCTL("kick", "--all", "--queue", "q");
+	ck_assert_int_eq(r.rc, 1);
+	ck_assert_str_eq(r.out, "kicked 0 jobs\n");
+	result_free(&r);
+	/* --all alone: every queue. */
+	r = JOBCTL("discard", "--all");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "discarded 2 jobs\n");
+	result_free(&r);
+	ids = dead_ids(NULL, NULL);
+	ck_assert_str_eq(ids, "");
+	free(ids);
+}
+END_TEST
+
+/* A timed-out job is dead too; pages of the dead set, oldest first. */
+START_TEST(test_dead_pages)
+{
+	char a[32], b[32], want[128], *ids;
+	long long idb;
+	struct result r;
+	json_t *job;
+
+	dead_job(a, sizeof a, NULL);
+	idb = submit("--timeout", "100ms", "--", "sleep", "30", NULL);
+	snprintf(b, sizeof b, "%lld", idb);
+	r = JOBCTL("wait", b);
+	ck_assert_int_eq(r.rc, 1);
+	result_free(&r);
+	job = get_job(idb);
+	ck_assert_str_eq(str(job, "state"), "timed_out");
+	json_decref(job);
+	r = JOBCTL("dead", "--limit", "1");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(count_lines(r.out), 2);
+	ck_assert_ptr_nonnull(strstr(r.out, "sh -c 'exit 3'\n"));
+	snprintf(
+	    want, sizeof want, "jobctl: more jobs after %s: use --all\n", a);
+	ck_assert_str_eq(r.err, want);
+	result_free(&r);
+	r = JOBCTL("dead", "--all", "--limit", "1");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(count_lines(r.out), 3);
+	ck_assert_ptr_nonnull(strstr(r.out, " timed_out "));
+	ck_assert_str_eq(r.err, "");
+	result_free(&r);
+	snprintf(want, sizeof want, "%s %s", a, b);
+	ids = dead_ids("--limit", "1");
+	ck_assert_str_eq(ids, want);
+	free(ids);
+}
+END_TEST
+
 static Suite *
 jobctl_suite(void)
 {
@@ -1801,6 +2132,7 @@ jobctl_suite(void)
 	tcase_add_test(tc, test_stats);
 	tcase_add_test(tc, test_queue_usage);
 	tcase_add_test(tc, test_time_usage);
+	tcase_add_test(tc, test_dead_usage);
 	suite_add_tcase(s, tc);
 
 	/* Needs jobd's named queues. */
@@ -1843,6 +2175,16 @@ jobctl_suite(void)
 	tcase_add_test(tc, test_run_at_delayed);
 	tcase_add_test(tc, test_run_at_forms);
 	tcase_add_test(tc, test_expired);
+	suite_add_tcase(s, tc);
+
+	/* Needs jobd's dead set (dead, kick, discard). */
+	tc = tcase_create("dead");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_dead_kick);
+	tcase_add_test(tc, test_dead_discard);
+	tcase_add_test(tc, test_dead_all_queue);
+	tcase_add_test(tc, test_dead_pages);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1148,6 +1148,63 @@ START_TEST(test_delayed_and_expiring_jobs)
 }
 END_TEST
 
+/* The dead set: list, kick (fresh budget, history kept), discard. */
+START_TEST(test_dead_kick_discard)
+{
+	struct client c;
+	json_t *r, *job;
+
+	start(NULL);
+	connect_unix(&c);
+	job = run_job(&c, "{\"kind\":\"exec\",\"argv\":[\"false\"],"
+	                  "\"retries\":1,\"retry\":{\"base_ms\":1,"
+	                  "\"jitter\":false}}");
+	ck_assert_str_eq(str(job, "state"), "failed");
+	json_decref(job);
+	json_decref(run_job(&c, "{\"kind\":\"echo\"}"));
+	json_decref(run_job(&c, "{\"kind\":\"exec\",\"argv\":[\"false\"],"
+	                        "\"queue\":\"q\"}"));
+	r = call_ok(&c, "{\"op\":\"dead\"}");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), 2);
+	json_decref(r);
+	r = call_ok(&c, "{\"op\":\"dead\",\"queue\":\"q\"}");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), 1);
+	ck_assert_int_eq(
+	    num(json_array_get(json_object_get(r, "jobs"), 0), "id"), 3);
+	json_decref(r);
+
+	/* Kick job 1: two more attempts (its retries again), four in all. */
+	r = call_ok(&c, "{\"op\":\"kick\",\"jobs\":[1,2]}");
+	ck_assert_int_eq(num(r, "kicked"), 1); /* 2 succeeded: not dead */
+	json_decref(r);
+	r = call_ok(&c, "{\"op\":\"wait\",\"job\":1}");
+	job = json_object_get(r, "job");
+	ck_assert_str_eq(str(job, "state"), "failed");
+	ck_assert_uint_eq(json_array_size(json_object_get(job, "attempts")), 4);
+	json_decref(r);
+	ck_assert_int_eq(counter_of(&c, "jobs_kicked"), 1);
+
+	/* Discard every dead job of queue q. */
+	r = call_ok(&c, "{\"op\":\"discard\",\"all\":true,\"queue\":\"q\"}");
+	ck_assert_int_eq(num(r, "discarded"), 1);
+	json_decref(r);
+	call_err(&c, "{\"op\":\"get\",\"job\":3}", "not_found");
+	r = call_ok(&c, "{\"op\":\"dead\"}");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), 1);
+	json_decref(r);
+
+	/* Bad input. */
+	call_err(&c, "{\"op\":\"kick\"}", "bad_request");
+	call_err(&c, "{\"op\":\"kick\",\"job\":1,\"all\":true}", "bad_request");
+	call_err(&c, "{\"op\":\"discard\",\"job\":99}", "not_found");
+	call_err(&c, "{\"op\":\"discard\",\"job\":1,\"queue\":\"q\"}",
+	    "bad_request");
+	call_err(&c, "{\"op\":\"dead\",\"state\":\"failed\"}", "bad_request");
+	client_close(&c);
+	stop();
+}
+END_TEST
+
 static Suite *
 jobd_suite(void)
 {
@@ -1175,6 +1232,7 @@ jobd_suite(void)
 	tcase_add_test(tc, test_queue_priorities);
 	tcase_add_test(tc, test_queue_control);
 	tcase_add_test(tc, test_delayed_and_expiring_jobs);
+	tcase_add_test(tc, test_dead_kick_discard);
 	tcase_add_test(tc, test_sigterm_interrupts_running);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
