@@ -49,6 +49,8 @@ enum {
 	OPT_DELAY,
 	OPT_RUN_AT,
 	OPT_EXPIRES,
+	OPT_KEY,
+	OPT_KEY_ANY,
 };
 
 /* A job's priority: lower runs first (jobd's default is 100). */
@@ -78,6 +80,8 @@ static const struct option spec_options[] = {
     {"meta", required_argument, NULL, OPT_META},
     {"queue", required_argument, NULL, OPT_QUEUE},
     {"priority", required_argument, NULL, OPT_PRIORITY},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"key-any", no_argument, NULL, OPT_KEY_ANY},
     {"delay", required_argument, NULL, OPT_DELAY},
     {"run-at", required_argument, NULL, OPT_RUN_AT},
     {"expires", required_argument, NULL, OPT_EXPIRES},
@@ -88,7 +92,7 @@ static const struct option spec_options[] = {
 	"[--timeout DUR] [--retries N] [--backoff SPEC] [--kill-grace DUR] " \
 	"[--env K[=V]]... [--cwd DIR] [--stdin FILE|-] [--meta JSON] "       \
 	"[--queue NAME] [--priority N] [--delay DUR | --run-at TIME] "       \
-	"[--expires TIME] "                                                  \
+	"[--expires TIME] [--key KEY [--key-any]] "                          \
 	"{[--] CMD [ARG]... | --kind KIND [--args JSON]}"
 
 /* Read all of fd; NULL with errno. */
@@ -465,6 +469,18 @@ spec_parse(struct cmd_ctx *ctx, int argc, char **argv, json_t **out)
 				break;
 			}
 			json_object_set_new(spec, "queue", json_string(optarg));
+			break;
+		case OPT_KEY:
+			if (optarg[0] == '\0' || strlen(optarg) > 256 ||
+			    !utf8(optarg)) {
+				status = cmd_usage_error(
+				    ctx, "--key: 1 to 256 bytes of UTF-8");
+				break;
+			}
+			json_object_set_new(spec, "key", json_string(optarg));
+			break;
+		case OPT_KEY_ANY:
+			json_object_set_new(spec, "unique", json_string("any"));
 			break;
 		case OPT_PRIORITY:
 			if (cmd_parse_uint(optarg, 0, SPEC_PRIORITY_MAX, &n) !=

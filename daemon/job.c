@@ -50,7 +50,7 @@ static const char *const builtin_kinds[] = {
 /* The fields a spec may have; anything else is a mistake worth naming. */
 static const char *const spec_fields[] = {"kind", "argv", "env", "cwd", "stdin",
     "args", "meta", "timeout_ms", "kill_grace_ms", "retries", "retry", "queue",
-    "priority", "delay_ms", "run_at", "expires_at", NULL};
+    "priority", "delay_ms", "run_at", "expires_at", "key", "unique", NULL};
 
 const char *
 job_state_name(enum job_state s)
@@ -475,6 +475,38 @@ parse_times(struct parse *ps, struct job *job, const json_t *spec)
 	return 0;
 }
 
+/* "key": a unique key; "unique": "active" (default) or "any". */
+static int
+parse_key(struct parse *ps, struct job *job, const json_t *spec)
+{
+	const json_t *key = json_object_get(spec, "key");
+	const json_t *unique = json_object_get(spec, "unique");
+
+	if (key == NULL) {
+		if (unique != NULL)
+			return parse_fail(
+			    ps, PROTO_E_BAD_REQUEST, "unique needs a key");
+		return 0;
+	}
+	if (!json_is_string(key) || json_string_length(key) == 0 ||
+	    json_string_length(key) > JOB_KEY_MAX)
+		return parse_fail(ps, PROTO_E_BAD_REQUEST,
+		    "key must be a string of 1 to %d bytes", JOB_KEY_MAX);
+	if (parse_cstring(ps, key, "key", &job->key) != 0)
+		return -1;
+	if (unique != NULL) {
+		if (!json_is_string(unique) ||
+		    (strcmp(json_string_value(unique), "active") != 0 &&
+		        strcmp(json_string_value(unique), "any") != 0))
+			return parse_fail(ps, PROTO_E_BAD_REQUEST,
+			    "unique must be \"active\" (a job with the key "
+			    "that has not finished) or \"any\" (also a "
+			    "finished one still kept)");
+		job->key_any = strcmp(json_string_value(unique), "any") == 0;
+	}
+	return 0;
+}
+
 static int
 parse_queue(struct parse *ps, struct job *job, const json_t *spec)
 {
@@ -576,7 +608,7 @@ job_parse(
 	if ((value = json_object_get(spec, "meta")) != NULL)
 		job->meta = json_deep_copy(value);
 	if (parse_queue(&ps, job, spec) != 0 ||
-	    parse_times(&ps, job, spec) != 0)
+	    parse_times(&ps, job, spec) != 0 || parse_key(&ps, job, spec) != 0)
 		goto fail;
 	return job;
 fail:
@@ -594,6 +626,7 @@ job_free(struct job *job)
 		return;
 	free(job->kind_name);
 	free(job->queue_name);
+	free(job->key);
 	free_strv(job->argv);
 	free_strv(job->envp);
 	free(job->cwd);
@@ -786,6 +819,8 @@ job_summary_json(const struct job *job)
 	if (job->expires_ms != 0)
 		json_object_set_new(
 		    o, "expires_at", json_time(job->expires_ms));
+	if (job->key != NULL)
+		json_object_set_new(o, "key", json_string(job->key));
 	if (job->finished_ms != 0)
 		json_object_set_new(
 		    o, "finished_at", json_time(job->finished_ms));

@@ -29,6 +29,7 @@
 #define JOB_MAX_TIMEOUT_MS (30ULL * 24 * 3600 * 1000)
 #define JOB_PRIORITY_DEFAULT 100
 #define JOB_PRIORITY_MAX 1000
+#define JOB_KEY_MAX 256
 
 enum job_state {
 	JOB_QUEUED,
@@ -100,6 +101,8 @@ struct job {
 	struct compute *compute; /* compute */
 	struct retry_policy retry;
 	char *queue_name;
+	char *key;           /* unique key, or NULL */
+	bool key_any;        /* a finished job with the key counts too */
 	int priority;        /* 0 (most urgent) .. 1000 */
 	uint64_t delay_ms;   /* run no earlier than this after submit */
 	uint64_t run_at_ms;  /* not before (delay_ms / run_at); 0: now */

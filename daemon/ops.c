@@ -557,6 +557,22 @@ op_ping(const struct req *r)
 	return ok(r);
 }
 
+/* "duplicate": true on the jobs a unique key matched to an existing job. */
+static void
+mark_duplicates(json_t *reply, const bool *duplicate, size_t n, bool single)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (duplicate[i])
+			json_object_set_new(
+			    single ? json_object_get(reply, "job")
+			           : json_array_get(
+			                 json_object_get(reply, "jobs"), i),
+			    "duplicate", json_true());
+	}
+}
+
 static json_t *
 op_submit(const struct req *r)
 {
@@ -567,6 +583,7 @@ op_submit(const struct req *r)
 	bool wait = false, output = true, single = one != NULL;
 	uint64_t timeout_ms = 0;
 	struct queue *refused = NULL;
+	bool *duplicate;
 	struct job **jobs;
 	json_t *reply;
 	size_t i, n;
@@ -607,10 +624,12 @@ op_submit(const struct req *r)
 			return fail(r, (enum proto_err)code, "%s", err);
 		}
 	}
-	if (sched_submit(jobs, n, &refused) != 0) {
+	duplicate = xcalloc(n, sizeof(*duplicate));
+	if (sched_submit(jobs, n, &refused, duplicate) != 0) {
 		for (i = 0; i < n; i++)
 			job_free(jobs[i]);
 		free(jobs);
+		free(duplicate);
 		if (errno == ESHUTDOWN)
 			return fail(r, PROTO_E_QUEUE_DRAINING,
 			    "queue %s is draining: it takes no new jobs until "
@@ -626,8 +645,10 @@ op_submit(const struct req *r)
 	else {
 		reply = ok(r);
 		add_jobs(reply, jobs, n, single, AS_SUMMARY);
+		mark_duplicates(reply, duplicate, n, single);
 	}
 	free(jobs);
+	free(duplicate);
 	return reply;
 }
 
@@ -771,6 +792,7 @@ op_cancel(const struct req *r)
 struct list_ctx {
 	unsigned states;   /* bit per job_state; 0: all */
 	const char *queue; /* NULL: all */
+	const char *key;   /* NULL: all */
 	uint64_t limit;
 	json_t *out;
 	uint64_t last;
@@ -786,6 +808,9 @@ list_one(struct job *job, void *arg)
 		return true;
 	if (lc->queue != NULL && strcmp(lc->queue, job->queue_name) != 0)
 		return true;
+	if (lc->key != NULL &&
+	    (job->key == NULL || strcmp(lc->key, job->key) != 0))
+		return true;
 	if (json_array_size(lc->out) == lc->limit) {
 		lc->more = true;
 		return false;
@@ -800,11 +825,11 @@ static json_t *
 list_jobs(const struct req *r, unsigned forced_states)
 {
 	static const char *const list_fields[] = {
-	    "state", "after", "limit", "queue", NULL};
+	    "state", "after", "limit", "queue", "key", NULL};
 	static const char *const dead_fields[] = {
 	    "after", "limit", "queue", NULL};
 	struct list_ctx lc = {
-	    forced_states, NULL, LIST_LIMIT_DEFAULT, NULL, 0, false};
+	    .states = forced_states, .limit = LIST_LIMIT_DEFAULT};
 	const json_t *state = json_object_get(r->body, "state"), *v;
 	uint64_t after = 0;
 	json_t *reply;
@@ -835,6 +860,9 @@ list_jobs(const struct req *r, unsigned forced_states)
 		}
 	}
 	lc.queue = json_string_value(json_object_get(r->body, "queue"));
+	lc.key = json_string_value(json_object_get(r->body, "key"));
+	if (json_object_get(r->body, "key") != NULL && lc.key == NULL)
+		return fail(r, PROTO_E_BAD_REQUEST, "key must be a string");
 	if (json_object_get(r->body, "queue") != NULL && lc.queue == NULL)
 		return fail(r, PROTO_E_BAD_REQUEST, "queue must be a name");
 	lc.out = json_array();

@@ -43,6 +43,7 @@ static struct {
 	void (*stopped)(void);
 	struct event *grace_timer;
 	struct event *prune_timer;
+	json_t *keys; /* unique key -> id of its latest job */
 	struct event
 	    *prune_now; /* retention by count, after the current event */
 	sched_event_fn event_hook;
@@ -59,6 +60,7 @@ slot_of(uint64_t id)
 }
 
 static void table_insert(struct job *job);
+static void key_forget(struct job *job);
 
 static void
 table_grow(void)
@@ -119,6 +121,7 @@ table_remove(struct job *job)
 	}
 	S.table[i] = NULL;
 	S.njobs--;
+	key_forget(job);
 }
 
 /* --- Events and counters -------------------------------------------------- */
@@ -297,9 +300,38 @@ arm_expiry(struct job *job, uint64_t now)
 	evtimer_add(job->expire_timer, &tv);
 }
 
-int
-sched_submit(struct job **jobs, size_t n, struct queue **refused)
+/*
+ * Unique keys: a jansson object serves as the string hash map from a key
+ * to the id of the latest job submitted with it.
+ */
+static struct job *
+key_match(const struct job *job)
 {
+	struct job *old;
+	json_t *id;
+
+	if ((id = json_object_get(S.keys, job->key)) == NULL ||
+	    (old = sched_find((uint64_t)json_integer_value(id))) == NULL)
+		return NULL;
+	return !job_finished(old) || job->key_any ? old : NULL;
+}
+
+static void
+key_forget(struct job *job)
+{
+	json_t *id;
+
+	if (job->key != NULL &&
+	    (id = json_object_get(S.keys, job->key)) != NULL &&
+	    (uint64_t)json_integer_value(id) == job->id)
+		json_object_del(S.keys, job->key);
+}
+
+int
+sched_submit(
+    struct job **jobs, size_t n, struct queue **refused, bool *duplicate)
+{
+	struct job *old;
 	uint64_t now = now_ms();
 	size_t i;
 
@@ -316,8 +348,21 @@ sched_submit(struct job **jobs, size_t n, struct queue **refused)
 		}
 	}
 	for (i = 0; i < n; i++) {
+		duplicate[i] = false;
+		if (jobs[i]->key != NULL &&
+		    (old = key_match(jobs[i])) != NULL) {
+			/* The job with this key stands for this one. */
+			job_free(jobs[i]);
+			jobs[i] = old;
+			duplicate[i] = true;
+			counter_add(jobd.stats, COUNTER_jobs_deduplicated, 1);
+			continue;
+		}
 		queue_note_submit(jobs[i]->queue);
 		jobs[i]->id = S.next_id++;
+		if (jobs[i]->key != NULL)
+			json_object_set_new(S.keys, jobs[i]->key,
+			    json_integer((json_int_t)jobs[i]->id));
 		jobs[i]->submitted_ms = now;
 		table_insert(jobs[i]);
 		S.nqueued++;
@@ -571,6 +616,7 @@ sched_init(void)
 	S.mask = 1023;
 	S.table = xcalloc(S.mask + 1, sizeof(*S.table));
 	S.next_id = 1;
+	S.keys = json_object();
 	TAILQ_INIT(&S.finished);
 	if (getrandom(&S.rng, sizeof S.rng, 0) != sizeof S.rng || S.rng == 0)
 		S.rng = 0x2545f4914f6cdd1dULL ^ (uint64_t)now_ms();
@@ -641,6 +687,7 @@ sched_free(void)
 		job_free(job);
 	}
 	free(S.table);
+	json_decref(S.keys);
 	queues_free();
 	memset(&S, 0, sizeof S);
 }

@@ -29,11 +29,14 @@ void sched_set_event_hook(sched_event_fn fn);
 struct queue;
 
 /*
- * Accept n parsed jobs (ids assigned, queued).  Nothing is accepted on
+ * Accept n parsed jobs (ids assigned, queued).  A job whose unique key
+ * matches a job already known is freed and replaced in jobs[] by that job,
+ * with duplicate[i] set.  Nothing is accepted on
  * error: -1 with errno EAGAIN if they would take the queued jobs past
  * max_queued, ESHUTDOWN if one names a draining queue (*refused).
  */
-int sched_submit(struct job **jobs, size_t n, struct queue **refused);
+int sched_submit(
+    struct job **jobs, size_t n, struct queue **refused, bool *duplicate);
 
 /* A queue was paused, resumed or given a new limit: start what may. */
 void sched_queues_changed(void);

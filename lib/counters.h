@@ -36,6 +36,7 @@
 	C(jobs_cancelled, "jobs cancelled")                                   \
 	C(jobs_expired, "jobs that expired before they started")              \
 	C(jobs_kicked, "dead jobs requeued by kick")                          \
+	C(jobs_deduplicated, "submits answered with an existing job by key")  \
 	C(conns_total, "connections accepted")                                \
 	C(requests, "requests handled")                                       \
 	C(requests_hello, "hello requests")                                   \

@@ -33,6 +33,7 @@ static const char *const want_counters[][2] = {
     {"jobs_cancelled", "jobs cancelled"},
     {"jobs_expired", "jobs that expired before they started"},
     {"jobs_kicked", "dead jobs requeued by kick"},
+    {"jobs_deduplicated", "submits answered with an existing job by key"},
     {"conns_total", "connections accepted"},
     {"requests", "requests handled"},
     {"requests_hello", "hello requests"},

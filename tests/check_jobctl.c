@@ -423,6 +423,8 @@ START_TEST(test_usage_errors)
 	    {"run", "--", "printf", "\xff", "not valid UTF-8"},
 	    {"run", "--env", "X=\xff", "true", "not valid UTF-8"},
 	    {"watch", "--queue", "no spaces", "1", "bad queue name"},
+	    {"submit", "--key", "", "true", "--key"},
+	    {"submit", "--key-any", "--", "true", "unique needs a key"},
 	};
 	struct result r;
 	size_t i;

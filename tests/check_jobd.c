@@ -1205,6 +1205,73 @@ START_TEST(test_dead_kick_discard)
 }
 END_TEST
 
+/* Unique keys: a submit matching an unfinished job returns that job. */
+START_TEST(test_unique_keys)
+{
+	static const char *const extra[] = {"--max-running", "1", NULL};
+	struct client c;
+	json_t *r, *jobs;
+
+	start(extra);
+	connect_unix(&c);
+	json_decref(call_ok(&c, "{\"op\":\"submit\",\"job\":{\"kind\":"
+	                        "\"sleep\",\"args\":{\"ms\":60000}}}"));
+	r = call_ok(&c, "{\"op\":\"submit\",\"jobs\":["
+	                "{\"kind\":\"echo\",\"key\":\"nightly\"},"
+	                "{\"kind\":\"echo\",\"key\":\"nightly\"},"
+	                "{\"kind\":\"echo\",\"key\":\"other\"}]}");
+	jobs = json_object_get(r, "jobs");
+	ck_assert_int_eq(num(json_array_get(jobs, 0), "id"), 2);
+	ck_assert_int_eq(num(json_array_get(jobs, 1), "id"), 2);
+	ck_assert(json_is_true(
+	    json_object_get(json_array_get(jobs, 1), "duplicate")));
+	ck_assert_ptr_null(
+	    json_object_get(json_array_get(jobs, 0), "duplicate"));
+	ck_assert_int_eq(num(json_array_get(jobs, 2), "id"), 3);
+	json_decref(r);
+	r = call_ok(&c, "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\","
+	                "\"key\":\"nightly\"}}");
+	ck_assert_int_eq(num(json_object_get(r, "job"), "id"), 2);
+	json_decref(r);
+	r = call_ok(&c, "{\"op\":\"list\",\"key\":\"nightly\"}");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), 1);
+	json_decref(r);
+	ck_assert_int_eq(counter_of(&c, "jobs_deduplicated"), 2);
+
+	/* Once finished: a new job ("active"), or the old one ("any"). */
+	json_decref(call_ok(&c, "{\"op\":\"cancel\",\"job\":1}"));
+	json_decref(call_ok(&c, "{\"op\":\"wait\",\"jobs\":[2,3]}"));
+	r = call_ok(&c, "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\","
+	                "\"key\":\"nightly\",\"unique\":\"any\"}}");
+	ck_assert_int_eq(num(json_object_get(r, "job"), "id"), 2);
+	ck_assert_str_eq(str(json_object_get(r, "job"), "state"), "succeeded");
+	json_decref(r);
+	r = call_ok(&c, "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\","
+	                "\"key\":\"nightly\"}}");
+	ck_assert_int_eq(num(json_object_get(r, "job"), "id"), 4);
+	json_decref(r);
+
+	call_err(&c,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\","
+	    "\"key\":\"\"}}",
+	    "bad_request");
+	call_err(&c,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\","
+	    "\"key\":7}}",
+	    "bad_request");
+	call_err(&c,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\","
+	    "\"unique\":\"any\"}}",
+	    "bad_request");
+	call_err(&c,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\","
+	    "\"key\":\"k\",\"unique\":\"sometimes\"}}",
+	    "bad_request");
+	client_close(&c);
+	stop();
+}
+END_TEST
+
 static Suite *
 jobd_suite(void)
 {
@@ -1233,6 +1300,7 @@ jobd_suite(void)
 	tcase_add_test(tc, test_queue_control);
 	tcase_add_test(tc, test_delayed_and_expiring_jobs);
 	tcase_add_test(tc, test_dead_kick_discard);
+	tcase_add_test(tc, test_unique_keys);
 	tcase_add_test(tc, test_sigterm_interrupts_running);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
