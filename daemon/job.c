@@ -740,22 +740,18 @@ job_output_json(json_t *obj, const char *name, const struct buf *b)
 	}
 }
 
+/* The environment ("K=V" strings) as an object. */
 static json_t *
-strv_json(char **v, bool env)
+env_json(char **envp)
 {
-	json_t *out = env ? json_object() : json_array();
+	json_t *out = json_object();
 	const char *eq;
 	size_t i;
 
-	for (i = 0; v != NULL && v[i] != NULL; i++) {
-		if (!env) {
-			json_array_append_new(out, json_string(v[i]));
-			continue;
-		}
-		eq = strchr(v[i], '=');
-		char key[256];
-		snprintf(key, sizeof key, "%.*s", (int)(eq - v[i]), v[i]);
-		json_object_set_new(out, key, json_string(eq + 1));
+	for (i = 0; envp[i] != NULL; i++) {
+		eq = strchr(envp[i], '=');
+		json_object_setn_new(
+		    out, envp[i], (size_t)(eq - envp[i]), json_string(eq + 1));
 	}
 	return out;
 }
@@ -853,8 +849,7 @@ job_to_json(const struct job *job, unsigned flags)
 			add_argv(o, job->argv, 0);
 		}
 		if (job->envp != NULL)
-			json_object_set_new(
-			    o, "env", strv_json(job->envp, true));
+			json_object_set_new(o, "env", env_json(job->envp));
 		if (job->cwd != NULL)
 			json_object_set_new(o, "cwd", json_string(job->cwd));
 		if (job->args != NULL && !json_is_null(job->args))
