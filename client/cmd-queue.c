@@ -1,7 +1,10 @@
 /*
  * cmd-queue: the commands about jobd's named queues: `queues` lists them
  * as a table, `queue ACTION NAME` pauses, resumes, drains or clears one,
- * and `queue limit NAME N` sets how many of its jobs may run at once.
+ * `queue limit NAME N` sets how many of its jobs may run at once, and
+ * `queue set NAME OPTIONS` sets that and the rest of its settings: the
+ * most jobs it may hold and the timeout and retry policy of jobs that
+ * give none.
  *
  * Every action is one {"op":"queue"} request; jobd answers with the
  * queue's state after it, which is what the one-line summary (or the
@@ -16,11 +19,31 @@
 
 #include "conn.h"
 #include "jobctl.h"
+#include "retry.h"
 
 /* jobd's bound on a queue's concurrency; 0 means no limit. */
 #define QUEUE_LIMIT_MAX 65536
 
 static const struct option common_options[] = {CMD_COMMON_OPTIONS};
+
+enum {
+	OPT_LIMIT = CMD_OPT_COMMAND_FIRST,
+	OPT_MAX_LENGTH,
+	OPT_TIMEOUT,
+	OPT_RETRIES,
+	OPT_BACKOFF,
+	OPT_NO_RETRY,
+};
+
+static const struct option queue_options[] = {
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"backoff", required_argument, NULL, OPT_BACKOFF},
+    {"no-retry", no_argument, NULL, OPT_NO_RETRY},
+    CMD_COMMON_OPTIONS,
+};
 
 /* A queue action: its name on the command line and in the summary. */
 struct queue_action {
@@ -29,10 +52,79 @@ struct queue_action {
 };
 
 static const struct queue_action queue_actions[] = {
-    {"pause", "paused"}, {"resume", "resumed"}, {"drain", "draining"},
+    {"pause", "paused"},
+    {"resume", "resumed"},
+    {"drain", "draining"},
     {"clear", NULL}, /* says how many it cancelled instead */
     {"limit", NULL}, /* says the new limit instead */
+    {"set", "set"},
 };
+
+/*
+ * The settings `queue set` was given, as the request's fields: -1 to go
+ * on, or the exit status of a usage error.
+ */
+static int
+queue_setting(struct cmd_ctx *ctx, json_t *set, int opt, const char *arg)
+{
+	struct retry_policy policy;
+	json_t *retry;
+	char err[256];
+	uint64_t n;
+
+	switch (opt) {
+	case OPT_LIMIT:
+		if (cmd_parse_uint(arg, 0, QUEUE_LIMIT_MAX, &n) != 0)
+			return cmd_usage_error(ctx,
+			    "--limit: \"%s\" is not from 0 (no limit) to %d",
+			    arg, QUEUE_LIMIT_MAX);
+		json_object_set_new(
+		    set, "concurrency", json_integer((json_int_t)n));
+		return -1;
+	case OPT_MAX_LENGTH:
+		if (cmd_parse_uint(arg, 0, INT64_MAX, &n) != 0)
+			return cmd_usage_error(ctx,
+			    "--max-length: \"%s\" is not a number of jobs (0: "
+			    "no limit)",
+			    arg);
+		json_object_set_new(
+		    set, "max_length", json_integer((json_int_t)n));
+		return -1;
+	case OPT_TIMEOUT:
+		if (cmd_parse_duration(ctx, "--timeout", arg, &n) != 0)
+			return JOBCTL_EXIT_ERROR;
+		json_object_set_new(
+		    set, "timeout_ms", json_integer((json_int_t)n));
+		return -1;
+	case OPT_NO_RETRY:
+		json_object_set_new(set, "retry", json_null());
+		return -1;
+	default:
+		break;
+	}
+	retry = json_object_get(set, "retry");
+	if (!json_is_object(retry)) {
+		retry = json_object();
+		json_object_set_new(set, "retry", retry);
+	}
+	if (opt == OPT_RETRIES) {
+		if (cmd_parse_uint(arg, 0, RETRY_MAX_ATTEMPTS - 1, &n) != 0)
+			return cmd_usage_error(ctx,
+			    "--retries: \"%s\" is not from 0 to %d", arg,
+			    RETRY_MAX_ATTEMPTS - 1);
+		json_object_set_new(
+		    retry, "max_attempts", json_integer((json_int_t)n + 1));
+		return -1;
+	}
+	retry_policy_default(&policy);
+	if (retry_backoff_parse_spec(&policy, arg, err, sizeof err) != 0)
+		return cmd_usage_error(ctx, "--%s", err);
+	json_object_update_new(retry, json_pack("{s:s, s:I, s:I}", "backoff",
+	                                  retry_backoff_name(policy.backoff),
+	                                  "base_ms", (json_int_t)policy.base_ms,
+	                                  "max_ms", (json_int_t)policy.max_ms));
+	return -1;
+}
 
 static json_int_t
 field(const json_t *q, const char *key)
@@ -146,6 +238,19 @@ print_summary(const struct queue_action *action, const json_t *reply,
 		    (long long)n, n == 1 ? "" : "s");
 		return;
 	}
+	if (strcmp(action->name, "set") == 0) {
+		const json_t *retry = json_object_get(q, "retry");
+
+		printf(
+		    "queue %s: limit %lld, max length %lld, timeout %lld ms, "
+		    "retries %lld\n",
+		    name, (long long)field(q, "concurrency"),
+		    (long long)field(q, "max_length"),
+		    (long long)field(q, "timeout_ms"),
+		    retry != NULL ? (long long)field(retry, "max_attempts") - 1
+		                  : 0LL);
+		return;
+	}
 	printf("queue %s ", name);
 	if (action->done != NULL)
 		printf("%s", action->done);
@@ -157,21 +262,38 @@ print_summary(const struct queue_action *action, const json_t *reply,
 	    (long long)field(q, "running"));
 }
 
+static int queue_exec(struct cmd_ctx *ctx, int argc, char **argv, json_t *set);
+
 static int
 cmd_queue_exec(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	json_t *set = json_object();
+	int c, status = -1;
+
+	while (status == -1 && (c = cmd_getopt(ctx, argc, argv, "",
+	                            queue_options, false, &status)) != -1) {
+		if (c != CMD_GETOPT_EXIT)
+			status = queue_setting(ctx, set, c, optarg);
+	}
+	if (status != -1) {
+		json_decref(set);
+		return status;
+	}
+	status = queue_exec(ctx, argc, argv, set);
+	json_decref(set);
+	return status;
+}
+
+static int
+queue_exec(struct cmd_ctx *ctx, int argc, char **argv, json_t *set)
 {
 	const struct queue_action *action = NULL;
 	json_t *req, *reply, *q;
 	uint64_t limit = 0;
 	const char *name;
-	int c, status, want;
+	int want;
 	size_t i;
 
-	while ((c = cmd_getopt(ctx, argc, argv, "", common_options, false,
-	            &status)) != -1) {
-		if (c == CMD_GETOPT_EXIT)
-			return status;
-	}
 	if (optind == argc)
 		return cmd_usage_error(ctx, "an action is required");
 	for (i = 0; i < sizeof queue_actions / sizeof queue_actions[0]; i++) {
@@ -198,12 +320,21 @@ cmd_queue_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	if (argc - optind > want)
 		return cmd_usage_error(
 		    ctx, "unexpected argument \"%s\"", argv[optind + want]);
+	if (json_object_size(set) > 0 && strcmp(action->name, "set") != 0)
+		return cmd_usage_error(ctx,
+		    "--limit, --max-length, --timeout, --retries, --backoff "
+		    "and --no-retry are for queue set");
+	if (json_object_size(set) == 0 && strcmp(action->name, "set") == 0)
+		return cmd_usage_error(ctx,
+		    "set needs one or more of --limit, --max-length, "
+		    "--timeout, --retries, --backoff, --no-retry");
 
 	req = json_pack("{s:s, s:s, s:s}", "op", "queue", "action",
 	    want == 3 ? "set" : action->name, "name", name);
 	if (want == 3)
 		json_object_set_new(
 		    req, "concurrency", json_integer((json_int_t)limit));
+	json_object_update(req, set);
 	reply = cmd_call(ctx, req);
 	json_decref(req);
 	if (reply == NULL)
@@ -235,7 +366,10 @@ const struct cmd_entry cmd_queues_entry = {
 
 const struct cmd_entry cmd_queue_entry = {
     .name = "queue",
-    .usage = "{pause|resume|drain|clear} NAME | limit NAME N",
-    .summary = "pause, resume, drain or clear a queue, or set its limit",
+    .usage = "{pause|resume|drain|clear} NAME | limit NAME N | set NAME "
+             "[--limit N] [--max-length N] [--timeout DUR] [--retries N] "
+             "[--backoff SPEC] [--no-retry]",
+    .summary = "pause, resume, drain or clear a queue, or set its limit, "
+               "max length, default timeout and retries",
     .exec = cmd_queue_exec,
 };

@@ -51,6 +51,8 @@ enum {
 	OPT_EXPIRES,
 	OPT_KEY,
 	OPT_KEY_ANY,
+	OPT_AFTER,
+	OPT_AFTER_ANY,
 };
 
 /* A job's priority: lower runs first (jobd's default is 100). */
@@ -85,6 +87,8 @@ static const struct option spec_options[] = {
     {"delay", required_argument, NULL, OPT_DELAY},
     {"run-at", required_argument, NULL, OPT_RUN_AT},
     {"expires", required_argument, NULL, OPT_EXPIRES},
+    {"after", required_argument, NULL, OPT_AFTER},
+    {"after-any", no_argument, NULL, OPT_AFTER_ANY},
     CMD_COMMON_OPTIONS,
 };
 
@@ -92,7 +96,8 @@ static const struct option spec_options[] = {
 	"[--timeout DUR] [--retries N] [--backoff SPEC] [--kill-grace DUR] " \
 	"[--env K[=V]]... [--cwd DIR] [--stdin FILE|-] [--meta JSON] "       \
 	"[--queue NAME] [--priority N] [--delay DUR | --run-at TIME] "       \
-	"[--expires TIME] [--key KEY [--key-any]] "                          \
+	"[--expires TIME] [--key KEY [--key-any]] [--after ID]... "          \
+	"[--after-any] "                                                     \
 	"{[--] CMD [ARG]... | --kind KIND [--args JSON]}"
 
 /* Read all of fd; NULL with errno. */
@@ -515,6 +520,22 @@ spec_parse(struct cmd_ctx *ctx, int argc, char **argv, json_t **out)
 			status = spec_time(
 			    ctx, spec, "--expires", "expires_at", optarg, &now);
 			break;
+		case OPT_AFTER:
+			if (cmd_parse_uint(optarg, 1, INT64_MAX, &n) != 0) {
+				status = cmd_usage_error(ctx,
+				    "--after: \"%s\" is not a job id", optarg);
+				break;
+			}
+			if (json_object_get(spec, "depends_on") == NULL)
+				json_object_set_new(
+				    spec, "depends_on", json_array());
+			json_array_append_new(
+			    json_object_get(spec, "depends_on"),
+			    json_integer((json_int_t)n));
+			break;
+		case OPT_AFTER_ANY:
+			json_object_set_new(spec, "after", json_string("any"));
+			break;
 		default:
 			status = cmd_usage_error(ctx, "unexpected option");
 			break;
@@ -522,6 +543,12 @@ spec_parse(struct cmd_ctx *ctx, int argc, char **argv, json_t **out)
 	}
 	if (status != -1)
 		goto done;
+	if (json_object_get(spec, "after") != NULL &&
+	    json_object_get(spec, "depends_on") == NULL) {
+		status = cmd_usage_error(
+		    ctx, "--after-any needs one or more --after ID");
+		goto done;
+	}
 	if (json_object_get(spec, "delay_ms") != NULL &&
 	    json_object_get(spec, "run_at") != NULL) {
 		status =
@@ -686,6 +713,12 @@ run_status(const json_t *job, json_int_t id, bool exec)
 	if (strcmp(state, "cancelled") == 0) {
 		out_warn("job %lld: cancelled", (long long)id);
 		return JOBCTL_EXIT_CANCELLED;
+	}
+	if (strcmp(state, "dependency_failed") == 0) {
+		out_warn("job %lld: not run: a job it depends on did not "
+		         "succeed",
+		    (long long)id);
+		return JOBCTL_EXIT_FAILED;
 	}
 	if (strcmp(state, "expired") == 0) {
 		out_warn("job %lld expired before it started", (long long)id);

@@ -22,12 +22,14 @@
 static const char *const state_names[] = {
     [JOB_QUEUED] = "queued",
     [JOB_DELAYED] = "delayed",
+    [JOB_WAITING] = "waiting",
     [JOB_RUNNING] = "running",
     [JOB_SUCCEEDED] = "succeeded",
     [JOB_FAILED] = "failed",
     [JOB_TIMED_OUT] = "timed_out",
     [JOB_CANCELLED] = "cancelled",
     [JOB_EXPIRED] = "expired",
+    [JOB_DEPENDENCY_FAILED] = "dependency_failed",
 };
 
 static const char *const outcome_names[] = {
@@ -50,7 +52,8 @@ static const char *const builtin_kinds[] = {
 /* The fields a spec may have; anything else is a mistake worth naming. */
 static const char *const spec_fields[] = {"kind", "argv", "env", "cwd", "stdin",
     "args", "meta", "timeout_ms", "kill_grace_ms", "retries", "retry", "queue",
-    "priority", "delay_ms", "run_at", "expires_at", "key", "unique", NULL};
+    "priority", "delay_ms", "run_at", "expires_at", "key", "unique",
+    "depends_on", "after", "ref", NULL};
 
 const char *
 job_state_name(enum job_state s)
@@ -363,6 +366,7 @@ parse_retry(struct parse *ps, struct job *job, const json_t *spec)
 		return -1;
 	if (has_retries)
 		job->retry.max_attempts = (uint32_t)retries + 1;
+	job->retry_given = has_retries || r != NULL;
 	if (r == NULL)
 		return 0;
 	if (has_retries && json_is_object(r) &&
@@ -507,6 +511,72 @@ parse_key(struct parse *ps, struct job *job, const json_t *spec)
 	return 0;
 }
 
+/*
+ * "depends_on": [ID or REF, ...], "after": "ok" (default) or "any", and
+ * "ref": a name other jobs of the same submit may depend on.  Refs are
+ * resolved, and checked for cycles, by the scheduler.
+ */
+static int
+parse_deps(struct parse *ps, struct job *job, const json_t *spec)
+{
+	const json_t *deps = json_object_get(spec, "depends_on");
+	const json_t *after = json_object_get(spec, "after");
+	const json_t *ref = json_object_get(spec, "ref");
+	const json_t *v;
+	size_t i, n;
+
+	if (ref != NULL) {
+		if (!json_is_string(ref) || json_string_length(ref) == 0 ||
+		    json_string_length(ref) > JOB_REF_MAX)
+			return parse_fail(ps, PROTO_E_BAD_REQUEST,
+			    "ref must be a string of 1 to %d bytes",
+			    JOB_REF_MAX);
+		if (parse_cstring(ps, ref, "ref", &job->ref) != 0)
+			return -1;
+	}
+	if (deps == NULL) {
+		if (after != NULL)
+			return parse_fail(
+			    ps, PROTO_E_BAD_REQUEST, "after needs depends_on");
+		return 0;
+	}
+	if (after != NULL) {
+		if (!json_is_string(after) ||
+		    (strcmp(json_string_value(after), "ok") != 0 &&
+		        strcmp(json_string_value(after), "any") != 0))
+			return parse_fail(ps, PROTO_E_BAD_REQUEST,
+			    "after must be \"ok\" (run when every dependency "
+			    "succeeded) or \"any\" (when every one ended)");
+		job->after_any = strcmp(json_string_value(after), "any") == 0;
+	}
+	n = json_is_array(deps) ? json_array_size(deps) : 0;
+	if (n == 0 || n > JOB_DEPS_MAX)
+		return parse_fail(ps, PROTO_E_BAD_REQUEST,
+		    "depends_on must be an array of 1 to %d job ids (or refs "
+		    "of jobs in the same submit)",
+		    JOB_DEPS_MAX);
+	job->deps = xcalloc(n, sizeof(*job->deps));
+	job->ndeps = (uint32_t)n;
+	json_array_foreach(deps, i, v)
+	{
+		if (json_is_integer(v) && json_integer_value(v) > 0) {
+			job->deps[i] = (uint64_t)json_integer_value(v);
+			continue;
+		}
+		if (!json_is_string(v))
+			return parse_fail(ps, PROTO_E_BAD_REQUEST,
+			    "depends_on[%zu] must be a job id (an integer from "
+			    "1) or the ref of a job in the same submit",
+			    i);
+		if (job->dep_refs == NULL)
+			job->dep_refs = xcalloc(n, sizeof(*job->dep_refs));
+		if (parse_cstring(ps, v, "depends_on[]", &job->dep_refs[i]) !=
+		    0)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 parse_queue(struct parse *ps, struct job *job, const json_t *spec)
 {
@@ -599,22 +669,40 @@ job_parse(
 	                           : parse_builtin(&ps, job, spec);
 	if (r != 0)
 		goto fail;
-	if (parse_uint(&ps, spec, "timeout_ms", 0, JOB_MAX_TIMEOUT_MS,
-	        &job->timeout_ms) < 0 ||
-	    parse_uint(&ps, spec, "kill_grace_ms", 0, 3600 * 1000,
+	if ((r = parse_uint(&ps, spec, "timeout_ms", 0, JOB_MAX_TIMEOUT_MS,
+	         &job->timeout_ms)) < 0)
+		goto fail;
+	job->timeout_given = r > 0;
+	if (parse_uint(&ps, spec, "kill_grace_ms", 0, 3600 * 1000,
 	        &job->kill_grace_ms) < 0 ||
 	    parse_retry(&ps, job, spec) != 0)
 		goto fail;
 	if ((value = json_object_get(spec, "meta")) != NULL)
 		job->meta = json_deep_copy(value);
 	if (parse_queue(&ps, job, spec) != 0 ||
-	    parse_times(&ps, job, spec) != 0 || parse_key(&ps, job, spec) != 0)
+	    parse_times(&ps, job, spec) != 0 ||
+	    parse_key(&ps, job, spec) != 0 || parse_deps(&ps, job, spec) != 0)
 		goto fail;
 	return job;
 fail:
 	*code = ps.code;
 	job_free(job);
 	return NULL;
+}
+
+void
+job_forget_refs(struct job *job)
+{
+	uint32_t i;
+
+	if (job->dep_refs != NULL) {
+		for (i = 0; i < job->ndeps; i++)
+			free(job->dep_refs[i]);
+		free(job->dep_refs);
+		job->dep_refs = NULL;
+	}
+	free(job->ref);
+	job->ref = NULL;
 }
 
 void
@@ -627,6 +715,9 @@ job_free(struct job *job)
 	free(job->kind_name);
 	free(job->queue_name);
 	free(job->key);
+	job_forget_refs(job);
+	free(job->deps);
+	free(job->dependents);
 	free_strv(job->argv);
 	free_strv(job->envp);
 	free(job->cwd);
@@ -859,6 +950,19 @@ job_to_json(const struct job *job, unsigned flags)
 			    json_integer((json_int_t)job->timeout_ms));
 		json_object_set_new(
 		    o, "retry", retry_policy_to_json(&job->retry));
+	}
+	if (job->ndeps > 0) {
+		json_t *deps = json_array();
+
+		for (i = 0; i < job->ndeps; i++)
+			json_array_append_new(
+			    deps, json_integer((json_int_t)job->deps[i]));
+		json_object_set_new(o, "depends_on", deps);
+		json_object_set_new(
+		    o, "after", json_string(job->after_any ? "any" : "ok"));
+		if (job->state == JOB_WAITING)
+			json_object_set_new(
+			    o, "waiting_for", json_integer(job->deps_pending));
 	}
 	attempts = json_array();
 	for (i = 0; i < job->nattempts; i++)

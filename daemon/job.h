@@ -7,8 +7,10 @@
  * loop's thread only; a running compute job lends its `compute` and its
  * cancel flag to one pool task until that task's completion comes back.
  *
+ *   waiting (for dependencies) -> delayed (until run_at) -> queued
  *   queued -> running -> succeeded | failed | timed_out | cancelled
  *                  \-> delayed (waiting to retry) -> queued
+ *   queued, delayed or waiting -> expired | cancelled | dependency_failed
  */
 #ifndef JOBD_JOB_H
 #define JOBD_JOB_H
@@ -30,16 +32,20 @@
 #define JOB_PRIORITY_DEFAULT 100
 #define JOB_PRIORITY_MAX 1000
 #define JOB_KEY_MAX 256
+#define JOB_DEPS_MAX 1024 /* entries in depends_on */
+#define JOB_REF_MAX 64    /* bytes in a ref */
 
 enum job_state {
 	JOB_QUEUED,
 	JOB_DELAYED,
+	JOB_WAITING, /* for its dependencies */
 	JOB_RUNNING,
 	JOB_SUCCEEDED,
 	JOB_FAILED,
 	JOB_TIMED_OUT,
 	JOB_CANCELLED,
-	JOB_EXPIRED, /* not started before its expires_at */
+	JOB_EXPIRED,           /* not started before its expires_at */
+	JOB_DEPENDENCY_FAILED, /* a dependency did not succeed */
 };
 
 enum job_kind {
@@ -100,6 +106,7 @@ struct job {
 	uint64_t sleep_ms;       /* sleep */
 	struct compute *compute; /* compute */
 	struct retry_policy retry;
+	bool timeout_given, retry_given; /* else the queue's defaults apply */
 	char *queue_name;
 	char *key;           /* unique key, or NULL */
 	bool key_any;        /* a finished job with the key counts too */
@@ -108,6 +115,20 @@ struct job {
 	uint64_t run_at_ms;  /* not before (delay_ms / run_at); 0: now */
 	uint64_t expires_ms; /* expires if not started by then; 0: never */
 	uint64_t due_ms;     /* while delayed: when it is queued again */
+
+	/*
+	 * Dependencies.  deps[i] is a job id, or 0 while a submit resolves
+	 * dep_refs[i], the `ref` of another job in the same submit.  A job
+	 * waits until deps_pending reaches 0; a job others wait for keeps
+	 * their ids in dependents until it finishes.
+	 */
+	uint64_t *deps;
+	char **dep_refs; /* submit only */
+	char *ref;       /* submit only */
+	uint64_t *dependents;
+	uint32_t ndeps, deps_pending;
+	uint32_t ndependents, dependents_cap;
+	bool after_any; /* any end of a dependency will do, not just success */
 
 	/* Times, ms since the epoch. */
 	uint64_t submitted_ms;
@@ -150,6 +171,8 @@ struct job {
 struct job *job_parse(
     const json_t *spec, const char *where, int *code, char *err, size_t errlen);
 void job_free(struct job *job);
+/* Drop what only a submit needs (ref, dep_refs). */
+void job_forget_refs(struct job *job);
 
 bool job_finished(const struct job *job);
 const char *job_state_name(enum job_state s);

@@ -582,7 +582,7 @@ op_submit(const struct req *r)
 	const json_t *many = json_object_get(r->body, "jobs");
 	bool wait = false, output = true, single = one != NULL;
 	uint64_t timeout_ms = 0;
-	struct queue *refused = NULL;
+	struct submit_error serr;
 	bool *duplicate;
 	struct job **jobs;
 	json_t *reply;
@@ -625,19 +625,13 @@ op_submit(const struct req *r)
 		}
 	}
 	duplicate = xcalloc(n, sizeof(*duplicate));
-	if (sched_submit(jobs, n, &refused, duplicate) != 0) {
+	serr.single = single;
+	if (sched_submit(jobs, n, duplicate, &serr) != 0) {
 		for (i = 0; i < n; i++)
 			job_free(jobs[i]);
 		free(jobs);
 		free(duplicate);
-		if (errno == ESHUTDOWN)
-			return fail(r, PROTO_E_QUEUE_DRAINING,
-			    "queue %s is draining: it takes no new jobs until "
-			    "it is resumed",
-			    queue_name(refused));
-		return fail(r, PROTO_E_QUEUE_FULL,
-		    "%zu job(s) queued already; the limit is %zu",
-		    sched_count_queued(), jobd.cfg.max_queued);
+		return fail(r, (enum proto_err)serr.code, "%s", serr.msg);
 	}
 	if (wait)
 		reply = wait_for(r, jobs, n, single, output, timeout_ms,
@@ -652,16 +646,69 @@ op_submit(const struct req *r)
 	return reply;
 }
 
+/*
+ * {"op":"queue","action":"set","name":Q, and any of "concurrency",
+ * "max_length", "timeout_ms" (0: none) and "retry" (a policy, or null for
+ * none)}: every value is checked before any is applied.
+ */
+static json_t *
+queue_set(const struct req *r, const char *name)
+{
+	static const char *const settings[] = {
+	    "concurrency", "max_length", "timeout_ms", "retry", NULL};
+	uint64_t concurrency = 0, max_length = 0, timeout_ms = 0;
+	const json_t *retry = json_object_get(r->body, "retry");
+	struct retry_policy policy;
+	struct queue *q;
+	json_t *reply;
+	char msg[200];
+	size_t i;
+
+	for (i = 0; settings[i] != NULL; i++) {
+		if (json_object_get(r->body, settings[i]) != NULL)
+			break;
+	}
+	if (settings[i] == NULL)
+		return fail(r, PROTO_E_BAD_REQUEST,
+		    "queue set needs one or more of concurrency, max_length, "
+		    "timeout_ms, retry");
+	if ((reply = get_uint(r, "concurrency", 0, 65536, &concurrency)) !=
+	        NULL ||
+	    (reply = get_uint(r, "max_length", 0, jobd.cfg.max_queued,
+	         &max_length)) != NULL ||
+	    (reply = get_uint(
+	         r, "timeout_ms", 0, JOB_MAX_TIMEOUT_MS, &timeout_ms)) != NULL)
+		return reply;
+	if (retry != NULL && !json_is_null(retry)) {
+		retry_policy_default(&policy);
+		if (retry_policy_from_json(&policy, retry, msg, sizeof msg) !=
+		    0)
+			return fail(r, PROTO_E_BAD_REQUEST, "%s", msg);
+	}
+	q = queue_get(name);
+	if (json_object_get(r->body, "concurrency") != NULL)
+		queue_set_concurrency(q, (unsigned)concurrency);
+	if (json_object_get(r->body, "max_length") != NULL)
+		queue_set_max_length(q, (size_t)max_length);
+	if (json_object_get(r->body, "timeout_ms") != NULL)
+		queue_set_timeout(q, timeout_ms);
+	if (retry != NULL)
+		queue_set_retry(q, json_is_null(retry) ? NULL : &policy);
+	sched_queues_changed();
+	reply = ok(r);
+	json_object_set_new(reply, "queue", queue_json(q));
+	return reply;
+}
+
 /* {"op":"queue","action":"list"|"pause"|"resume"|"drain"|"clear"|"set"} */
 static json_t *
 op_queue(const struct req *r)
 {
-	static const char *const fields[] = {
-	    "action", "name", "concurrency", NULL};
+	static const char *const fields[] = {"action", "name", "concurrency",
+	    "max_length", "timeout_ms", "retry", NULL};
 	const char *action =
 	    json_string_value(json_object_get(r->body, "action"));
 	const char *name = json_string_value(json_object_get(r->body, "name"));
-	uint64_t concurrency = 0;
 	size_t cleared = 0;
 	struct queue *q;
 	json_t *reply;
@@ -682,13 +729,6 @@ op_queue(const struct req *r)
 		    "queue %s needs \"name\": 1 to %d letters, digits, '_', "
 		    "'.' or '-'",
 		    action, QUEUE_NAME_MAX);
-	if (strcmp(action, "set") == 0 &&
-	    ((reply = get_uint(r, "concurrency", 0, 65536, &concurrency)) !=
-	            NULL ||
-	        json_object_get(r->body, "concurrency") == NULL))
-		return reply != NULL ? reply
-		                     : fail(r, PROTO_E_BAD_REQUEST,
-		                           "queue set needs \"concurrency\"");
 	if (strcmp(action, "pause") != 0 && strcmp(action, "resume") != 0 &&
 	    strcmp(action, "drain") != 0 && strcmp(action, "clear") != 0 &&
 	    strcmp(action, "set") != 0)
@@ -696,6 +736,8 @@ op_queue(const struct req *r)
 		    "queue action \"%.32s\" is unknown (list, pause, resume, "
 		    "drain, clear, set)",
 		    action);
+	if (strcmp(action, "set") == 0)
+		return queue_set(r, name);
 	q = queue_get(name);
 	if (strcmp(action, "pause") == 0)
 		queue_set_paused(q, true);
@@ -706,8 +748,6 @@ op_queue(const struct req *r)
 		queue_set_draining(q, true);
 	else if (strcmp(action, "clear") == 0)
 		cleared = sched_queue_clear(q);
-	else
-		queue_set_concurrency(q, (unsigned)concurrency);
 	sched_queues_changed();
 	reply = ok(r);
 	json_object_set_new(reply, "queue", queue_json(q));

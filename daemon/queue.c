@@ -23,9 +23,16 @@ struct queue {
 	unsigned concurrency; /* 0: no limit of its own */
 	size_t running;
 	size_t delayed;
+	size_t waiting;
+	size_t incoming; /* jobs of a submit being checked */
 	bool paused;
 	bool draining;
-	uint64_t submitted, succeeded, failed, timed_out, cancelled;
+	/* Settings: 0 for none; a policy for jobs that give none. */
+	size_t max_length;
+	uint64_t timeout_ms;
+	struct retry_policy *retry;
+	uint64_t submitted, succeeded, failed, timed_out, cancelled, expired,
+	    dependency_failed;
 	LIST_ENTRY(queue) link;
 };
 
@@ -198,6 +205,12 @@ queue_note_delayed(struct queue *q, int delta)
 }
 
 void
+queue_note_waiting(struct queue *q, int delta)
+{
+	q->waiting = (size_t)((long)q->waiting + delta);
+}
+
+void
 queue_note_running(struct queue *q, int delta)
 {
 	q->running = (size_t)((long)q->running + delta);
@@ -218,6 +231,12 @@ queue_note_finish(struct queue *q, enum job_state state)
 		break;
 	case JOB_CANCELLED:
 		q->cancelled++;
+		break;
+	case JOB_EXPIRED:
+		q->expired++;
+		break;
+	case JOB_DEPENDENCY_FAILED:
+		q->dependency_failed++;
 		break;
 	default:
 		break;
@@ -254,17 +273,86 @@ queue_set_concurrency(struct queue *q, unsigned n)
 	q->concurrency = n;
 }
 
+size_t
+queue_size(const struct queue *q)
+{
+	return q->len + q->delayed + q->waiting;
+}
+
+void
+queue_reserve(struct queue *q, int delta)
+{
+	q->incoming = (size_t)((long)q->incoming + delta);
+}
+
+bool
+queue_over_length(const struct queue *q)
+{
+	return q->max_length != 0 &&
+	       queue_size(q) + q->incoming > q->max_length;
+}
+
+size_t
+queue_max_length(const struct queue *q)
+{
+	return q->max_length;
+}
+
+void
+queue_set_max_length(struct queue *q, size_t n)
+{
+	q->max_length = n;
+}
+
+void
+queue_set_timeout(struct queue *q, uint64_t ms)
+{
+	q->timeout_ms = ms;
+}
+
+void
+queue_set_retry(struct queue *q, const struct retry_policy *p)
+{
+	free(q->retry);
+	q->retry = NULL;
+	if (p != NULL) {
+		q->retry = xmalloc(sizeof(*q->retry));
+		*q->retry = *p;
+	}
+}
+
+void
+queue_apply_defaults(const struct queue *q, struct job *job)
+{
+	if (!job->timeout_given)
+		job->timeout_ms = q->timeout_ms;
+	if (!job->retry_given && q->retry != NULL)
+		job->retry = *q->retry;
+}
+
 json_t *
 queue_json(const struct queue *q)
 {
-	return json_pack("{s:s, s:I, s:I, s:b, s:b, s:I, s:I, s:I, s:I, s:I, "
-	                 "s:I}",
-	    "name", q->name, "depth", (json_int_t)(q->len + q->delayed),
-	    "running", (json_int_t)q->running, "paused", q->paused, "draining",
-	    q->draining, "concurrency", (json_int_t)q->concurrency, "submitted",
-	    (json_int_t)q->submitted, "succeeded", (json_int_t)q->succeeded,
-	    "failed", (json_int_t)q->failed, "timed_out",
-	    (json_int_t)q->timed_out, "cancelled", (json_int_t)q->cancelled);
+	json_t *o;
+
+	o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:I, s:I, "
+	              "s:I}",
+	    "name", q->name, "depth", (json_int_t)queue_size(q), "queued",
+	    (json_int_t)q->len, "delayed", (json_int_t)q->delayed, "waiting",
+	    (json_int_t)q->waiting, "running", (json_int_t)q->running, "paused",
+	    q->paused, "draining", q->draining, "concurrency",
+	    (json_int_t)q->concurrency, "max_length", (json_int_t)q->max_length,
+	    "timeout_ms", (json_int_t)q->timeout_ms);
+	if (q->retry != NULL)
+		json_object_set_new(o, "retry", retry_policy_to_json(q->retry));
+	json_object_update_new(
+	    o, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "submitted",
+	           (json_int_t)q->submitted, "succeeded",
+	           (json_int_t)q->succeeded, "failed", (json_int_t)q->failed,
+	           "timed_out", (json_int_t)q->timed_out, "cancelled",
+	           (json_int_t)q->cancelled, "expired", (json_int_t)q->expired,
+	           "dependency_failed", (json_int_t)q->dependency_failed));
+	return o;
 }
 
 static int
@@ -304,6 +392,7 @@ queues_free(void)
 	while ((q = LIST_FIRST(&queues)) != NULL) {
 		LIST_REMOVE(q, link);
 		free(q->heap);
+		free(q->retry);
 		free(q->name);
 		free(q);
 	}

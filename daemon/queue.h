@@ -45,6 +45,23 @@ struct queue *queue_next_runnable(void);
 void queue_note_submit(struct queue *q);
 void queue_note_delayed(struct queue *q, int delta);
 void queue_note_running(struct queue *q, int delta);
+void queue_note_waiting(struct queue *q, int delta);
+
+/* Jobs in q: queued, delayed and waiting. */
+size_t queue_size(const struct queue *q);
+/*
+ * Admission: a submit reserves room for its jobs in their queues, asks
+ * whether any queue would pass its max_length, and gives the room back.
+ */
+void queue_reserve(struct queue *q, int delta);
+bool queue_over_length(const struct queue *q);
+size_t queue_max_length(const struct queue *q);
+
+/* Settings (0 or NULL: none).  Defaults apply to jobs that give none. */
+void queue_set_max_length(struct queue *q, size_t n);
+void queue_set_timeout(struct queue *q, uint64_t ms);
+void queue_set_retry(struct queue *q, const struct retry_policy *p);
+void queue_apply_defaults(const struct queue *q, struct job *job);
 void queue_note_finish(struct queue *q, enum job_state state);
 
 bool queue_paused(const struct queue *q);

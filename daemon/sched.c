@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -21,11 +23,14 @@
 #include "jobd.h"
 #include "kinds.h"
 #include "log.h"
+#include "proto.h"
 #include "queue.h"
 #include "sched.h"
 #include "xmalloc.h"
 
 #define PRUNE_INTERVAL_MS 60000
+/* In job->deps during a submit: the index of a job of the batch. */
+#define DEP_REF ((uint64_t)1 << 63)
 
 static struct {
 	struct job **table; /* open addressing, NULL = empty */
@@ -48,6 +53,10 @@ static struct {
 	    *prune_now; /* retention by count, after the current event */
 	sched_event_fn event_hook;
 	uint64_t rng;
+
+	struct job **resolve; /* finished jobs whose dependents to tell */
+	size_t resolve_len, resolve_cap;
+	bool resolving;
 } S;
 
 /* --- Job table ------------------------------------------------------------ */
@@ -161,6 +170,14 @@ static void finish(struct job *job, enum job_state state);
 static void hold(struct job *job, uint64_t delay_ms);
 static void expire(struct job *job);
 static void expiry_due(evutil_socket_t fd, short what, void *arg);
+
+/* A waiting job leaves the waiting state (released or ended). */
+static void
+unwait(struct job *job)
+{
+	queue_note_waiting(job->queue, -1);
+	gauge_add(jobd.stats, GAUGE_jobs_waiting, -1);
+}
 
 static void
 enqueue(struct job *job)
@@ -327,26 +344,204 @@ key_forget(struct job *job)
 		json_object_del(S.keys, job->key);
 }
 
+static int submit_fail(struct submit_error *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+submit_fail(struct submit_error *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static const char *
+where(bool single, size_t i, char *buf, size_t len)
+{
+	if (single)
+		snprintf(buf, len, "job");
+	else
+		snprintf(buf, len, "jobs[%zu]", i);
+	return buf;
+}
+
+/* The index of the job of the batch whose ref is name, or n. */
+static size_t
+ref_index(struct job **jobs, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (jobs[i]->ref != NULL && strcmp(jobs[i]->ref, name) == 0)
+			return i;
+	}
+	return n;
+}
+
+/*
+ * Check every dependency of a batch before accepting any of it: ids must
+ * name known jobs, refs jobs of the batch, and the refs must not form a
+ * cycle (Kahn's algorithm: whatever cannot be ordered is on a cycle).
+ * On success each ref is recorded in deps[] as DEP_REF | index, to be
+ * replaced by * the id that job gets.
+ */
+static int
+check_deps(struct job **jobs, size_t n, struct submit_error *e)
+{
+	size_t i, j, k, head = 0, tail = 0, *indeg, *order;
+	uint32_t d;
+	char w[32];
+	int rc = 0;
+
+	for (i = 0; i < n; i++) {
+		if (jobs[i]->ref == NULL)
+			continue;
+		if (ref_index(jobs, i, jobs[i]->ref) != i)
+			return submit_fail(e, PROTO_E_BAD_REQUEST,
+			    "%s.ref: \"%.64s\" names another job of this "
+			    "submit "
+			    "too",
+			    where(e->single, i, w, sizeof w), jobs[i]->ref);
+	}
+	for (i = 0; i < n; i++) {
+		for (d = 0; d < jobs[i]->ndeps; d++) {
+			if (jobs[i]->dep_refs != NULL &&
+			    jobs[i]->dep_refs[d] != NULL) {
+				k = ref_index(jobs, n, jobs[i]->dep_refs[d]);
+				if (k == n)
+					return submit_fail(e,
+					    PROTO_E_BAD_REQUEST,
+					    "%s.depends_on[%u]: no job of this "
+					    "submit has ref \"%.64s\"",
+					    where(e->single, i, w, sizeof w), d,
+					    jobs[i]->dep_refs[d]);
+				jobs[i]->deps[d] = DEP_REF | k;
+			} else if (sched_find(jobs[i]->deps[d]) == NULL) {
+				return submit_fail(e, PROTO_E_NOT_FOUND,
+				    "%s.depends_on[%u]: %s job %llu",
+				    where(e->single, i, w, sizeof w), d,
+				    jobs[i]->deps[d] < S.next_id
+				        ? "no longer kept:"
+				        : "no such",
+				    (unsigned long long)jobs[i]->deps[d]);
+			}
+		}
+	}
+	/* indeg[i]: refs of job i to jobs of the batch not yet ordered. */
+	indeg = xcalloc(n, sizeof(*indeg));
+	order = xcalloc(n, sizeof(*order));
+	for (i = 0; i < n; i++) {
+		for (d = 0; d < jobs[i]->ndeps; d++)
+			indeg[i] += (jobs[i]->deps[d] & DEP_REF) != 0;
+		if (indeg[i] == 0)
+			order[tail++] = i;
+	}
+	while (head < tail) {
+		k = order[head++];
+		for (i = 0; i < n; i++) {
+			for (d = 0; d < jobs[i]->ndeps; d++) {
+				if (jobs[i]->deps[d] == (DEP_REF | k) &&
+				    --indeg[i] == 0)
+					order[tail++] = i;
+			}
+		}
+	}
+	if (tail < n) {
+		for (j = 0; j < n && indeg[j] == 0; j++)
+			;
+		rc = submit_fail(e, PROTO_E_BAD_REQUEST,
+		    "%s: dependency cycle through ref \"%.64s\"",
+		    where(e->single, j, w, sizeof w),
+		    jobs[j]->ref != NULL ? jobs[j]->ref : "?");
+	}
+	free(indeg);
+	free(order);
+	return rc;
+}
+
+/* Dependencies met (or none): wait out run_at, or join the queue. */
+static void
+release(struct job *job, uint64_t now)
+{
+	if (job->run_at_ms > now) {
+		hold(job, job->run_at_ms - now);
+		announce(job, "delayed");
+	} else
+		enqueue(job);
+}
+
+/*
+ * Wire a new job to its dependencies.  A dependency that already ended
+ * counts at once; the others learn of the job through their dependents.
+ * Returns false if a dependency already failed the job.
+ */
+static bool
+link_deps(struct job *job, struct job **jobs)
+{
+	struct job *dep;
+	uint32_t d;
+
+	for (d = 0; d < job->ndeps; d++) {
+		if (job->deps[d] & DEP_REF)
+			job->deps[d] = jobs[job->deps[d] & ~DEP_REF]->id;
+		dep = sched_find(job->deps[d]);
+		if (job_finished(dep)) {
+			if (!job->after_any && dep->state != JOB_SUCCEEDED)
+				return false;
+			continue;
+		}
+		if (dep->ndependents == dep->dependents_cap) {
+			dep->dependents_cap = dep->dependents_cap * 2 + 2;
+			dep->dependents = xreallocarray(dep->dependents,
+			    dep->dependents_cap, sizeof(*dep->dependents));
+		}
+		dep->dependents[dep->ndependents++] = job->id;
+		job->deps_pending++;
+	}
+	return true;
+}
+
 int
 sched_submit(
-    struct job **jobs, size_t n, struct queue **refused, bool *duplicate)
+    struct job **jobs, size_t n, bool *duplicate, struct submit_error *e)
 {
 	struct job *old;
 	uint64_t now = now_ms();
 	size_t i;
+	char w[32];
+	int rc = 0;
 
-	if (S.nqueued + n > jobd.cfg.max_queued) {
-		errno = EAGAIN;
-		return -1;
-	}
+	if (S.nqueued + n > jobd.cfg.max_queued)
+		return submit_fail(e, PROTO_E_QUEUE_FULL,
+		    "%zu job(s) queued already; the limit is %zu", S.nqueued,
+		    jobd.cfg.max_queued);
 	for (i = 0; i < n; i++) {
 		jobs[i]->queue = queue_get(jobs[i]->queue_name);
-		if (queue_draining(jobs[i]->queue)) {
-			*refused = jobs[i]->queue;
-			errno = ESHUTDOWN;
-			return -1;
-		}
+		queue_reserve(jobs[i]->queue, 1);
 	}
+	for (i = 0; i < n && rc == 0; i++) {
+		struct queue *q = jobs[i]->queue;
+
+		if (queue_draining(q))
+			rc = submit_fail(e, PROTO_E_QUEUE_DRAINING,
+			    "queue %s is draining: it takes no new jobs until "
+			    "it is resumed",
+			    queue_name(q));
+		else if (queue_over_length(q))
+			rc = submit_fail(e, PROTO_E_QUEUE_FULL,
+			    "%s: queue %s holds %zu job(s); its max_length is "
+			    "%zu",
+			    where(e->single, i, w, sizeof w), queue_name(q),
+			    queue_size(q), queue_max_length(q));
+	}
+	for (i = 0; i < n; i++)
+		queue_reserve(jobs[i]->queue, -1);
+	if (rc != 0 || check_deps(jobs, n, e) != 0)
+		return -1;
 	for (i = 0; i < n; i++) {
 		duplicate[i] = false;
 		if (jobs[i]->key != NULL &&
@@ -359,11 +554,13 @@ sched_submit(
 			continue;
 		}
 		queue_note_submit(jobs[i]->queue);
+		queue_apply_defaults(jobs[i]->queue, jobs[i]);
 		jobs[i]->id = S.next_id++;
 		if (jobs[i]->key != NULL)
 			json_object_set_new(S.keys, jobs[i]->key,
 			    json_integer((json_int_t)jobs[i]->id));
 		jobs[i]->submitted_ms = now;
+		jobs[i]->state = JOB_WAITING;
 		table_insert(jobs[i]);
 		S.nqueued++;
 		counter_add(jobd.stats, COUNTER_jobs_submitted, 1);
@@ -371,20 +568,83 @@ sched_submit(
 			arm_expiry(jobs[i], now);
 		if (jobs[i]->delay_ms != 0)
 			jobs[i]->run_at_ms = now + jobs[i]->delay_ms;
-		if (jobs[i]->run_at_ms > now) {
-			hold(jobs[i], jobs[i]->run_at_ms - now);
-			announce(jobs[i], "delayed");
-		} else
-			enqueue(jobs[i]);
 	}
+	/* Ids are known now: resolve refs and place each new job. */
+	for (i = 0; i < n; i++) {
+		if (duplicate[i])
+			continue;
+		if (!link_deps(jobs[i], jobs)) {
+			S.nqueued--;
+			finish(jobs[i], JOB_DEPENDENCY_FAILED);
+		} else if (jobs[i]->deps_pending > 0) {
+			queue_note_waiting(jobs[i]->queue, 1);
+			gauge_add(jobd.stats, GAUGE_jobs_waiting, 1);
+			announce(jobs[i], "waiting");
+		} else if (jobs[i]->state == JOB_WAITING)
+			release(jobs[i], now);
+	}
+	for (i = 0; i < n; i++)
+		job_forget_refs(jobs[i]);
 	sched_pump();
 	return 0;
+}
+
+/* --- Dependents --------------------------------------------------------------
+ */
+
+/*
+ * Tell the jobs waiting for job that it ended: each is released when its
+ * last dependency ends, or ends dependency_failed when it needed this one
+ * to succeed.  Failure cascades through a work list, not recursion, so a
+ * long chain cannot exhaust the stack.
+ */
+static void
+resolve_dependents(struct job *job)
+{
+	struct job *dep, *waiter;
+	uint64_t now;
+	uint32_t i;
+
+	if (job->ndependents == 0)
+		return;
+	if (S.resolve_len == S.resolve_cap) {
+		S.resolve_cap = S.resolve_cap * 2 + 16;
+		S.resolve =
+		    xreallocarray(S.resolve, S.resolve_cap, sizeof(*S.resolve));
+	}
+	S.resolve[S.resolve_len++] = job;
+	if (S.resolving)
+		return;
+	S.resolving = true;
+	now = now_ms();
+	while (S.resolve_len > 0) {
+		dep = S.resolve[--S.resolve_len];
+		for (i = 0; i < dep->ndependents; i++) {
+			waiter = sched_find(dep->dependents[i]);
+			/* Gone or ended (cancelled, expired) meanwhile. */
+			if (waiter == NULL || waiter->state != JOB_WAITING)
+				continue;
+			if (!waiter->after_any && dep->state != JOB_SUCCEEDED) {
+				unwait(waiter);
+				S.nqueued--;
+				finish(waiter, JOB_DEPENDENCY_FAILED);
+			} else if (--waiter->deps_pending == 0) {
+				unwait(waiter);
+				release(waiter, now);
+			}
+		}
+		free(dep->dependents);
+		dep->dependents = NULL;
+		dep->ndependents = dep->dependents_cap = 0;
+	}
+	S.resolving = false;
 }
 
 /* --- Ending attempts -------------------------------------------------------
  */
 
 static void prune(size_t max_count, uint64_t min_finished_ms);
+static void resolve_dependents(struct job *job);
 
 static void
 finish(struct job *job, enum job_state state)
@@ -411,10 +671,14 @@ finish(struct job *job, enum job_state state)
 	case JOB_EXPIRED:
 		counter_add(jobd.stats, COUNTER_jobs_expired, 1);
 		break;
+	case JOB_DEPENDENCY_FAILED:
+		counter_add(jobd.stats, COUNTER_jobs_dependency_failed, 1);
+		break;
 	default:
 		break;
 	}
 	announce(job, "finished");
+	resolve_dependents(job);
 	/* Not here: callers up the stack may hold the oldest jobs. */
 	if (S.nfinished > jobd.cfg.retain_count)
 		event_active(S.prune_now, 0, 0);
@@ -460,7 +724,9 @@ expire(struct job *job)
 	} else if (job->state == JOB_DELAYED) {
 		timer_free(&job->timer);
 		queue_note_delayed(job->queue, -1);
-	} else
+	} else if (job->state == JOB_WAITING)
+		unwait(job);
+	else
 		return;
 	S.nqueued--;
 	finish(job, JOB_EXPIRED);
@@ -472,8 +738,10 @@ expiry_due(evutil_socket_t fd, short what, void *arg)
 	struct job *job = arg;
 
 	timer_free(&job->expire_timer);
-	if (job->nattempts == 0)
+	if (job->nattempts == 0) {
 		expire(job);
+		sched_pump(); /* its dependents may run now */
+	}
 }
 
 static enum job_state
@@ -555,12 +823,20 @@ sched_cancel(struct job *job)
 		gauge_add(jobd.stats, GAUGE_jobs_queued, -1);
 		S.nqueued--;
 		finish(job, JOB_CANCELLED);
+		sched_pump();
 		return true;
 	case JOB_DELAYED:
 		timer_free(&job->timer);
 		queue_note_delayed(job->queue, -1);
 		S.nqueued--;
 		finish(job, JOB_CANCELLED);
+		sched_pump();
+		return true;
+	case JOB_WAITING:
+		unwait(job);
+		S.nqueued--;
+		finish(job, JOB_CANCELLED);
+		sched_pump(); /* dependents with after "any" */
 		return true;
 	case JOB_RUNNING:
 		stop_running(job, OUTCOME_CANCELLED);
@@ -687,6 +963,7 @@ sched_free(void)
 		job_free(job);
 	}
 	free(S.table);
+	free(S.resolve);
 	json_decref(S.keys);
 	queues_free();
 	memset(&S, 0, sizeof S);

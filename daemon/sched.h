@@ -28,15 +28,23 @@ void sched_set_event_hook(sched_event_fn fn);
 
 struct queue;
 
+struct submit_error {
+	bool single; /* in: the jobs came as "job", not "jobs" */
+	int code;    /* PROTO_E_* */
+	char msg[256];
+};
+
 /*
- * Accept n parsed jobs (ids assigned, queued).  A job whose unique key
- * matches a job already known is freed and replaced in jobs[] by that job,
- * with duplicate[i] set.  Nothing is accepted on
- * error: -1 with errno EAGAIN if they would take the queued jobs past
- * max_queued, ESHUTDOWN if one names a draining queue (*refused).
+ * Accept n parsed jobs (ids assigned; queued, delayed or waiting for their
+ * dependencies).  A job whose unique key matches a job already known is
+ * freed and replaced in jobs[] by that job, with duplicate[i] set.  The
+ * jobs' refs are resolved among the batch.  Nothing is accepted on error:
+ * -1 with *e filled (queue_full past max_queued or a queue's max_length,
+ * queue_draining, not_found for an unknown dependency, bad_request for an
+ * unknown ref or a dependency cycle).
  */
 int sched_submit(
-    struct job **jobs, size_t n, struct queue **refused, bool *duplicate);
+    struct job **jobs, size_t n, bool *duplicate, struct submit_error *e);
 
 /* A queue was paused, resumed or given a new limit: start what may. */
 void sched_queues_changed(void);

@@ -37,6 +37,8 @@
 	C(jobs_expired, "jobs that expired before they started")              \
 	C(jobs_kicked, "dead jobs requeued by kick")                          \
 	C(jobs_deduplicated, "submits answered with an existing job by key")  \
+	C(jobs_dependency_failed,                                             \
+	    "jobs ended as a dependency did not succeed")                     \
 	C(conns_total, "connections accepted")                                \
 	C(requests, "requests handled")                                       \
 	C(requests_hello, "hello requests")                                   \
@@ -60,6 +62,7 @@
 	C(bytes_out, "bytes written to clients")                              \
 	G(jobs_queued, "jobs waiting to run")                                 \
 	G(jobs_running, "jobs running")                                       \
+	G(jobs_waiting, "jobs waiting for their dependencies")                \
 	G(conns_current, "open connections")                                  \
 	H(queue_wait_us, "time from queued to started, microseconds")         \
 	H(run_time_us, "attempt run time, microseconds")

@@ -34,6 +34,7 @@ static const char *const want_counters[][2] = {
     {"jobs_expired", "jobs that expired before they started"},
     {"jobs_kicked", "dead jobs requeued by kick"},
     {"jobs_deduplicated", "submits answered with an existing job by key"},
+    {"jobs_dependency_failed", "jobs ended as a dependency did not succeed"},
     {"conns_total", "connections accepted"},
     {"requests", "requests handled"},
     {"requests_hello", "hello requests"},
@@ -59,6 +60,7 @@ static const char *const want_counters[][2] = {
 static const char *const want_gauges[][2] = {
     {"jobs_queued", "jobs waiting to run"},
     {"jobs_running", "jobs running"},
+    {"jobs_waiting", "jobs waiting for their dependencies"},
     {"conns_current", "open connections"},
 };
 static const char *const want_hists[][2] = {

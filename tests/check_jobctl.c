@@ -163,7 +163,7 @@ get_job(long long id)
 }
 
 static const char *
-str(const json_t *obj, const char *key)
+jstr(const json_t *obj, const char *key)
 {
 	const char *s = json_string_value(json_object_get(obj, key));
 
@@ -171,7 +171,7 @@ str(const json_t *obj, const char *key)
 }
 
 static long long
-num(const json_t *obj, const char *key)
+jnum(const json_t *obj, const char *key)
 {
 	const json_t *v = json_object_get(obj, key);
 
@@ -293,7 +293,7 @@ START_TEST(test_run_retries)
 	ck_assert_ptr_nonnull(job);
 	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 3);
 	/* The policy is part of the spec, which `get` shows. */
-	snprintf(id, sizeof id, "%lld", (long long)num(job, "id"));
+	snprintf(id, sizeof id, "%lld", (long long)jnum(job, "id"));
 	json_decref(job);
 	result_free(&r);
 	r = JOBCTL("get", "--json", id);
@@ -301,9 +301,9 @@ START_TEST(test_run_retries)
 	job = json_loads(r.out, 0, NULL);
 	ck_assert_ptr_nonnull(job);
 	retry = json_object_get(job, "retry");
-	ck_assert_str_eq(str(retry, "backoff"), "fixed");
-	ck_assert_int_eq(num(retry, "base_ms"), 10);
-	ck_assert_int_eq(num(retry, "max_attempts"), 3);
+	ck_assert_str_eq(jstr(retry, "backoff"), "fixed");
+	ck_assert_int_eq(jnum(retry, "base_ms"), 10);
+	ck_assert_int_eq(jnum(retry, "max_attempts"), 3);
 	json_decref(job);
 	result_free(&r);
 }
@@ -513,15 +513,15 @@ START_TEST(test_submit_get)
 	ck_assert_str_eq(r.out, strcat(text, " succeeded\n"));
 	result_free(&r);
 	job = get_job(id);
-	ck_assert_int_eq(num(job, "id"), id);
-	ck_assert_str_eq(str(job, "state"), "succeeded");
-	ck_assert_int_eq(num(job, "exit_code"), 0);
+	ck_assert_int_eq(jnum(job, "id"), id);
+	ck_assert_str_eq(jstr(job, "state"), "succeeded");
+	ck_assert_int_eq(jnum(job, "exit_code"), 0);
 	attempts = json_object_get(job, "attempts");
 	ck_assert(json_is_array(attempts));
 	ck_assert_int_eq(json_array_size(attempts), 1);
 	ck_assert_str_eq(
-	    str(json_array_get(attempts, 0), "outcome"), "succeeded");
-	ck_assert_str_eq(str(job, "stdout"), "hi\n");
+	    jstr(json_array_get(attempts, 0), "outcome"), "succeeded");
+	ck_assert_str_eq(jstr(job, "stdout"), "hi\n");
 	json_decref(job);
 	/* The human form. */
 	snprintf(text, sizeof text, "%lld", id);
@@ -548,10 +548,10 @@ START_TEST(test_submit_json)
 	ck_assert_int_eq(r.rc, 0);
 	job = json_loads(r.out, 0, NULL);
 	ck_assert_ptr_nonnull(job);
-	ck_assert_int_gt(num(job, "id"), 0);
-	ck_assert_str_eq(str(job, "kind"), "exec");
-	full = get_job(num(job, "id"));
-	ck_assert_str_eq(str(json_object_get(full, "meta"), "owner"), "test");
+	ck_assert_int_gt(jnum(job, "id"), 0);
+	ck_assert_str_eq(jstr(job, "kind"), "exec");
+	full = get_job(jnum(job, "id"));
+	ck_assert_str_eq(jstr(json_object_get(full, "meta"), "owner"), "test");
 	json_decref(full);
 	json_decref(job);
 	result_free(&r);
@@ -600,7 +600,7 @@ START_TEST(test_cancel_queued)
 
 	/* --max-running 1: the blocker runs, the other waits its turn. */
 	job = get_job(queued);
-	ck_assert_str_eq(str(job, "state"), "queued");
+	ck_assert_str_eq(jstr(job, "state"), "queued");
 	json_decref(job);
 	snprintf(a, sizeof a, "%lld", blocker);
 	snprintf(b, sizeof b, "%lld", queued);
@@ -611,7 +611,7 @@ START_TEST(test_cancel_queued)
 	ck_assert_ptr_nonnull(strstr(r.err, "not_found"));
 	result_free(&r);
 	job = get_job(queued);
-	ck_assert_str_eq(str(job, "state"), "cancelled");
+	ck_assert_str_eq(jstr(job, "state"), "cancelled");
 	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 0);
 	json_decref(job);
 	r = JOBCTL("cancel", b, a);
@@ -647,7 +647,7 @@ START_TEST(test_logs)
 	ck_assert_int_eq(r.rc, 0);
 	logs = json_loads(r.out, 0, NULL);
 	ck_assert_ptr_nonnull(logs);
-	ck_assert_str_eq(str(logs, "stderr"), "to-err\n");
+	ck_assert_str_eq(jstr(logs, "stderr"), "to-err\n");
 	ck_assert_ptr_null(json_object_get(logs, "ok"));
 	json_decref(logs);
 	result_free(&r);
@@ -697,8 +697,8 @@ START_TEST(test_list)
 	ck_assert_int_eq(r.rc, 0);
 	job = json_loads(r.out, 0, NULL);
 	ck_assert_ptr_nonnull(job);
-	ck_assert_int_eq(num(job, "id"), ids[1]);
-	ck_assert_int_eq(num(job, "exit_code"), 7);
+	ck_assert_int_eq(jnum(job, "id"), ids[1]);
+	ck_assert_int_eq(jnum(job, "exit_code"), 7);
 	ck_assert_int_eq(count_lines(r.out), 1);
 	json_decref(job);
 	result_free(&r);
@@ -713,7 +713,7 @@ START_TEST(test_list)
 	     line = strtok_r(NULL, "\n", &save)) {
 		job = json_loads(line, 0, NULL);
 		ck_assert_ptr_nonnull(job);
-		ck_assert_int_eq(num(job, "id"), ids[n++]);
+		ck_assert_int_eq(jnum(job, "id"), ids[n++]);
 		json_decref(job);
 	}
 	ck_assert_int_eq(n, 3);
@@ -735,7 +735,7 @@ START_TEST(test_stats)
 	stats = json_loads(r.out, 0, NULL);
 	ck_assert_ptr_nonnull(stats);
 	ck_assert_int_eq(
-	    num(json_object_get(stats, "counters"), "jobs_submitted"), 2);
+	    jnum(json_object_get(stats, "counters"), "jobs_submitted"), 2);
 	ck_assert(json_is_object(json_object_get(stats, "histograms")));
 	json_decref(stats);
 	result_free(&r);
@@ -889,20 +889,20 @@ START_TEST(test_batch)
 		ck_assert_msg(obj != NULL, "not JSON: %s", line);
 		if (json_object_get(obj, "line") != NULL) {
 			/* Line 50 is the 51st line, after the blank one. */
-			ck_assert_int_eq(num(obj, "line"), 51);
+			ck_assert_int_eq(jnum(obj, "line"), 51);
 			ck_assert(json_is_false(json_object_get(obj, "ok")));
 			ck_assert_str_eq(
-			    str(json_object_get(obj, "error"), "code"),
+			    jstr(json_object_get(obj, "error"), "code"),
 			    "bad_json");
 			errors++;
-		} else if (strcmp(str(obj, "state"), "succeeded") == 0) {
-			i = (int)num(json_object_get(obj, "result"), "n");
+		} else if (strcmp(jstr(obj, "state"), "succeeded") == 0) {
+			i = (int)jnum(json_object_get(obj, "result"), "n");
 			ck_assert(i >= 1 && i <= 200 && !seen[i - 1]);
 			seen[i - 1] = true;
 			ok++;
 		} else {
-			ck_assert_str_eq(str(obj, "state"), "failed");
-			ck_assert_int_eq(num(obj, "exit_code"), 1);
+			ck_assert_str_eq(jstr(obj, "state"), "failed");
+			ck_assert_int_eq(jnum(obj, "exit_code"), 1);
 			failed++;
 		}
 		json_decref(obj);
@@ -946,7 +946,7 @@ requests_served(struct client *c)
 	long long n;
 
 	ck_assert_ptr_nonnull(reply);
-	n = num(json_object_get(json_object_get(reply, "stats"), "counters"),
+	n = jnum(json_object_get(json_object_get(reply, "stats"), "counters"),
 	    "requests");
 	json_decref(reply);
 	return n;
@@ -1039,8 +1039,8 @@ START_TEST(test_run_interrupt)
 	while (id == 0) {
 		event = client_reply(&c, HARNESS_DEADLINE_MS);
 		ck_assert_ptr_nonnull(event);
-		if (strcmp(str(event, "event"), "started") == 0)
-			id = num(json_object_get(event, "job"), "id");
+		if (strcmp(jstr(event, "event"), "started") == 0)
+			id = jnum(json_object_get(event, "job"), "id");
 		json_decref(event);
 	}
 	client_close(&c);
@@ -1055,7 +1055,7 @@ START_TEST(test_run_interrupt)
 	snprintf(want, sizeof want, "interrupted: cancelling job %lld\n", id);
 	ck_assert_msg(strstr(text, want) != NULL, "stderr: %s", text);
 	job = get_job(id);
-	ck_assert_str_eq(str(job, "state"), "cancelled");
+	ck_assert_str_eq(jstr(job, "state"), "cancelled");
 	json_decref(job);
 }
 END_TEST
@@ -1089,6 +1089,14 @@ START_TEST(test_queue_usage)
 	    {"queue", "limit", "q", "-1", NULL, "unknown option -1"},
 	    {"queue", "limit", "q", "1", "2", "unexpected argument \"2\""},
 	    {"queues", "nightly", NULL, NULL, NULL, "unexpected argument"},
+	    {"queue", "set", "q", NULL, NULL, "set needs one or more"},
+	    {"queue", "pause", "q", "--limit", "2", "are for queue set"},
+	    {"queue", "set", "q", "--max-length", "lots", "--max-length"},
+	    {"queue", "set", "q", "--timeout", "soon", "bad duration"},
+	    {"queue", "set", "q", "--backoff", "sideways", "--backoff"},
+	    {"submit", "--after", "abc", "true", NULL, "not a job id"},
+	    {"submit", "--after", "0", "true", NULL, "not a job id"},
+	    {"submit", "--after-any", "true", NULL, NULL, "--after-any needs"},
 	};
 	char name[80];
 	struct result r;
@@ -1139,7 +1147,7 @@ await_state(long long id, const char *state)
 
 	for (;;) {
 		job = get_job(id);
-		there = strcmp(str(job, "state"), state) == 0;
+		there = strcmp(jstr(job, "state"), state) == 0;
 		json_decref(job);
 		if (there)
 			return;
@@ -1161,7 +1169,7 @@ find_queue(const char *name)
 	     line = strtok_r(NULL, "\n", &save)) {
 		q = json_loads(line, 0, NULL);
 		ck_assert_msg(q != NULL, "not JSON: %s", line);
-		if (found == NULL && strcmp(str(q, "name"), name) == 0)
+		if (found == NULL && strcmp(jstr(q, "name"), name) == 0)
 			found = q;
 		else
 			json_decref(q);
@@ -1220,12 +1228,12 @@ START_TEST(test_queue_submit_list)
 	ck_assert_int_eq(r.rc, 0);
 	result_free(&r);
 	job = get_job(a);
-	ck_assert_str_eq(str(job, "queue"), "nightly");
-	ck_assert_int_eq(num(job, "priority"), 7);
+	ck_assert_str_eq(jstr(job, "queue"), "nightly");
+	ck_assert_int_eq(jnum(job, "priority"), 7);
 	json_decref(job);
 	job = get_job(b);
-	ck_assert_str_eq(str(job, "queue"), "default");
-	ck_assert_int_eq(num(job, "priority"), 100);
+	ck_assert_str_eq(jstr(job, "queue"), "default");
+	ck_assert_int_eq(jnum(job, "priority"), 100);
 	json_decref(job);
 	/* The filter, and the QUEUE column. */
 	r = JOBCTL("list", "--json", "--queue", "nightly");
@@ -1233,8 +1241,8 @@ START_TEST(test_queue_submit_list)
 	ck_assert_int_eq(count_lines(r.out), 1);
 	job = json_loads(r.out, 0, NULL);
 	ck_assert_ptr_nonnull(job);
-	ck_assert_int_eq(num(job, "id"), a);
-	ck_assert_str_eq(str(job, "queue"), "nightly");
+	ck_assert_int_eq(jnum(job, "id"), a);
+	ck_assert_str_eq(jstr(job, "queue"), "nightly");
 	json_decref(job);
 	result_free(&r);
 	r = JOBCTL("list", "--queue", "nightly");
@@ -1254,9 +1262,9 @@ START_TEST(test_queue_submit_list)
 	/* The queue's counts. */
 	q = find_queue("nightly");
 	ck_assert_ptr_nonnull(q);
-	ck_assert_int_eq(num(q, "submitted"), 1);
-	ck_assert_int_eq(num(q, "succeeded"), 1);
-	ck_assert_int_eq(num(q, "depth"), 0);
+	ck_assert_int_eq(jnum(q, "submitted"), 1);
+	ck_assert_int_eq(jnum(q, "succeeded"), 1);
+	ck_assert_int_eq(jnum(q, "depth"), 0);
 	ck_assert(json_is_false(json_object_get(q, "paused")));
 	json_decref(q);
 	row = queue_row("nightly");
@@ -1279,14 +1287,14 @@ START_TEST(test_queue_pause_resume)
 	/* Paused: nothing starts, so the job is surely still queued. */
 	id = submit("--queue", "q1", "--", "true", NULL);
 	job = get_job(id);
-	ck_assert_str_eq(str(job, "state"), "queued");
+	ck_assert_str_eq(jstr(job, "state"), "queued");
 	json_decref(job);
 	q = find_queue("q1");
 	ck_assert_ptr_nonnull(q);
 	ck_assert(json_is_true(json_object_get(q, "paused")));
 	ck_assert(json_is_false(json_object_get(q, "draining")));
-	ck_assert_int_eq(num(q, "depth"), 1);
-	ck_assert_int_eq(num(q, "running"), 0);
+	ck_assert_int_eq(jnum(q, "depth"), 1);
+	ck_assert_int_eq(jnum(q, "running"), 0);
 	json_decref(q);
 	row = queue_row("q1");
 	ck_assert_ptr_nonnull(row);
@@ -1300,7 +1308,7 @@ START_TEST(test_queue_pause_resume)
 	ck_assert_int_eq(r.rc, 0);
 	q = json_loads(r.out, 0, NULL);
 	ck_assert_ptr_nonnull(q);
-	ck_assert_str_eq(str(q, "name"), "q1");
+	ck_assert_str_eq(jstr(q, "name"), "q1");
 	ck_assert(json_is_false(json_object_get(q, "paused")));
 	ck_assert_ptr_null(json_object_get(q, "cleared"));
 	json_decref(q);
@@ -1365,7 +1373,7 @@ START_TEST(test_queue_clear)
 	result_free(&r);
 	for (i = 0; i < 3; i++) {
 		job = get_job(ids[i]);
-		ck_assert_str_eq(str(job, "state"), "cancelled");
+		ck_assert_str_eq(jstr(job, "state"), "cancelled");
 		ck_assert_int_eq(
 		    json_array_size(json_object_get(job, "attempts")), 0);
 		json_decref(job);
@@ -1379,10 +1387,10 @@ START_TEST(test_queue_clear)
 	ck_assert_int_eq(r.rc, 0);
 	q = json_loads(r.out, 0, NULL);
 	ck_assert_ptr_nonnull(q);
-	ck_assert_str_eq(str(q, "name"), "q4");
-	ck_assert_int_eq(num(q, "cleared"), 0);
-	ck_assert_int_eq(num(q, "depth"), 0);
-	ck_assert_int_eq(num(q, "cancelled"), 4);
+	ck_assert_str_eq(jstr(q, "name"), "q4");
+	ck_assert_int_eq(jnum(q, "cleared"), 0);
+	ck_assert_int_eq(jnum(q, "depth"), 0);
+	ck_assert_int_eq(jnum(q, "cancelled"), 4);
 	json_decref(q);
 	result_free(&r);
 }
@@ -1408,9 +1416,9 @@ START_TEST(test_queue_limit)
 	await_state(first, "running");
 	q = find_queue("q5");
 	ck_assert_ptr_nonnull(q);
-	ck_assert_int_eq(num(q, "concurrency"), 1);
-	ck_assert_int_eq(num(q, "running"), 1);
-	ck_assert_int_eq(num(q, "depth"), 1);
+	ck_assert_int_eq(jnum(q, "concurrency"), 1);
+	ck_assert_int_eq(jnum(q, "running"), 1);
+	ck_assert_int_eq(jnum(q, "depth"), 1);
 	json_decref(q);
 	/* No limit: the second starts. */
 	r = JOBCTL("queue", "limit", "q5", "0");
@@ -1422,13 +1430,100 @@ START_TEST(test_queue_limit)
 	ck_assert_int_eq(r.rc, 0);
 	q = json_loads(r.out, 0, NULL);
 	ck_assert_ptr_nonnull(q);
-	ck_assert_int_eq(num(q, "concurrency"), 65536);
+	ck_assert_int_eq(jnum(q, "concurrency"), 65536);
 	json_decref(q);
 	result_free(&r);
 	snprintf(a, sizeof a, "%lld", first);
 	snprintf(b, sizeof b, "%lld", second);
 	r = JOBCTL("cancel", a, b);
 	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+}
+END_TEST
+
+/* queue set: max length, default timeout and retries, shown in queues. */
+START_TEST(test_queue_set)
+{
+	struct result r = JOBCTL("queue", "set", "q6", "--max-length", "1",
+	    "--timeout", "200ms", "--retries", "2", "--backoff", "fixed:1ms");
+	long long id;
+	json_t *q, *job;
+
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "queue q6: limit 0, max length 1, timeout "
+	                        "200 ms, retries 2\n");
+	result_free(&r);
+	q = find_queue("q6");
+	ck_assert_int_eq(jnum(q, "max_length"), 1);
+	ck_assert_int_eq(jnum(q, "timeout_ms"), 200);
+	ck_assert_int_eq(jnum(json_object_get(q, "retry"), "max_attempts"), 3);
+	json_decref(q);
+	/* The queue's timeout and retries apply: 3 attempts, timed out. */
+	r = JOBCTL("queue", "pause", "q6");
+	result_free(&r);
+	id = submit("--queue", "q6", "--", "sleep", "60", NULL);
+	r = JOBCTL("submit", "--queue", "q6", "--", "true");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "max_length is 1"));
+	result_free(&r);
+	r = JOBCTL("queue", "resume", "q6");
+	result_free(&r);
+	await_state(id, "timed_out");
+	job = get_job(id);
+	ck_assert_uint_eq(json_array_size(json_object_get(job, "attempts")), 3);
+	json_decref(job);
+	r = JOBCTL(
+	    "queue", "set", "--json", "q6", "--no-retry", "--timeout", "0");
+	ck_assert_int_eq(r.rc, 0);
+	q = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_ptr_null(json_object_get(q, "retry"));
+	ck_assert_int_eq(jnum(q, "timeout_ms"), 0);
+	json_decref(q);
+	result_free(&r);
+}
+END_TEST
+
+/* --after: a job runs after others; a failed one fails it (exit 1). */
+START_TEST(test_after)
+{
+	long long first, second;
+	char a[32], b[32];
+	struct result r;
+	json_t *job;
+
+	r = JOBCTL("queue", "pause", "q7");
+	result_free(&r);
+	first = submit("--queue", "q7", "--", "true", NULL);
+	snprintf(a, sizeof a, "%lld", first);
+	second = submit("--after", a, "--", "echo", "second", NULL);
+	job = get_job(second);
+	ck_assert_str_eq(jstr(job, "state"), "waiting");
+	ck_assert_str_eq(jstr(job, "after"), "ok");
+	json_decref(job);
+	r = JOBCTL("queue", "resume", "q7");
+	result_free(&r);
+	await_state(second, "succeeded");
+
+	r = JOBCTL("run", "--", "false");
+	ck_assert_int_eq(r.rc, 1);
+	result_free(&r);
+	snprintf(b, sizeof b, "%lld", second + 1);
+	r = JOBCTL("run", "--after", b, "--", "echo", "never");
+	ck_assert_int_eq(r.rc, 1);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_ptr_nonnull(strstr(r.err, "did not succeed"));
+	result_free(&r);
+	/* --after-any: runs all the same. */
+	r = JOBCTL("run", "--after", b, "--after", a, "--after-any", "--",
+	    "echo", "anyway");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "anyway\n");
+	result_free(&r);
+	/* An unknown job: jobd's error, nothing queued. */
+	r = JOBCTL("submit", "--after", "999999", "--", "true");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "no such job 999999"));
 	result_free(&r);
 }
 END_TEST
@@ -1551,7 +1646,7 @@ END_TEST
 static int64_t
 time_ms(const json_t *obj, const char *key)
 {
-	const char *text = str(obj, key);
+	const char *text = jstr(obj, key);
 	struct tm tm = {0};
 	int ms, n = 0;
 	time_t t;
@@ -1578,7 +1673,7 @@ submitted_id(struct result *r)
 	ck_assert_msg(r->rc == 0, "submit failed: %s", r->err);
 	job = json_loads(r->out, 0, NULL);
 	ck_assert_ptr_nonnull(job);
-	id = num(job, "id");
+	id = jnum(job, "id");
 	json_decref(job);
 	result_free(r);
 	return id;
@@ -1598,7 +1693,7 @@ START_TEST(test_delay_runs_later)
 	ck_assert_str_eq(r.out, want);
 	result_free(&r);
 	job = get_job(id);
-	ck_assert_str_eq(str(job, "state"), "succeeded");
+	ck_assert_str_eq(jstr(job, "state"), "succeeded");
 	ck_assert_ptr_null(json_object_get(job, "run_at"));
 	attempts = json_object_get(job, "attempts");
 	ck_assert_int_eq(json_array_size(attempts), 1);
@@ -1621,7 +1716,7 @@ START_TEST(test_run_at_delayed)
 	json_t *job;
 
 	job = get_job(id);
-	ck_assert_str_eq(str(job, "state"), "delayed");
+	ck_assert_str_eq(jstr(job, "state"), "delayed");
 	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 0);
 	submitted = time_ms(job, "submitted_at");
 	run_at = time_ms(job, "run_at");
@@ -1655,7 +1750,7 @@ START_TEST(test_run_at_delayed)
 	ck_assert_str_eq(r.out, want);
 	result_free(&r);
 	job = get_job(id);
-	ck_assert_str_eq(str(job, "state"), "cancelled");
+	ck_assert_str_eq(jstr(job, "state"), "cancelled");
 	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 0);
 	json_decref(job);
 }
@@ -1681,8 +1776,8 @@ START_TEST(test_run_at_forms)
 	r = JOBCTL("submit", "--json", "--run-at", offset_text, "true");
 	id = submitted_id(&r);
 	job = get_job(id);
-	ck_assert_str_eq(str(job, "state"), "delayed");
-	ck_assert_str_eq(str(job, "run_at"), want);
+	ck_assert_str_eq(jstr(job, "state"), "delayed");
+	ck_assert_str_eq(jstr(job, "run_at"), want);
 	json_decref(job);
 
 	/* The local minute before this one: tomorrow's, about a day ahead. */
@@ -1692,7 +1787,7 @@ START_TEST(test_run_at_forms)
 	r = JOBCTL("submit", "--json", "--run-at", hhmm, "true");
 	id = submitted_id(&r);
 	job = get_job(id);
-	ck_assert_str_eq(str(job, "state"), "delayed");
+	ck_assert_str_eq(jstr(job, "state"), "delayed");
 	ck_assert_int_eq(time_ms(job, "run_at") % 60000, 0);
 	next = (time_t)(time_ms(job, "run_at") / 1000);
 	/* 23 to 24 hours, give or take a daylight-saving change. */
@@ -1733,7 +1828,7 @@ START_TEST(test_expired)
 	ck_assert_str_eq(r.out, want);
 	result_free(&r);
 	job = get_job(id);
-	ck_assert_str_eq(str(job, "state"), "expired");
+	ck_assert_str_eq(jstr(job, "state"), "expired");
 	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 0);
 	ck_assert_ptr_null(json_object_get(job, "exit_code"));
 	ck_assert_ptr_null(json_object_get(job, "run_at"));
@@ -1848,7 +1943,7 @@ dead_ids(const char *a1, const char *a2)
 		job = json_loads(line, 0, NULL);
 		ck_assert_msg(job != NULL, "not JSON: %s", line);
 		len += (size_t)sprintf(
-		    ids + len, "%s%lld", len > 0 ? " " : "", num(job, "id"));
+		    ids + len, "%s%lld", len > 0 ? " " : "", jnum(job, "id"));
 		json_decref(job);
 	}
 	result_free(&r);
@@ -1882,9 +1977,9 @@ START_TEST(test_dead_kick)
 	r = JOBCTL("dead", "--json");
 	job = json_loads(r.out, 0, NULL);
 	ck_assert_ptr_nonnull(job);
-	ck_assert_int_eq(num(job, "id"), id);
-	ck_assert_str_eq(str(job, "state"), "failed");
-	ck_assert_int_eq(num(job, "exit_code"), 3);
+	ck_assert_int_eq(jnum(job, "id"), id);
+	ck_assert_str_eq(jstr(job, "state"), "failed");
+	ck_assert_int_eq(jnum(job, "exit_code"), 3);
 	json_decref(job);
 	result_free(&r);
 
@@ -1899,7 +1994,7 @@ START_TEST(test_dead_kick)
 	ck_assert_int_eq(r.rc, 1);
 	result_free(&r);
 	job = get_job(id);
-	ck_assert_str_eq(str(job, "state"), "failed");
+	ck_assert_str_eq(jstr(job, "state"), "failed");
 	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 2);
 	json_decref(job);
 	ids = dead_ids(NULL, NULL);
@@ -1915,7 +2010,7 @@ START_TEST(test_dead_kick)
 	ck_assert_str_eq(r.err, want);
 	result_free(&r);
 	job = get_job(good);
-	ck_assert_str_eq(str(job, "state"), "succeeded");
+	ck_assert_str_eq(jstr(job, "state"), "succeeded");
 	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 1);
 	json_decref(job);
 	/* --json: the kicked jobs' summaries, one per line. */
@@ -1924,7 +2019,7 @@ START_TEST(test_dead_kick)
 	ck_assert_int_eq(count_lines(r.out), 1);
 	job = json_loads(r.out, 0, NULL);
 	ck_assert_ptr_nonnull(job);
-	ck_assert_int_eq(num(job, "id"), id);
+	ck_assert_int_eq(jnum(job, "id"), id);
 	json_decref(job);
 	result_free(&r);
 	r = JOBCTL("wait", bad);
@@ -1945,7 +2040,7 @@ START_TEST(test_dead_kick)
 	ck_assert_ptr_nonnull(strstr(r.err, "not_found"));
 	result_free(&r);
 	job = get_job(id);
-	ck_assert_str_eq(str(job, "state"), "failed");
+	ck_assert_str_eq(jstr(job, "state"), "failed");
 	json_decref(job);
 	ids = dead_ids(NULL, NULL);
 	ck_assert_str_eq(ids, bad);
@@ -1972,7 +2067,7 @@ START_TEST(test_dead_discard)
 	ck_assert_str_eq(r.out, "discarded 0 jobs\n");
 	result_free(&r);
 	job = get_job(good);
-	ck_assert_str_eq(str(job, "state"), "succeeded");
+	ck_assert_str_eq(jstr(job, "state"), "succeeded");
 	json_decref(job);
 	r = JOBCTL("discard", bad);
 	ck_assert_int_eq(r.rc, 0);
@@ -1996,7 +2091,7 @@ START_TEST(test_dead_discard)
 	ck_assert_int_eq(r.rc, 0);
 	reply = json_loads(r.out, 0, NULL);
 	ck_assert_ptr_nonnull(reply);
-	ck_assert_int_eq(num(reply, "discarded"), 1);
+	ck_assert_int_eq(jnum(reply, "discarded"), 1);
 	ck_assert_ptr_null(json_object_get(reply, "ok"));
 	json_decref(reply);
 	result_free(&r);
@@ -2076,7 +2171,7 @@ START_TEST(test_dead_pages)
 	ck_assert_int_eq(r.rc, 1);
 	result_free(&r);
 	job = get_job(idb);
-	ck_assert_str_eq(str(job, "state"), "timed_out");
+	ck_assert_str_eq(jstr(job, "state"), "timed_out");
 	json_decref(job);
 	r = JOBCTL("dead", "--limit", "1");
 	ck_assert_int_eq(r.rc, 0);
@@ -2147,6 +2242,8 @@ jobctl_suite(void)
 	tcase_add_test(tc, test_queue_clear);
 	tcase_add_test(tc, test_queue_limit);
 	tcase_add_test(tc, test_queue_priority);
+	tcase_add_test(tc, test_queue_set);
+	tcase_add_test(tc, test_after);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("jobs");

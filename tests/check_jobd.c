@@ -44,48 +44,11 @@ connect_unix(struct client *c)
 	ck_assert_int_eq(client_unix(c, H.sock), 0);
 }
 
-/* Call and require ok. */
-static json_t *
-call_ok(struct client *c, const char *req)
-{
-	json_t *r = client_call(c, req);
-
-	ck_assert_ptr_nonnull(r);
-	if (reply_error_code(r) != NULL)
-		ck_abort_msg("%s -> %s", req, json_dumps(r, 0));
-	return r;
-}
-
-/* Call and require the error code. */
-static void
-call_err(struct client *c, const char *req, const char *code)
-{
-	json_t *r = client_call(c, req);
-
-	ck_assert_msg(r != NULL, "no reply to %.80s", req);
-	ck_assert_pstr_eq(reply_error_code(r), code);
-	ck_assert(json_is_string(
-	    json_object_get(json_object_get(r, "error"), "message")));
-	json_decref(r);
-}
-
 /* Send a request text as is (the caller includes the newline). */
 static void
 send_line(struct client *c, const char *text)
 {
 	ck_assert_int_eq(client_send(c, text, strlen(text)), 0);
-}
-
-static const char *
-str(const json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(obj, key));
-}
-
-static json_int_t
-num(const json_t *obj, const char *key)
-{
-	return json_integer_value(json_object_get(obj, key));
 }
 
 /* Submit one job spec with wait; return the finished job object. */
@@ -630,17 +593,6 @@ START_TEST(test_pipelined_10k)
 END_TEST
 
 /* Stats counter `name` of a running jobd, asked through client c. */
-static json_int_t
-counter_of(struct client *c, const char *name)
-{
-	json_t *r = call_ok(c, "{\"op\":\"stats\"}");
-	json_int_t v =
-	    num(json_object_get(json_object_get(r, "stats"), "counters"), name);
-
-	json_decref(r);
-	return v;
-}
-
 /*
  * A client that pipelines without reading its replies stops being read
  * (its backlog is capped); everyone else is served meanwhile; once it

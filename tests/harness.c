@@ -441,3 +441,56 @@ run_capture(
 		free(se.data);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
+
+json_t *
+call_ok(struct client *c, const char *req)
+{
+	json_t *r = client_call(c, req);
+
+	ck_assert_msg(r != NULL, "no reply to %.200s", req);
+	if (reply_error_code(r) != NULL)
+		ck_abort_msg("%s -> %s", req, json_dumps(r, 0));
+	return r;
+}
+
+void
+call_err(struct client *c, const char *req, const char *code)
+{
+	json_t *r = client_call(c, req);
+
+	ck_assert_msg(r != NULL, "no reply to %.200s", req);
+	ck_assert_msg(reply_error_code(r) != NULL &&
+	                  strcmp(reply_error_code(r), code) == 0,
+	    "%s -> %s, not %s", req, json_dumps(r, 0), code);
+	ck_assert(json_is_string(
+	    json_object_get(json_object_get(r, "error"), "message")));
+	json_decref(r);
+}
+
+const char *
+str(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+json_int_t
+num(const json_t *obj, const char *key)
+{
+	return json_integer_value(json_object_get(obj, key));
+}
+
+json_int_t
+counter_of(struct client *c, const char *name)
+{
+	json_t *r = call_ok(c, "{\"op\":\"stats\"}"), *stats, *v;
+	json_int_t n;
+
+	stats = json_object_get(r, "stats");
+	if ((v = json_object_get(json_object_get(stats, "counters"), name)) ==
+	    NULL)
+		v = json_object_get(json_object_get(stats, "gauges"), name);
+	ck_assert_msg(v != NULL, "no counter %s", name);
+	n = json_integer_value(v);
+	json_decref(r);
+	return n;
+}

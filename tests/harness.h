@@ -66,6 +66,16 @@ json_t *client_reply(struct client *c, int timeout_ms);
 /* The error code of a reply, or NULL when it is ok. */
 const char *reply_error_code(const json_t *reply);
 
+/* Call and require an ok reply (Check assertions); the reply. */
+json_t *call_ok(struct client *c, const char *req);
+/* Call and require the error code, with a message. */
+void call_err(struct client *c, const char *req, const char *code);
+/* A member of a JSON object as a string (NULL) or an integer (0). */
+const char *str(const json_t *obj, const char *key);
+json_int_t num(const json_t *obj, const char *key);
+/* A counter or gauge from stats. */
+json_int_t counter_of(struct client *c, const char *name);
+
 /* Run a program, capture stdout/stderr, return the exit status. */
 int run_capture(
     const char *const *argv, const char *stdin_text, char **out, char **err);
