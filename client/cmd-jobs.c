@@ -25,6 +25,9 @@ enum {
 	OPT_LIMIT,
 	OPT_ALL,
 	OPT_QUEUE,
+	OPT_KEY,
+	OPT_SINCE,
+	OPT_UNTIL,
 };
 
 static const struct option common_options[] = {CMD_COMMON_OPTIONS};
@@ -393,24 +396,30 @@ cmd_list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	    {"limit", required_argument, NULL, OPT_LIMIT},
 	    {"all", no_argument, NULL, OPT_ALL},
 	    {"queue", required_argument, NULL, OPT_QUEUE},
+	    {"key", required_argument, NULL, OPT_KEY},
+	    {"since", required_argument, NULL, OPT_SINCE},
+	    {"until", required_argument, NULL, OPT_UNTIL},
 	    CMD_COMMON_OPTIONS,
 	};
-	json_t *states = NULL, *req;
-	const char *queue = NULL;
+	json_t *req = json_pack("{s:s}", "op", "list"), *states;
+	char *copy, *word, *save;
+	struct timespec now;
 	uint64_t limit = 0;
 	bool all = false;
-	char *copy, *word, *save;
-	int c, status;
+	int c, status = -1;
 
-	while ((c = cmd_getopt(ctx, argc, argv, "", options, false, &status)) !=
-	       -1) {
+	/* One "now" for both ends: --since -2h --until -1h is one hour. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	while (status == -1 && (c = cmd_getopt(ctx, argc, argv, "", options,
+	                            false, &status)) != -1) {
 		switch (c) {
 		case CMD_GETOPT_EXIT:
-			json_decref(states);
-			return status;
+			break;
 		case OPT_STATE:
-			if (states == NULL)
+			if ((states = json_object_get(req, "state")) == NULL) {
 				states = json_array();
+				json_object_set_new(req, "state", states);
+			}
 			copy = xstrdup(optarg);
 			for (word = strtok_r(copy, ",", &save); word != NULL;
 			     word = strtok_r(NULL, ",", &save))
@@ -420,36 +429,41 @@ cmd_list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			break;
 		case OPT_LIMIT:
 			if (cmd_parse_uint(
-			        optarg, 1, CMD_LIST_PAGE_MAX, &limit)) {
-				json_decref(states);
-				return cmd_usage_error(ctx,
+			        optarg, 1, CMD_LIST_PAGE_MAX, &limit))
+				status = cmd_usage_error(ctx,
 				    "--limit: expected a number from 1 to %d",
 				    CMD_LIST_PAGE_MAX);
-			}
 			break;
 		case OPT_ALL:
 			all = true;
 			break;
 		case OPT_QUEUE:
-			if (cmd_parse_queue(ctx, "--queue", optarg) != 0) {
-				json_decref(states);
-				return JOBCTL_EXIT_ERROR;
-			}
-			queue = optarg;
+			if (cmd_parse_queue(ctx, "--queue", optarg) != 0)
+				status = JOBCTL_EXIT_ERROR;
+			else
+				json_object_set_new(
+				    req, "queue", json_string(optarg));
+			break;
+		case OPT_KEY:
+			json_object_set_new(req, "key", json_string(optarg));
+			if (json_object_get(req, "key") == NULL)
+				status = cmd_usage_error(
+				    ctx, "--key: not valid UTF-8");
+			break;
+		case OPT_SINCE:
+		case OPT_UNTIL:
+			status = cmd_parse_time(ctx,
+			    c == OPT_SINCE ? "--since" : "--until", optarg,
+			    &now, true, req,
+			    c == OPT_SINCE ? "since" : "until");
 			break;
 		}
 	}
-	if (optind < argc) {
-		json_decref(states);
-		return cmd_usage_error(
+	if (status == -1 && optind < argc)
+		status = cmd_usage_error(
 		    ctx, "unexpected argument \"%s\"", argv[optind]);
-	}
-	req = json_pack("{s:s}", "op", "list");
-	if (states != NULL)
-		json_object_set_new(req, "state", states);
-	if (queue != NULL)
-		json_object_set_new(req, "queue", json_string(queue));
-	status = cmd_list_pages(ctx, req, limit, all);
+	if (status == -1)
+		status = cmd_list_pages(ctx, req, limit, all);
 	json_decref(req);
 	return status;
 }
@@ -634,8 +648,8 @@ const struct cmd_entry cmd_logs_entry = {
 
 const struct cmd_entry cmd_list_entry = {
     .name = "list",
-    .usage = "[--state STATE[,STATE]...] [--queue NAME] [--limit N] "
-             "[--all]",
+    .usage = "[--state STATE[,STATE]...] [--queue NAME] [--key KEY] "
+             "[--since TIME] [--until TIME] [--limit N] [--all]",
     .summary = "list jobs, oldest first",
     .exec = cmd_list_exec,
 };

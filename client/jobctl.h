@@ -114,6 +114,16 @@ int cmd_parse_queue(struct cmd_ctx *ctx, const char *option, const char *name);
 /* Parse job ids argv[first..argc) into a new JSON array; NULL (printed). */
 json_t *cmd_parse_ids(struct cmd_ctx *ctx, int argc, char **argv, int first);
 
+/*
+ * A TIME option (times.c): RFC 3339; "+DUR" from now (with past, "-DUR"
+ * back from now); or a local HH:MM, the next one (with past, the last).
+ * Sets obj's key to RFC 3339 text and returns -1, or returns the usage
+ * error's status.
+ */
+struct timespec;
+int cmd_parse_time(struct cmd_ctx *ctx, const char *option, const char *arg,
+    const struct timespec *now, bool past, json_t *obj, const char *key);
+
 /* --- Talking to jobd (main.c) -------------------------------------------- */
 
 /* Open ctx->conn if needed; NULL after printing why it could not. */

@@ -829,10 +829,27 @@ op_cancel(const struct req *r)
 	return reply;
 }
 
+/* An optional RFC 3339 time field; *ms stays 0 when absent. */
+static json_t *
+get_time(const struct req *r, const char *key, uint64_t *ms)
+{
+	const json_t *v = json_object_get(r->body, key);
+
+	if (v == NULL)
+		return NULL;
+	if (!json_is_string(v) || parse_rfc3339(json_string_value(v), ms) != 0)
+		return fail(r, PROTO_E_BAD_REQUEST,
+		    "%s must be an RFC 3339 time such as "
+		    "2026-11-26T18:00:00Z",
+		    key);
+	return NULL;
+}
+
 struct list_ctx {
-	unsigned states;   /* bit per job_state; 0: all */
-	const char *queue; /* NULL: all */
-	const char *key;   /* NULL: all */
+	unsigned states;       /* bit per job_state; 0: all */
+	const char *queue;     /* NULL: all */
+	const char *key;       /* NULL: all */
+	uint64_t since, until; /* submitted in [since, until); 0: open */
 	uint64_t limit;
 	json_t *out;
 	uint64_t last;
@@ -851,6 +868,9 @@ list_one(struct job *job, void *arg)
 	if (lc->key != NULL &&
 	    (job->key == NULL || strcmp(lc->key, job->key) != 0))
 		return true;
+	if (job->submitted_ms < lc->since ||
+	    (lc->until != 0 && job->submitted_ms >= lc->until))
+		return true;
 	if (json_array_size(lc->out) == lc->limit) {
 		lc->more = true;
 		return false;
@@ -865,9 +885,9 @@ static json_t *
 list_jobs(const struct req *r, unsigned forced_states)
 {
 	static const char *const list_fields[] = {
-	    "state", "after", "limit", "queue", "key", NULL};
+	    "state", "after", "limit", "queue", "key", "since", "until", NULL};
 	static const char *const dead_fields[] = {
-	    "after", "limit", "queue", NULL};
+	    "after", "limit", "queue", "since", "until", NULL};
 	struct list_ctx lc = {
 	    .states = forced_states, .limit = LIST_LIMIT_DEFAULT};
 	const json_t *state = json_object_get(r->body, "state"), *v;
@@ -893,9 +913,9 @@ list_jobs(const struct req *r, unsigned forced_states)
 			    (s = job_state_parse(json_string_value(v))) < 0)
 				return fail(r, PROTO_E_BAD_REQUEST,
 				    "state must be a job state or a list of "
-				    "them (queued, delayed, running, "
+				    "them (queued, delayed, waiting, running, "
 				    "succeeded, failed, timed_out, "
-				    "cancelled, expired)");
+				    "cancelled, expired, dependency_failed)");
 			lc.states |= 1u << s;
 		}
 	}
@@ -905,6 +925,9 @@ list_jobs(const struct req *r, unsigned forced_states)
 		return fail(r, PROTO_E_BAD_REQUEST, "key must be a string");
 	if (json_object_get(r->body, "queue") != NULL && lc.queue == NULL)
 		return fail(r, PROTO_E_BAD_REQUEST, "queue must be a name");
+	if ((reply = get_time(r, "since", &lc.since)) != NULL ||
+	    (reply = get_time(r, "until", &lc.until)) != NULL)
+		return reply;
 	lc.out = json_array();
 	sched_foreach(after, list_one, &lc);
 	reply = ok(r);

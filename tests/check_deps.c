@@ -1,7 +1,8 @@
 /*
- * check_deps: dependencies between jobs and the settings of a queue, end to
- * end through a real jobd.  Jobs that must not start yet sit in a paused
- * queue, so every ordering below is decided by the test, not by time.
+ * check_deps: dependencies between jobs, the settings of a queue and
+ * listing by time, end to end through a real jobd.  Jobs that must not start
+ * yet sit in a paused queue, so every ordering below is decided by the test,
+ * not by time.
  */
 #include "config.h"
 
@@ -505,6 +506,53 @@ START_TEST(test_bad_queue_settings)
 }
 END_TEST
 
+/* list by submit time: since (inclusive) and until (exclusive). */
+START_TEST(test_list_time_range)
+{
+	char t1[64], t2[64];
+	json_int_t first, id;
+	json_t *job, *r, *jobs;
+
+	first = submit("{\"kind\":\"echo\"}");
+	job = get(first);
+	snprintf(t1, sizeof t1, "%s", str(job, "submitted_at"));
+	json_decref(job);
+	/* Submit until the clock has moved on by a millisecond. */
+	do {
+		id = submit("{\"kind\":\"echo\"}");
+		job = get(id);
+		snprintf(t2, sizeof t2, "%s", str(job, "submitted_at"));
+		json_decref(job);
+	} while (strcmp(t1, t2) == 0);
+
+	r = callf("{\"op\":\"list\",\"since\":\"%s\",\"limit\":1000}", t2);
+	jobs = json_object_get(r, "jobs");
+	ck_assert_uint_eq(json_array_size(jobs), 1);
+	ck_assert_int_eq(num(json_array_get(jobs, 0), "id"), id);
+	json_decref(r);
+	r = callf("{\"op\":\"list\",\"until\":\"%s\",\"limit\":1000}", t2);
+	jobs = json_object_get(r, "jobs");
+	ck_assert_uint_eq(json_array_size(jobs), (size_t)(id - 1));
+	ck_assert_int_eq(num(json_array_get(jobs, 0), "id"), first);
+	json_decref(r);
+	r = callf(
+	    "{\"op\":\"list\",\"since\":\"%s\",\"until\":\"%s\"}", t1, t1);
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), 0);
+	json_decref(r);
+
+	call_err(
+	    &C, "{\"op\":\"list\",\"since\":\"yesterday\"}", "bad_request");
+	call_err(&C, "{\"op\":\"list\",\"until\":17}", "bad_request");
+	call_err(&C, "{\"op\":\"dead\",\"since\":\"2026-13-01T00:00:00Z\"}",
+	    "bad_request");
+	call_err(&C, "{\"op\":\"list\",\"state\":\"sleeping\"}", "bad_request");
+	r = callf(
+	    "{\"op\":\"list\",\"state\":[\"waiting\",\"dependency_failed\"]}");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), 0);
+	json_decref(r);
+}
+END_TEST
+
 static Suite *
 deps_suite(void)
 {
@@ -524,6 +572,7 @@ deps_suite(void)
 	tcase_add_test(tc, test_queue_max_length);
 	tcase_add_test(tc, test_queue_defaults);
 	tcase_add_test(tc, test_bad_queue_settings);
+	tcase_add_test(tc, test_list_time_range);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1441,6 +1441,33 @@ START_TEST(test_queue_limit)
 }
 END_TEST
 
+/* list --since/--until/--key pick jobs by submit time and key. */
+START_TEST(test_list_filters)
+{
+	struct result r;
+
+	submit("--key", "k-list", "--", "true", NULL);
+	r = JOBCTL("list", "--since", "-1h", "--key", "k-list", "--json");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_uint_eq(count_lines(r.out), 1);
+	ck_assert_ptr_nonnull(strstr(r.out, "\"k-list\""));
+	result_free(&r);
+	r = JOBCTL("list", "--until", "-1h", "--json");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "");
+	result_free(&r);
+	r = JOBCTL("list", "--since", "2000-01-01T00:00:00Z", "--until", "+1h",
+	    "--key", "k-list");
+	ck_assert_int_eq(r.rc, 125); /* --until takes the past: -DUR */
+	ck_assert_ptr_nonnull(strstr(r.err, "--until: bad time"));
+	result_free(&r);
+	r = JOBCTL("list", "--since", "soon");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "--since: bad time"));
+	result_free(&r);
+}
+END_TEST
+
 /* queue set: max length, default timeout and retries, shown in queues. */
 START_TEST(test_queue_set)
 {
@@ -2244,6 +2271,7 @@ jobctl_suite(void)
 	tcase_add_test(tc, test_queue_priority);
 	tcase_add_test(tc, test_queue_set);
 	tcase_add_test(tc, test_after);
+	tcase_add_test(tc, test_list_filters);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("jobs");
