@@ -1,10 +1,11 @@
 /*
  * cmd-jobs: the commands about jobs already submitted: get, wait, cancel,
- * logs, list and watch (the commands about queues are in cmd-queue.c).  Each is
- * one request (cancel pipelines one per job, so an unknown id does not hide the
- * others' results; watch keeps reading events).  States are printed as
- * jobd names them, so a state jobctl has never heard of shows as it is.
- * The paged job table of `list` is cmd_list_pages(), which `dead` shares.
+ * logs, list and watch (the commands about queues are in cmd-queue.c).  Each
+ * is one request (cancel pipelines one per job, so an unknown id does not
+ * hide the others' results; watch and logs --follow keep reading events).
+ * States are printed as jobd names them, so a state jobctl has never heard
+ * of shows as it is.  The paged job table of `list` is cmd_list_pages(),
+ * which `dead` shares.
  */
 #include "config.h"
 
@@ -34,8 +35,7 @@ static const struct option common_options[] = {CMD_COMMON_OPTIONS};
 
 /* Options and job id operands for commands that take nothing else. */
 static json_t *
-parse_id_operands(
-    struct cmd_ctx *ctx, int argc, char **argv, bool one, int *status)
+parse_id_operands(struct cmd_ctx *ctx, int argc, char **argv, int *status)
 {
 	int c;
 
@@ -44,10 +44,6 @@ parse_id_operands(
 	            status)) != -1) {
 		if (c == CMD_GETOPT_EXIT)
 			return NULL;
-	}
-	if (one && argc - optind > 1) {
-		*status = cmd_usage_error(ctx, "one job id, please");
-		return NULL;
 	}
 	return cmd_parse_ids(ctx, argc, argv, optind);
 }
@@ -209,7 +205,7 @@ cmd_get_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	int status;
 	size_t i;
 
-	if ((ids = parse_id_operands(ctx, argc, argv, false, &status)) == NULL)
+	if ((ids = parse_id_operands(ctx, argc, argv, &status)) == NULL)
 		return status != -1 ? status : JOBCTL_EXIT_ERROR;
 	req = json_pack(
 	    "{s:s, s:o, s:b}", "op", "get", "jobs", ids, "output", ctx->json);
@@ -293,7 +289,7 @@ cmd_cancel_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	int status = JOBCTL_EXIT_OK;
 	size_t i;
 
-	if ((ids = parse_id_operands(ctx, argc, argv, false, &status)) == NULL)
+	if ((ids = parse_id_operands(ctx, argc, argv, &status)) == NULL)
 		return status != -1 ? status : JOBCTL_EXIT_ERROR;
 	if (cmd_connect(ctx) == NULL) {
 		json_decref(ids);
@@ -336,18 +332,101 @@ cmd_cancel_exec(struct cmd_ctx *ctx, int argc, char **argv)
 
 /* --- logs ----------------------------------------------------------------- */
 
+/*
+ * Follow a job's output until it finishes: stdout and stderr bytes as they
+ * come (with --json, jobd's event lines).  Exit as `wait` would.
+ */
+static int
+logs_follow(struct cmd_ctx *ctx, json_int_t id)
+{
+	json_t *req, *reply;
+	json_int_t req_id;
+	const char *event, *stream;
+	int status;
+
+	if (cmd_connect(ctx) == NULL)
+		return JOBCTL_EXIT_ERROR;
+	req = json_pack(
+	    "{s:s, s:I, s:b}", "op", "logs", "job", id, "follow", true);
+	req_id = conn_queue(ctx->conn, req);
+	json_decref(req);
+	for (;;) {
+		if ((reply = conn_reply(ctx->conn, req_id, -1)) == NULL) {
+			cmd_conn_error(ctx);
+			return JOBCTL_EXIT_ERROR;
+		}
+		if (!json_is_true(json_object_get(reply, "ok"))) {
+			cmd_reply_error(reply);
+			json_decref(reply);
+			return JOBCTL_EXIT_ERROR;
+		}
+		event = json_string_value(json_object_get(reply, "event"));
+		if (event == NULL) {
+			/* The opening line: the follow is on. */
+			json_decref(reply);
+			continue;
+		}
+		if (ctx->json) {
+			json_object_del(reply, "id");
+			json_object_del(reply, "ok");
+			out_json(reply);
+		} else if (strcmp(event, "output") == 0) {
+			stream =
+			    json_string_value(json_object_get(reply, "stream"));
+			if (out_stream(reply, "data",
+			        stream != NULL && strcmp(stream, "stderr") == 0
+			            ? stderr
+			            : stdout,
+			        id) != 0) {
+				json_decref(reply);
+				return JOBCTL_EXIT_ERROR;
+			}
+		} else if (strcmp(event, "output_dropped") == 0)
+			out_warn("job %lld: %lld bytes of output dropped "
+			         "(not kept, or not read in time)",
+			    (long long)id,
+			    (long long)json_integer_value(
+			        json_object_get(reply, "bytes")));
+		if (strcmp(event, "finished") == 0) {
+			/* As `wait`: 0 if it succeeded, 1 if not. */
+			status = strcmp(state_of(reply), "succeeded") == 0
+			             ? JOBCTL_EXIT_OK
+			             : JOBCTL_EXIT_FAILED;
+			json_decref(reply);
+			return status;
+		}
+		json_decref(reply);
+	}
+}
+
 static int
 cmd_logs_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
+	static const struct option options[] = {
+	    {"follow", no_argument, NULL, 'f'},
+	    CMD_COMMON_OPTIONS,
+	};
 	json_t *ids, *req, *reply;
 	json_int_t id;
-	int status;
+	bool follow = false;
+	int c, status = JOBCTL_EXIT_OK;
 
-	if ((ids = parse_id_operands(ctx, argc, argv, true, &status)) == NULL)
-		return status != -1 ? status : JOBCTL_EXIT_ERROR;
+	while ((c = cmd_getopt(
+	            ctx, argc, argv, "f", options, false, &status)) != -1) {
+		if (c == CMD_GETOPT_EXIT)
+			return status;
+		if (c == 'f')
+			follow = true;
+	}
+	if (argc - optind > 1)
+		return cmd_usage_error(ctx, "one job id, please");
+	if ((ids = cmd_parse_ids(ctx, argc, argv, optind)) == NULL)
+		return JOBCTL_EXIT_ERROR;
 	id = json_integer_value(json_array_get(ids, 0));
-	req = json_pack("{s:s, s:I}", "op", "logs", "job", id);
 	json_decref(ids);
+	if (follow)
+		return logs_follow(ctx, id);
+	req = json_pack("{s:s, s:I}", "op", "logs", "job", id);
 	reply = cmd_call(ctx, req);
 	json_decref(req);
 	if (reply == NULL)
@@ -641,8 +720,9 @@ const struct cmd_entry cmd_cancel_entry = {
 
 const struct cmd_entry cmd_logs_entry = {
     .name = "logs",
-    .usage = "ID",
-    .summary = "print a job's captured stdout and stderr",
+    .usage = "[--follow] ID",
+    .summary = "print a job's stdout and stderr (--follow: live, until it "
+               "ends)",
     .exec = cmd_logs_exec,
 };
 

@@ -329,6 +329,7 @@ conn_written(struct bufferevent *bev, void *arg)
 
 	if (c->dead || maybe_close(c))
 		return;
+	ops_conn_drained(c);
 	maybe_resume(c);
 }
 

@@ -746,3 +746,17 @@ exec_output(const struct exec_proc *p, int stream, size_t *len, bool *truncated)
 		*truncated = s->total > p->output_cap;
 	return s->buf != NULL ? s->buf : "";
 }
+
+uint64_t
+exec_output_total(const struct exec_proc *p, int stream)
+{
+	if (stream != 1 && stream != 2)
+		fatalx("exec_output_total: bad stream %d", stream);
+	return p->out[stream - 1].total;
+}
+
+void
+exec_set_output(struct exec_proc *p, exec_output_fn output)
+{
+	p->output = output;
+}

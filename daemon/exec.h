@@ -90,6 +90,14 @@ pid_t exec_pid(const struct exec_proc *p);
 /* Output captured so far (for a running job's logs). */
 const char *exec_output(
     const struct exec_proc *p, int stream, size_t *len, bool *truncated);
+/* Bytes a stream has produced so far, kept or not. */
+uint64_t exec_output_total(const struct exec_proc *p, int stream);
+/*
+ * Replace the output callback (NULL: none) from the next chunk on; it gets
+ * the arg given to exec_start().  With none, reading a chunk costs one
+ * pointer test beyond keeping it.
+ */
+void exec_set_output(struct exec_proc *p, exec_output_fn output);
 
 /*
  * Resolve name on path (a PATH value; NULL: "/usr/local/bin:/usr/bin:/bin")

@@ -86,6 +86,7 @@ struct waitref;
 struct compute;
 struct exec_proc;
 struct event;
+struct follow_job;
 
 struct job {
 	uint64_t id;
@@ -161,6 +162,7 @@ struct job {
 	TAILQ_ENTRY(job) queue_link;    /* kinds' ready list */
 	TAILQ_ENTRY(job) finished_link; /* finished, oldest first */
 	LIST_HEAD(, waitref) waiters;
+	struct follow_job *follow; /* clients following its output, or NULL */
 };
 
 /*

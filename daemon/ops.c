@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "counters.h"
 #include "exec.h"
+#include "follow.h"
 #include "jobd.h"
 #include "log.h"
 #include "ops.h"
@@ -474,6 +475,8 @@ job_event(struct job *job, const char *event)
 	struct watcher *w, *next_w;
 	json_t *msg = NULL;
 
+	if (job->follow != NULL)
+		follow_job_event(job, event);
 	for (w = LIST_FIRST(&watchers); w != NULL; w = next_w) {
 		next_w = LIST_NEXT(w, link);
 		if (!watcher_wants(w, job))
@@ -519,6 +522,13 @@ ops_conn_closed(struct conn *c)
 		if (v->conn == c)
 			watcher_free(v);
 	}
+	follow_conn_closed(c);
+}
+
+void
+ops_conn_drained(struct conn *c)
+{
+	follow_conn_drained(c);
 }
 
 /* --- Handlers
@@ -1047,22 +1057,32 @@ op_discard(const struct req *r)
 	return reply;
 }
 
+/*
+ * logs: a job's output so far; with "follow": true, a stream of its output
+ * as it comes, until the job finishes (follow.h).
+ */
 static json_t *
 op_logs(const struct req *r)
 {
-	static const char *const fields[] = {"job", NULL};
+	static const char *const fields[] = {"job", "follow", NULL};
 	struct job **jobs;
 	struct buf live;
-	bool single;
+	bool single, follow = false;
 	json_t *reply;
 	size_t n;
 
-	if ((reply = check_fields(r, fields)) != NULL)
+	if ((reply = check_fields(r, fields)) != NULL ||
+	    (reply = get_bool(r, "follow", &follow)) != NULL)
 		return reply;
 	if (json_object_get(r->body, "jobs") != NULL)
 		return fail(r, PROTO_E_BAD_REQUEST, "logs takes one \"job\"");
 	if ((reply = get_jobs(r, &jobs, &n, &single)) != NULL)
 		return reply;
+	if (follow) {
+		follow_start(r->conn, r->id, jobs[0]);
+		free(jobs);
+		return NULL;
+	}
 	reply = ok(r);
 	json_object_set_new(
 	    reply, "job", json_integer((json_int_t)jobs[0]->id));
@@ -1227,6 +1247,7 @@ ops_stop(void)
 	struct waiter *w;
 	json_t *reply;
 
+	follow_stop();
 	while ((w = LIST_FIRST(&waiters)) != NULL) {
 		reply = proto_error_reply(w->req_id, PROTO_E_SHUTTING_DOWN,
 		    "jobd is stopping; %zu of the %zu job(s) waited for did "
@@ -1242,6 +1263,7 @@ ops_stop(void)
 void
 ops_free(void)
 {
+	follow_free();
 	while (!LIST_EMPTY(&waiters))
 		waiter_free(LIST_FIRST(&waiters));
 	while (!LIST_EMPTY(&watchers))

@@ -20,6 +20,7 @@
 
 #include "counters.h"
 #include "exec.h"
+#include "follow.h"
 #include "jobd.h"
 #include "kinds.h"
 #include "log.h"
@@ -240,8 +241,9 @@ start_exec(struct job *job)
 	};
 	buf_clear(&job->out);
 	buf_clear(&job->err);
-	job->proc = exec_start(
-	    jobd.base, &spec, exec_finished, NULL, job, err, sizeof err);
+	/* Output is tapped only for a job that has followers. */
+	job->proc = exec_start(jobd.base, &spec, exec_finished,
+	    job->follow != NULL ? follow_output : NULL, job, err, sizeof err);
 	free(envp[n]);
 	free(envp[n + 1]);
 	free(envp);
