@@ -11,16 +11,18 @@
  *      queue_pop()) and enqueues one (queue_push(), with a fresh priority
  *      and queue from the same mix), so N stays put.  The jobs are zeroed
  *      struct jobs, each its own calloc like the daemon's, allocated
- *      before the clock starts; a step allocates nothing.  The same at 1M
- *      in one queue, and the scan of 100 queue heads alone, show what the
- *      heap and what the scan cost.
+ *      before the clock starts; a step allocates nothing.  The scan of
+ *      the 100 queue heads alone (timed on the same queues), and the same
+ *      N in one queue, show what the scan and what the heaps cost; and
+ *      queue_get() by name, which sched_submit() does for each job.
  *   S  through the scheduler: echo jobs parsed by job_parse() before the
  *      clock starts, then per step sched_submit() of 1000 of them and an
  *      event-loop pass (event_base_loop(EVLOOP_NONBLOCK), no sockets) in
  *      which kinds.c runs 1000 queued jobs one after the other
  *      (--max-running 1): each is popped, started, finished, and with
  *      retention 0 freed.  The queues are paused between steps, so the
- *      depth moves between N and N+1000.  No client, no JSON replies.
+ *      depth moves between N and N+1000.  Submitting and running are
+ *      timed apart.  No client, no JSON replies.
  *   B  where the bytes of one queued echo job go: the job struct, its
  *      strings and jansson's tree for args (jansson's allocations are
  *      counted through json_set_alloc_funcs), each with glibc's usable
@@ -229,6 +231,33 @@ q_line(size_t n, size_t nq, const struct q_result *res)
 	printf("\n");
 }
 
+/* queue_get() by name among NQUEUES queues (sched_submit's lookup). */
+static double
+q_lookup(size_t calls)
+{
+	char names[NQUEUES][8];
+	struct queue *qs[NQUEUES];
+	volatile uintptr_t sink = 0;
+	double runs[RUNS];
+	uint64_t t0;
+	size_t i;
+	int r;
+
+	queues_create(qs, NQUEUES, "q");
+	for (i = 0; i < NQUEUES; i++)
+		snprintf(names[i], sizeof names[i], "q%02zu", i);
+	for (r = -1; r < RUNS; r++) {
+		t0 = now_ns();
+		for (i = 0; i < calls; i++)
+			sink += (uintptr_t)queue_get(names[i % NQUEUES]);
+		if (r >= 0)
+			runs[r] = (double)(now_ns() - t0) / (double)calls;
+	}
+	(void)sink;
+	queues_free();
+	return median(runs);
+}
+
 static void
 bench_q(void)
 {
@@ -255,6 +284,9 @@ bench_q(void)
 	q_measure(sizes[nsizes - 1], 1, steps, &res);
 	q_line(sizes[nsizes - 1], 1, &res);
 	printf("   (ns; fill: ns per queue_push from empty to N)\n");
+	printf("   queue_get by name among %d queues (sched_submit, per job): "
+	       "%.0f ns\n",
+	    NQUEUES, q_lookup(steps));
 }
 
 /* --- S: through sched_submit() and an event loop ------------------------ */
@@ -262,7 +294,6 @@ bench_q(void)
 static struct {
 	struct queue *qs[NQUEUES];
 	size_t started, target; /* in the current step */
-	size_t heap_before;     /* mallinfo2 before the fill */
 } SB;
 
 static void
@@ -357,11 +388,10 @@ submit_all(struct job **jobs, size_t n)
 	}
 }
 
-/* One step: submit k jobs, then let the loop run k of the queued ones. */
+/* Let the loop run k of the queued jobs. */
 static void
-sched_step(struct job **jobs, size_t k)
+run_queued(size_t k)
 {
-	submit_all(jobs, k);
 	SB.started = 0;
 	SB.target = k;
 	pause_all(false);
@@ -370,42 +400,59 @@ sched_step(struct job **jobs, size_t k)
 		event_base_loop(jobd.base, EVLOOP_NONBLOCK);
 }
 
-static double
-s_measure(size_t n, size_t per_run, double *runs, double *heap_per_job)
+struct s_result {
+	double job_ns;       /* per job, submit and run, median */
+	double submit_ns;    /* sched_submit's share, median */
+	double run_ns;       /* the loop's share, median */
+	double heap_per_job; /* heap in use after the fill, per job */
+	double runs[RUNS];   /* job_ns of each run */
+};
+
+static void
+s_measure(size_t n, size_t per_run, struct s_result *res)
 {
+	double submit[RUNS], run[RUNS];
+	uint64_t t0, t1, in_submit, in_run;
 	struct job **jobs;
-	uint64_t t0, elapsed;
-	size_t i, k;
+	size_t before, i, k;
 	int r;
 
 	daemon_setup();
-	SB.heap_before = mallinfo2().uordblks;
+	before = mallinfo2().uordblks;
 	jobs = parse_jobs(n);
 	submit_all(jobs, n);
 	free(jobs);
-	*heap_per_job =
-	    ((double)mallinfo2().uordblks - SB.heap_before) / (double)n;
+	res->heap_per_job =
+	    ((double)mallinfo2().uordblks - (double)before) / (double)n;
 	if (sched_count_queued() != n)
 		errx(1, "sched: %zu queued, expected %zu", sched_count_queued(),
 		    n);
 	for (r = -1; r < RUNS; r++) {
 		jobs = parse_jobs(per_run);
-		elapsed = 0;
+		in_submit = in_run = 0;
 		for (i = 0; i < per_run; i += k) {
 			k = per_run - i < STEP_JOBS ? per_run - i : STEP_JOBS;
 			t0 = now_ns();
-			sched_step(jobs + i, k);
-			elapsed += now_ns() - t0;
+			submit_all(jobs + i, k);
+			t1 = now_ns();
+			run_queued(k);
+			in_submit += t1 - t0;
+			in_run += now_ns() - t1;
 		}
 		free(jobs);
 		if (sched_count_queued() != n || sched_count_running() != 0)
 			errx(1, "sched: %zu queued, %zu running after a run",
 			    sched_count_queued(), sched_count_running());
-		if (r >= 0)
-			runs[r] = (double)elapsed / (double)per_run;
+		if (r < 0)
+			continue;
+		submit[r] = (double)in_submit / (double)per_run;
+		run[r] = (double)in_run / (double)per_run;
+		res->runs[r] = submit[r] + run[r];
 	}
 	daemon_teardown();
-	return median(runs);
+	res->job_ns = median(res->runs);
+	res->submit_ns = median(submit);
+	res->run_ns = median(run);
 }
 
 /* For B: heap in use per job after S's fill of its largest N. */
@@ -417,7 +464,7 @@ bench_s(void)
 {
 	size_t per_run = 100000 / opt.scale, k,
 	       nsizes = sizeof sizes / sizeof sizes[0];
-	double runs[RUNS], ns, heap;
+	struct s_result res;
 
 	if (opt.scale > 1)
 		nsizes--;
@@ -426,16 +473,18 @@ bench_s(void)
 	       "   that runs %d queued ones (pop, start, finish, free); "
 	       "%d queues, same mix; %zu jobs a run\n",
 	    STEP_JOBS, STEP_JOBS, NQUEUES, per_run);
-	printf("     queued      jobs/s   ns/job /log2(N)   heap in use per "
-	       "queued job (fill)\n");
+	printf("     queued      jobs/s   ns/job /log2(N)  submit     run   "
+	       "heap/job after the fill\n");
 	for (k = 0; k < nsizes; k++) {
-		ns = s_measure(sizes[k], per_run, runs, &heap);
-		printf("   %8zu %11.0f %8.0f %8.1f   %6.0f B", sizes[k],
-		    1e9 / ns, ns, ns / log2((double)sizes[k]), heap);
-		print_runs(runs);
+		s_measure(sizes[k], per_run, &res);
+		printf("   %8zu %11.0f %8.0f %8.1f %7.0f %7.0f   %6.0f B",
+		    sizes[k], 1e9 / res.job_ns, res.job_ns,
+		    res.job_ns / log2((double)sizes[k]), res.submit_ns,
+		    res.run_ns, res.heap_per_job);
+		print_runs(res.runs);
 		printf("\n");
 		fflush(stdout);
-		s_heap = heap;
+		s_heap = res.heap_per_job;
 		s_heap_n = sizes[k];
 	}
 }
