@@ -27,7 +27,8 @@
  *      strings and jansson's tree for args (jansson's allocations are
  *      counted through json_set_alloc_funcs), each with glibc's usable
  *      size and chunk header (parsed first, on a fresh heap); and the
- *      heap in use per job (mallinfo2) after S's fill of its largest N.
+ *      heap in use per job (mallinfo2: chunks in use and mmapped blocks)
+ *      after S's fill of its largest N.
  *
  * Usage: queues [-q] [-v] [--only QSB]
  */
@@ -400,6 +401,15 @@ run_queued(size_t k)
 		event_base_loop(jobd.base, EVLOOP_NONBLOCK);
 }
 
+/* Bytes malloc has handed out: small chunks plus mmapped blocks. */
+static size_t
+heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
 struct s_result {
 	double job_ns;       /* per job, submit and run, median */
 	double submit_ns;    /* sched_submit's share, median */
@@ -418,12 +428,12 @@ s_measure(size_t n, size_t per_run, struct s_result *res)
 	int r;
 
 	daemon_setup();
-	before = mallinfo2().uordblks;
+	before = heap_in_use();
 	jobs = parse_jobs(n);
 	submit_all(jobs, n);
 	free(jobs);
 	res->heap_per_job =
-	    ((double)mallinfo2().uordblks - (double)before) / (double)n;
+	    ((double)heap_in_use() - (double)before) / (double)n;
 	if (sched_count_queued() != n)
 		errx(1, "sched: %zu queued, expected %zu", sched_count_queued(),
 		    n);
