@@ -224,3 +224,19 @@ writer_join(struct writer *w)
 {
 	pthread_join(w->thread, NULL);
 }
+
+/* The 1-minute load average: other work on the machine skews figures. */
+const char *
+load_average(char *buf, size_t size)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	double load;
+
+	if (f == NULL || fscanf(f, "%lf", &load) != 1)
+		snprintf(buf, size, "unknown");
+	else
+		snprintf(buf, size, "%.2f", load);
+	if (f != NULL)
+		fclose(f);
+	return buf;
+}

@@ -11,6 +11,8 @@
 
 /* Monotonic clock in ns. */
 uint64_t now_ns(void);
+/* The 1-minute load average as text ("unknown" if unreadable) in buf. */
+const char *load_average(char *buf, size_t size);
 
 /* A growing byte string: the prepared requests of a run. */
 struct sbuf {

@@ -857,22 +857,6 @@ bench_c(void)
 		    jobd / xargs);
 }
 
-/* The 1-minute load average: other work on the machine skews figures. */
-static const char *
-load_average(char *buf, size_t size)
-{
-	FILE *f = fopen("/proc/loadavg", "r");
-	double load;
-
-	if (f == NULL || fscanf(f, "%lf", &load) != 1)
-		snprintf(buf, size, "unknown");
-	else
-		snprintf(buf, size, "%.2f", load);
-	if (f != NULL)
-		fclose(f);
-	return buf;
-}
-
 static void
 usage(FILE *f)
 {

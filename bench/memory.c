@@ -336,6 +336,7 @@ main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct figures jf, bf;
+	char load[32];
 	size_t k;
 	int ch;
 
@@ -369,6 +370,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	printf("bench/memory: load %s\n", load_average(load, sizeof load));
 	printf("M. memory per queued job: (VmRSS with the jobs queued - VmRSS "
 	       "empty) / jobs\n"
 	       "   payload %d bytes, {\"d\":\"<56 digits>\"}; jobd: spec "

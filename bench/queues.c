@@ -654,6 +654,7 @@ main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	char load[32];
 	int ch;
 
 	/* Before jansson allocates anything: B counts its allocations. */
@@ -681,9 +682,10 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	printf("bench/queues: %ld online CPUs; sizeof(struct job) %zu; "
-	       "median of %d runs after a warm-up\n",
-	    sysconf(_SC_NPROCESSORS_ONLN), sizeof(struct job), RUNS);
+	printf("bench/queues: %ld online CPUs, load %s; sizeof(struct job) "
+	       "%zu; median of %d runs after a warm-up\n",
+	    sysconf(_SC_NPROCESSORS_ONLN), load_average(load, sizeof load),
+	    sizeof(struct job), RUNS);
 	fflush(stdout);
 	if (strchr(opt.only, 'B') != NULL)
 		b_parse();
