@@ -232,9 +232,12 @@ spec_cwd(json_t *spec, const char *dir)
  * Build the job spec from the options and operands.  Returns -1 with
  * *out set, or the exit status to end with (usage error, --help).
  */
-static int
-spec_parse(struct cmd_ctx *ctx, int argc, char **argv, json_t **out)
+int
+cmd_spec_parse(struct cmd_ctx *ctx, int argc, char **argv,
+    const struct cmd_spec_extra *extra, json_t **out)
 {
+	const struct option *options = spec_options;
+	struct option *merged = NULL;
 	json_t *spec = json_object(), *env = json_object();
 	const char *kind = "exec", *cwd = NULL, *in = NULL;
 	const char *exec_only = NULL;
@@ -246,8 +249,19 @@ spec_parse(struct cmd_ctx *ctx, int argc, char **argv, json_t **out)
 
 	/* One "now" for every relative time: +1m and +2h are 1h59m apart. */
 	clock_gettime(CLOCK_REALTIME, &now);
-	while (status == -1 && (c = cmd_getopt(ctx, argc, argv, "",
-	                            spec_options, true, &status)) != -1) {
+	if (extra != NULL) {
+		size_t ne = 0,
+		       ns = sizeof spec_options / sizeof spec_options[0];
+
+		while (extra->options[ne].name != NULL)
+			ne++;
+		merged = xcalloc(ne + ns, sizeof(*merged));
+		memcpy(merged, extra->options, ne * sizeof(*merged));
+		memcpy(merged + ne, spec_options, ns * sizeof(*merged));
+		options = merged;
+	}
+	while (status == -1 && (c = cmd_getopt(ctx, argc, argv, "", options,
+	                            true, &status)) != -1) {
 		switch (c) {
 		case CMD_GETOPT_EXIT:
 			break;
@@ -377,10 +391,16 @@ spec_parse(struct cmd_ctx *ctx, int argc, char **argv, json_t **out)
 			json_object_set_new(spec, "after", json_string("any"));
 			break;
 		default:
-			status = cmd_usage_error(ctx, "unexpected option");
+			if (extra != NULL && c >= CMD_OPT_SPEC_EXTRA)
+				status =
+				    extra->handle(ctx, c, optarg, extra->data);
+			else
+				status =
+				    cmd_usage_error(ctx, "unexpected option");
 			break;
 		}
 	}
+	free(merged);
 	if (status != -1)
 		goto done;
 	if (json_object_get(spec, "after") != NULL &&
@@ -452,7 +472,7 @@ cmd_submit_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	json_t *spec, *req, *reply, *job;
 	int status;
 
-	if ((status = spec_parse(ctx, argc, argv, &spec)) != -1)
+	if ((status = cmd_spec_parse(ctx, argc, argv, NULL, &spec)) != -1)
 		return status;
 	req = json_pack("{s:s, s:o}", "op", "submit", "job", spec);
 	reply = cmd_call(ctx, req);
@@ -601,7 +621,7 @@ cmd_run_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	bool exec, cancel_sent = false;
 	int status;
 
-	if ((status = spec_parse(ctx, argc, argv, &spec)) != -1)
+	if ((status = cmd_spec_parse(ctx, argc, argv, NULL, &spec)) != -1)
 		return status;
 	exec = strcmp(json_string_value(json_object_get(spec, "kind")),
 	           "exec") == 0;

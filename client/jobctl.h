@@ -62,6 +62,7 @@ extern const struct cmd_entry cmd_ping_entry;
 extern const struct cmd_entry cmd_batch_entry;
 extern const struct cmd_entry cmd_queues_entry;
 extern const struct cmd_entry cmd_queue_entry;
+extern const struct cmd_entry cmd_cron_entry;
 extern const struct cmd_entry cmd_dead_entry;
 extern const struct cmd_entry cmd_kick_entry;
 extern const struct cmd_entry cmd_discard_entry;
@@ -113,6 +114,22 @@ int cmd_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 int cmd_parse_queue(struct cmd_ctx *ctx, const char *option, const char *name);
 /* Parse job ids argv[first..argc) into a new JSON array; NULL (printed). */
 json_t *cmd_parse_ids(struct cmd_ctx *ctx, int argc, char **argv, int first);
+
+/*
+ * Build a job spec from `run`-style options and operands (cmd-run.c);
+ * a command may add options of its own (values from CMD_OPT_SPEC_EXTRA
+ * up), handled by extra->handle (-1 to go on, or an exit status).
+ * Returns -1 with *out set, or the exit status to end with.
+ */
+#define CMD_OPT_SPEC_EXTRA 0x400
+struct cmd_spec_extra {
+	const struct option *options; /* ends with a NULL name */
+	int (*handle)(
+	    struct cmd_ctx *ctx, int opt, const char *arg, void *data);
+	void *data;
+};
+int cmd_spec_parse(struct cmd_ctx *ctx, int argc, char **argv,
+    const struct cmd_spec_extra *extra, json_t **out);
 
 /*
  * A TIME option (times.c): RFC 3339; "+DUR" from now (with past, "-DUR"

@@ -50,6 +50,7 @@ static const struct cmd_entry *const cmd_table[] = {
     &cmd_batch_entry,
     &cmd_queues_entry,
     &cmd_queue_entry,
+    &cmd_cron_entry,
     &cmd_stats_entry,
     &cmd_ping_entry,
     &cmd_help_entry,

@@ -32,7 +32,9 @@
 #include "pool.h"
 #include "proto.h"
 #include "retry.h"
+#include "recur.h"
 #include "sched.h"
+#include "statedir.h"
 #include "xmalloc.h"
 
 #define FINAL_FLUSH_MS 2000
@@ -70,6 +72,10 @@ usage(FILE *f)
 	    "      --retain-age DUR     ...for at most DUR (default: 7d)\n"
 	    "      --shutdown-grace DUR time running jobs get on SIGTERM "
 	    "(default: 10s)\n"
+	    "      --state-dir DIR      where recurring jobs are kept "
+	    "(default: /var/lib/jobd\n"
+	    "                           as root, else "
+	    "$XDG_STATE_HOME/jobd); 'none': nowhere\n"
 	    "  -L, --log-level LEVEL    err, warning, notice, info, debug "
 	    "(default: info)\n"
 	    "  -h, --help               this text\n"
@@ -138,6 +144,23 @@ default_socket(void)
 	return path;
 }
 
+static char *
+default_state_dir(void)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	char *path;
+
+	if (geteuid() == 0)
+		return xstrdup("/var/lib/jobd");
+	if (xdg != NULL && xdg[0] == '/')
+		xasprintf(&path, "%s/jobd", xdg);
+	else if (home != NULL && home[0] == '/')
+		xasprintf(&path, "%s/.local/state/jobd", home);
+	else
+		return xstrdup(""); /* nowhere to keep state */
+	return path;
+}
+
 enum {
 	OPT_MAX_QUEUED = 256,
 	OPT_MAX_LINE,
@@ -146,6 +169,7 @@ enum {
 	OPT_RETAIN_COUNT,
 	OPT_RETAIN_AGE,
 	OPT_SHUTDOWN_GRACE,
+	OPT_STATE_DIR,
 };
 
 static int
@@ -163,6 +187,7 @@ parse_options(int argc, char **argv)
 	    {"retain-count", required_argument, NULL, OPT_RETAIN_COUNT},
 	    {"retain-age", required_argument, NULL, OPT_RETAIN_AGE},
 	    {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
+	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
 	    {"log-level", required_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -242,6 +267,12 @@ parse_options(int argc, char **argv)
 			r = parse_duration("--shutdown-grace", optarg,
 			    &cfg->shutdown_grace_ms);
 			break;
+		case OPT_STATE_DIR:
+			free(cfg->state_dir);
+			cfg->state_dir = strcmp(optarg, "none") == 0
+			                     ? xstrdup("")
+			                     : xstrdup(optarg);
+			break;
 		case 'L':
 			if ((cfg->log_level = log_level_parse(optarg)) < 0) {
 				fprintf(stderr,
@@ -270,6 +301,8 @@ parse_options(int argc, char **argv)
 	}
 	if (r == 0 && cfg->socket_path == NULL)
 		cfg->socket_path = default_socket();
+	if (r == 0 && cfg->state_dir == NULL)
+		cfg->state_dir = default_state_dir();
 	if (r == 0 && cfg->socket_path[0] == '\0' && cfg->listen == NULL) {
 		fprintf(stderr, "jobd: with --socket none, give --listen\n");
 		r = -1;
@@ -350,6 +383,12 @@ jobd_main(int argc, char **argv)
 	if (parse_options(argc, argv) != 0)
 		return 2;
 	log_init("jobd", (enum log_level)jobd.cfg.log_level);
+	/* First: a second jobd on the same state must not touch anything. */
+	if (jobd.cfg.state_dir[0] != '\0' &&
+	    statedir_open(jobd.cfg.state_dir, err, sizeof err) != 0) {
+		log_err("%s", err);
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads() != 0) {
 		log_err("libevent: no thread support");
@@ -376,6 +415,10 @@ jobd_main(int argc, char **argv)
 	}
 	sched_init();
 	ops_init();
+	if (recur_init(err, sizeof err) != 0) {
+		log_err("%s", err);
+		goto out;
+	}
 	if (kinds_init() != 0) {
 		log_err("cannot set up the completion channel: %s",
 		    strerror(errno));
@@ -407,13 +450,16 @@ out:
 	listener_close_all();
 	conn_close_all(true);
 	ops_free();
+	recur_free();
 	pool_free(jobd.pool); /* nothing is queued: every job has ended */
 	sched_free();
+	statedir_close();
 	kinds_free();
 	counters_free(jobd.counters);
 	event_base_free(jobd.base);
 	free(jobd.cfg.socket_path);
 	free(jobd.cfg.listen);
+	free(jobd.cfg.state_dir);
 	libevent_global_shutdown();
 	return status;
 }

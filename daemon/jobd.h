@@ -32,6 +32,7 @@ struct jobd_config {
 	uint64_t retain_count;
 	uint64_t retain_age_ms;
 	uint64_t shutdown_grace_ms;
+	char *state_dir; /* "": none */
 	int log_level;
 };
 

@@ -23,6 +23,7 @@
 #include "pool.h"
 #include "proto.h"
 #include "queue.h"
+#include "recur.h"
 #include "sched.h"
 #include "xmalloc.h"
 
@@ -710,6 +711,50 @@ queue_set(const struct req *r, const char *name)
 	return reply;
 }
 
+/* {"op":"cron","action":"add"|"list"|"remove"|"run", ...}: see recur.h. */
+static json_t *
+op_cron(const struct req *r)
+{
+	static const char *const add_fields[] = {"action", "name", "schedule",
+	    "tz", "job", "overlap", "catch_up", "replace", NULL};
+	static const char *const list_fields[] = {"action", NULL};
+	static const char *const name_fields[] = {"action", "name", NULL};
+	const char *action =
+	    json_string_value(json_object_get(r->body, "action"));
+	json_t *reply, *out;
+	char err[512];
+	int code = PROTO_E_BAD_REQUEST;
+
+	if (action == NULL)
+		return fail(r, PROTO_E_BAD_REQUEST,
+		    "cron needs \"action\": add, list, remove or run");
+	if (strcmp(action, "add") == 0) {
+		if ((reply = check_fields(r, add_fields)) != NULL)
+			return reply;
+		out = recur_add(r->body, &code, err, sizeof err);
+	} else if (strcmp(action, "list") == 0) {
+		if ((reply = check_fields(r, list_fields)) != NULL)
+			return reply;
+		out = recur_list();
+	} else if (strcmp(action, "remove") == 0 ||
+	           strcmp(action, "run") == 0) {
+		if ((reply = check_fields(r, name_fields)) != NULL)
+			return reply;
+		out = action[1] == 'e'
+		          ? recur_remove(r->body, &code, err, sizeof err)
+		          : recur_run(r->body, &code, err, sizeof err);
+	} else
+		return fail(r, PROTO_E_BAD_REQUEST,
+		    "cron action \"%.32s\" is unknown (add, list, remove, "
+		    "run)",
+		    action);
+	if (out == NULL)
+		return fail(r, (enum proto_err)code, "%s", err);
+	reply = ok(r);
+	json_object_update_new(reply, out);
+	return reply;
+}
+
 /* {"op":"queue","action":"list"|"pause"|"resume"|"drain"|"clear"|"set"} */
 static json_t *
 op_queue(const struct req *r)
@@ -1092,9 +1137,11 @@ op_logs(const struct req *r)
 		memset(&live, 0, sizeof live);
 		live.data = (char *)(uintptr_t)exec_output(
 		    jobs[0]->proc, 1, &live.len, &live.truncated);
+		live.total = exec_output_total(jobs[0]->proc, 1);
 		job_output_json(reply, "stdout", &live);
 		live.data = (char *)(uintptr_t)exec_output(
 		    jobs[0]->proc, 2, &live.len, &live.truncated);
+		live.total = exec_output_total(jobs[0]->proc, 2);
 		job_output_json(reply, "stderr", &live);
 	} else {
 		job_output_json(reply, "stdout", &jobs[0]->out);
@@ -1200,6 +1247,7 @@ static const struct {
     {"dead", op_dead, COUNTER_requests_dead},
     {"kick", op_kick, COUNTER_requests_kick},
     {"discard", op_discard, COUNTER_requests_discard},
+    {"cron", op_cron, COUNTER_requests_cron},
 };
 
 json_t *
@@ -1231,7 +1279,7 @@ ops_dispatch(struct conn *c, const json_t *body)
 	}
 	return fail(&r, PROTO_E_UNKNOWN_OP,
 	    "unknown op \"%.64s\" (hello, ping, submit, get, wait, cancel, "
-	    "list, logs, watch, stats, queue, dead, kick, discard)",
+	    "list, logs, watch, stats, queue, dead, kick, discard, cron)",
 	    r.op);
 }
 

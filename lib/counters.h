@@ -39,6 +39,9 @@
 	C(jobs_deduplicated, "submits answered with an existing job by key")  \
 	C(jobs_dependency_failed,                                             \
 	    "jobs ended as a dependency did not succeed")                     \
+	C(cron_fired, "recurring job firings that submitted a job")           \
+	C(cron_skipped, "recurring job firings skipped: the last job ran on") \
+	C(cron_failed, "recurring job firings whose submit failed")           \
 	C(conns_total, "connections accepted")                                \
 	C(requests, "requests handled")                                       \
 	C(requests_hello, "hello requests")                                   \
@@ -55,6 +58,7 @@
 	C(requests_dead, "dead requests")                                     \
 	C(requests_kick, "kick requests")                                     \
 	C(requests_discard, "discard requests")                               \
+	C(requests_cron, "cron requests")                                     \
 	C(protocol_errors, "requests answered with an error")                 \
 	C(backpressure_pauses,                                                \
 	    "times a client went unread until it read its replies")           \

@@ -6,7 +6,6 @@
  */
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,22 +33,6 @@ teardown(void)
 	ck_assert_int_eq(harness_stop(&H), 0);
 }
 
-static json_t *callf(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-/* A request from a format; the ok reply. */
-static json_t *
-callf(const char *fmt, ...)
-{
-	char req[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(req, sizeof req, fmt, ap);
-	va_end(ap);
-	return call_ok(&C, req);
-}
-
 /* Submit one job; its id. */
 static json_int_t
 submit(const char *spec)
@@ -70,7 +53,8 @@ submit(const char *spec)
 static json_t *
 get(json_int_t id)
 {
-	json_t *r = callf("{\"op\":\"get\",\"job\":%lld}", (long long)id);
+	json_t *r =
+	    call_okf(&C, "{\"op\":\"get\",\"job\":%lld}", (long long)id);
 	json_t *job = json_incref(json_object_get(r, "job"));
 
 	json_decref(r);
@@ -91,7 +75,8 @@ assert_state(json_int_t id, const char *want)
 static json_t *
 wait_state(json_int_t id, const char *want)
 {
-	json_t *r = callf("{\"op\":\"wait\",\"job\":%lld}", (long long)id);
+	json_t *r =
+	    call_okf(&C, "{\"op\":\"wait\",\"job\":%lld}", (long long)id);
 	json_t *job = json_incref(json_object_get(r, "job"));
 
 	json_decref(r);
@@ -105,7 +90,7 @@ static void
 queue_action(const char *action, const char *name)
 {
 	json_decref(
-	    callf("{\"op\":\"queue\",\"action\":\"%s\",\"name\":\"%s\"}",
+	    call_okf(&C, "{\"op\":\"queue\",\"action\":\"%s\",\"name\":\"%s\"}",
 	        action, name));
 }
 
@@ -149,7 +134,8 @@ START_TEST(test_failure_cascades)
 	c = submit("{\"kind\":\"echo\",\"depends_on\":[2]}");
 	d = submit("{\"kind\":\"echo\",\"depends_on\":[3],\"after\":\"any\"}");
 	assert_state(c, "waiting");
-	json_decref(callf("{\"op\":\"cancel\",\"job\":%lld}", (long long)a));
+	json_decref(
+	    call_okf(&C, "{\"op\":\"cancel\",\"job\":%lld}", (long long)a));
 	job = wait_state(b, "dependency_failed");
 	ck_assert_uint_eq(json_array_size(json_object_get(job, "attempts")), 0);
 	json_decref(job);
@@ -173,8 +159,9 @@ START_TEST(test_dependency_already_finished)
 	json_decref(wait_state(bad, "failed"));
 
 	/* Already failed: ends at submit, without running. */
-	r = callf("{\"op\":\"submit\",\"job\":{\"kind\":\"echo\","
-	          "\"depends_on\":[%lld,%lld]}}",
+	r = call_okf(&C,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\","
+	    "\"depends_on\":[%lld,%lld]}}",
 	    (long long)ok, (long long)bad);
 	ck_assert_str_eq(
 	    str(json_object_get(r, "job"), "state"), "dependency_failed");
@@ -241,7 +228,8 @@ START_TEST(test_waiting_job_cancelled_or_expired)
 	a = submit("{\"kind\":\"echo\",\"queue\":\"hold\"}");
 	b = submit("{\"kind\":\"echo\",\"depends_on\":[1]}");
 	c = submit("{\"kind\":\"echo\",\"depends_on\":[2]}");
-	json_decref(callf("{\"op\":\"cancel\",\"job\":%lld}", (long long)b));
+	json_decref(
+	    call_okf(&C, "{\"op\":\"cancel\",\"job\":%lld}", (long long)b));
 	json_decref(wait_state(b, "cancelled"));
 	json_decref(wait_state(c, "dependency_failed"));
 
@@ -380,7 +368,7 @@ START_TEST(test_long_chain)
 	assert_state(last, "waiting");
 	ck_assert_int_eq(counter_of(&C, "jobs_waiting"), N);
 	json_decref(
-	    callf("{\"op\":\"cancel\",\"job\":%lld}", (long long)first));
+	    call_okf(&C, "{\"op\":\"cancel\",\"job\":%lld}", (long long)first));
 	json_decref(wait_state(last, "dependency_failed"));
 	ck_assert_int_eq(counter_of(&C, "jobs_dependency_failed"), N);
 	ck_assert_int_eq(counter_of(&C, "jobs_waiting"), 0);
@@ -393,8 +381,9 @@ START_TEST(test_queue_max_length)
 	json_t *r, *q;
 
 	queue_action("pause", "small");
-	r = callf("{\"op\":\"queue\",\"action\":\"set\",\"name\":\"small\","
-	          "\"max_length\":2}");
+	r = call_okf(&C,
+	    "{\"op\":\"queue\",\"action\":\"set\",\"name\":\"small\","
+	    "\"max_length\":2}");
 	ck_assert_int_eq(num(json_object_get(r, "queue"), "max_length"), 2);
 	json_decref(r);
 	call_err(&C,
@@ -411,7 +400,7 @@ START_TEST(test_queue_max_length)
 	    "queue_full");
 	/* Other queues are not affected. */
 	submit("{\"kind\":\"echo\"}");
-	r = callf("{\"op\":\"queue\",\"action\":\"list\"}");
+	r = call_okf(&C, "{\"op\":\"queue\",\"action\":\"list\"}");
 	q = NULL;
 	for (size_t i = 0; i < json_array_size(json_object_get(r, "queues"));
 	     i++) {
@@ -425,8 +414,9 @@ START_TEST(test_queue_max_length)
 	ck_assert_int_eq(num(q, "queued"), 2);
 	json_decref(r);
 	/* Raised: room again. */
-	json_decref(callf("{\"op\":\"queue\",\"action\":\"set\",\"name\":"
-	                  "\"small\",\"max_length\":0}"));
+	json_decref(
+	    call_okf(&C, "{\"op\":\"queue\",\"action\":\"set\",\"name\":"
+	                 "\"small\",\"max_length\":0}"));
 	submit("{\"kind\":\"echo\",\"queue\":\"small\"}");
 }
 END_TEST
@@ -438,9 +428,9 @@ START_TEST(test_queue_defaults)
 	json_t *job;
 
 	json_decref(
-	    callf("{\"op\":\"queue\",\"action\":\"set\",\"name\":\"q\","
-	          "\"timeout_ms\":100,\"retry\":{\"max_attempts\":3,"
-	          "\"backoff\":\"fixed\",\"base_ms\":1,\"max_ms\":1}}"));
+	    call_okf(&C, "{\"op\":\"queue\",\"action\":\"set\",\"name\":\"q\","
+	                 "\"timeout_ms\":100,\"retry\":{\"max_attempts\":3,"
+	                 "\"backoff\":\"fixed\",\"base_ms\":1,\"max_ms\":1}}"));
 	a = submit("{\"kind\":\"exec\",\"argv\":[\"sleep\",\"60\"],"
 	           "\"queue\":\"q\",\"retries\":0}");
 	b = submit("{\"kind\":\"exec\",\"argv\":[\"false\"],\"queue\":\"q\"}");
@@ -457,8 +447,9 @@ START_TEST(test_queue_defaults)
 	json_decref(job);
 	json_decref(wait_state(c, "succeeded"));
 	/* Cleared: jobs fall back to jobd's defaults. */
-	json_decref(callf("{\"op\":\"queue\",\"action\":\"set\",\"name\":"
-	                  "\"q\",\"timeout_ms\":0,\"retry\":null}"));
+	json_decref(
+	    call_okf(&C, "{\"op\":\"queue\",\"action\":\"set\",\"name\":"
+	                 "\"q\",\"timeout_ms\":0,\"retry\":null}"));
 	b = submit("{\"kind\":\"exec\",\"argv\":[\"false\"],\"queue\":\"q\"}");
 	job = wait_state(b, "failed");
 	ck_assert_uint_eq(json_array_size(json_object_get(job, "attempts")), 1);
@@ -496,7 +487,7 @@ START_TEST(test_bad_queue_settings)
 		json_decref(r);
 	}
 	/* Nothing half-applied: the valid concurrency of a bad set. */
-	r = callf("{\"op\":\"queue\",\"action\":\"list\"}");
+	r = call_okf(&C, "{\"op\":\"queue\",\"action\":\"list\"}");
 	for (i = 0; i < json_array_size(json_object_get(r, "queues")); i++)
 		ck_assert_int_eq(
 		    num(json_array_get(json_object_get(r, "queues"), i),
@@ -525,18 +516,20 @@ START_TEST(test_list_time_range)
 		json_decref(job);
 	} while (strcmp(t1, t2) == 0);
 
-	r = callf("{\"op\":\"list\",\"since\":\"%s\",\"limit\":1000}", t2);
+	r = call_okf(
+	    &C, "{\"op\":\"list\",\"since\":\"%s\",\"limit\":1000}", t2);
 	jobs = json_object_get(r, "jobs");
 	ck_assert_uint_eq(json_array_size(jobs), 1);
 	ck_assert_int_eq(num(json_array_get(jobs, 0), "id"), id);
 	json_decref(r);
-	r = callf("{\"op\":\"list\",\"until\":\"%s\",\"limit\":1000}", t2);
+	r = call_okf(
+	    &C, "{\"op\":\"list\",\"until\":\"%s\",\"limit\":1000}", t2);
 	jobs = json_object_get(r, "jobs");
 	ck_assert_uint_eq(json_array_size(jobs), (size_t)(id - 1));
 	ck_assert_int_eq(num(json_array_get(jobs, 0), "id"), first);
 	json_decref(r);
-	r = callf(
-	    "{\"op\":\"list\",\"since\":\"%s\",\"until\":\"%s\"}", t1, t1);
+	r = call_okf(
+	    &C, "{\"op\":\"list\",\"since\":\"%s\",\"until\":\"%s\"}", t1, t1);
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), 0);
 	json_decref(r);
 
@@ -546,7 +539,7 @@ START_TEST(test_list_time_range)
 	call_err(&C, "{\"op\":\"dead\",\"since\":\"2026-13-01T00:00:00Z\"}",
 	    "bad_request");
 	call_err(&C, "{\"op\":\"list\",\"state\":\"sleeping\"}", "bad_request");
-	r = callf(
+	r = call_okf(&C,
 	    "{\"op\":\"list\",\"state\":[\"waiting\",\"dependency_failed\"]}");
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), 0);
 	json_decref(r);

@@ -1097,6 +1097,17 @@ START_TEST(test_queue_usage)
 	    {"submit", "--after", "abc", "true", NULL, "not a job id"},
 	    {"submit", "--after", "0", "true", NULL, "not a job id"},
 	    {"submit", "--after-any", "true", NULL, NULL, "--after-any needs"},
+	    {"cron", NULL, NULL, NULL, NULL, "an action is required"},
+	    {"cron", "frob", NULL, NULL, NULL, "unknown action \"frob\""},
+	    {"cron", "add", NULL, NULL, NULL, "NAME and SCHEDULE first"},
+	    {"cron", "add", "x", NULL, NULL, "NAME and SCHEDULE first"},
+	    {"cron", "add", "--tz", "UTC", "x", "NAME and SCHEDULE first"},
+	    {"cron", "add", "a b", "@daily", "true", "bad queue name"},
+	    {"cron", "add", "x", "@daily", NULL, "a command to run"},
+	    {"cron", "add", "x", "@daily", "--bogus", "unknown option"},
+	    {"cron", "remove", NULL, NULL, NULL, "needs one NAME"},
+	    {"cron", "run", "a", "b", NULL, "needs one NAME"},
+	    {"cron", "list", "extra", NULL, NULL, "unexpected argument"},
 	};
 	char name[80];
 	struct result r;
@@ -1464,6 +1475,69 @@ START_TEST(test_list_filters)
 	r = JOBCTL("list", "--since", "soon");
 	ck_assert_int_eq(r.rc, 125);
 	ck_assert_ptr_nonnull(strstr(r.err, "--since: bad time"));
+	result_free(&r);
+}
+END_TEST
+
+/* cron add/list/run/remove, as a person and a script see them. */
+START_TEST(test_cron)
+{
+	struct result r;
+	json_t *e;
+	long long id;
+	char text[32];
+
+	r = JOBCTL("cron", "add", "nightly", "0 3 * * *", "--tz", "UTC",
+	    "--timeout", "1m", "--", "echo", "hi");
+	ck_assert_msg(r.rc == 0, "%s", r.err);
+	ck_assert_ptr_nonnull(
+	    strstr(r.out, "cron nightly added: 0 3 * * * (UTC), next at "));
+	result_free(&r);
+	r = JOBCTL("cron", "list");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(count_lines(r.out), 2);
+	ck_assert_ptr_nonnull(strstr(r.out, "NAME "));
+	ck_assert_ptr_nonnull(strstr(r.out, "nightly "));
+	ck_assert_ptr_nonnull(strstr(r.out, " 03:00:00 "));
+	ck_assert_ptr_nonnull(strstr(r.out, "echo hi\n"));
+	result_free(&r);
+	r = JOBCTL("cron", "list", "--json");
+	ck_assert_int_eq(r.rc, 0);
+	e = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_str_eq(jstr(e, "name"), "nightly");
+	ck_assert_int_eq(jnum(json_object_get(e, "job"), "timeout_ms"), 60000);
+	json_decref(e);
+	result_free(&r);
+
+	r = JOBCTL("cron", "run", "nightly");
+	ck_assert_int_eq(r.rc, 0);
+	id = strtoll(r.out, NULL, 10);
+	ck_assert_int_gt(id, 0);
+	result_free(&r);
+	snprintf(text, sizeof text, "%lld", id);
+	r = JOBCTL("wait", text);
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	r = JOBCTL("logs", text);
+	ck_assert_str_eq(r.out, "hi\n");
+	result_free(&r);
+
+	r = JOBCTL("cron", "remove", "nightly");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "cron nightly removed\n");
+	result_free(&r);
+	r = JOBCTL("cron", "remove", "nightly");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "not_found"));
+	result_free(&r);
+	r = JOBCTL("cron", "add", "bad", "0 25 * * *", "--", "true");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "hour"));
+	result_free(&r);
+	r = JOBCTL("cron", "list");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "");
 	result_free(&r);
 }
 END_TEST
@@ -2272,6 +2346,7 @@ jobctl_suite(void)
 	tcase_add_test(tc, test_queue_set);
 	tcase_add_test(tc, test_after);
 	tcase_add_test(tc, test_list_filters);
+	tcase_add_test(tc, test_cron);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("jobs");

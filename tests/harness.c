@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -94,8 +95,47 @@ harness_log_wait(struct harness *h, const char *text)
 	return found;
 }
 
+static int spawn(struct harness *h, const char *const *extra);
+static int end_process(struct harness *h, int sig);
+
 int
 harness_start(struct harness *h, const char *const *extra)
+{
+	memset(h, 0, sizeof *h);
+	snprintf(h->dir, sizeof h->dir, "/tmp/jobd-test.XXXXXX");
+	if (mkdtemp(h->dir) == NULL)
+		return -1;
+	if ((size_t)snprintf(h->sock, sizeof h->sock, "%.200s/jobd.sock",
+	        h->dir) >= sizeof h->sock ||
+	    (size_t)snprintf(h->state, sizeof h->state, "%.200s/state",
+	        h->dir) >= sizeof h->state)
+		return -1;
+	return spawn(h, extra);
+}
+
+int
+harness_halt(struct harness *h, int sig)
+{
+	return end_process(h, sig);
+}
+
+int
+harness_respawn(struct harness *h, const char *const *extra)
+{
+	return spawn(h, extra);
+}
+
+int
+harness_restart(struct harness *h, int sig, const char *const *extra)
+{
+	if (harness_halt(h, sig) != 0)
+		return -1;
+	return spawn(h, extra);
+}
+
+/* Start jobd in h->dir and wait until it is ready. */
+static int
+spawn(struct harness *h, const char *const *extra)
 {
 	const char *argv[64];
 	char port_arg[] = "127.0.0.1:0";
@@ -103,16 +143,15 @@ harness_start(struct harness *h, const char *const *extra)
 	const char *p;
 	int pipefd[2], n = 0, i;
 
-	memset(h, 0, sizeof *h);
 	pthread_mutex_init(&h->mtx, NULL);
 	pthread_cond_init(&h->cond, NULL);
-	snprintf(h->dir, sizeof h->dir, "/tmp/jobd-test.XXXXXX");
-	if (mkdtemp(h->dir) == NULL)
-		return -1;
-	if ((size_t)snprintf(h->sock, sizeof h->sock, "%.200s/jobd.sock",
-	        h->dir) >= sizeof h->sock)
-		return -1;
+	h->log = NULL;
+	h->log_len = 0;
+	h->log_eof = false;
+	h->port = 0;
 	argv[n++] = jobd_path();
+	argv[n++] = "--state-dir";
+	argv[n++] = h->state;
 	argv[n++] = "--socket";
 	argv[n++] = h->sock;
 	argv[n++] = "--listen";
@@ -187,11 +226,26 @@ harness_wait(struct harness *h)
 static int
 finish(struct harness *h, bool signal_it)
 {
-	int status = 0, r = -1;
 	char cmd[PATH_MAX + 16];
+	int r = end_process(h, signal_it ? SIGTERM : 0);
 
-	if (h->pid > 0 && signal_it)
-		kill(h->pid, SIGTERM);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", h->dir);
+	if (system(cmd) != 0)
+		r = -1;
+	return r;
+}
+
+/*
+ * Send sig (0: none, jobd is stopping by itself) and wait for jobd to
+ * exit; its exit status, -1 if it died of a signal other than sig.
+ */
+static int
+end_process(struct harness *h, int sig)
+{
+	int status = 0, r = -1;
+
+	if (h->pid > 0 && sig != 0)
+		kill(h->pid, sig);
 	if (h->pid > 0) {
 		if (wait_exit(h->pid, HARNESS_DEADLINE_MS, &status) != 0) {
 			kill(h->pid, SIGKILL);
@@ -199,6 +253,8 @@ finish(struct harness *h, bool signal_it)
 			r = -1;
 		} else if (WIFEXITED(status))
 			r = WEXITSTATUS(status);
+		else if (WTERMSIG(status) == sig && sig != SIGTERM)
+			r = 0;
 		else
 			fprintf(stderr, "jobd died of signal %d\n",
 			    WTERMSIG(status));
@@ -210,9 +266,6 @@ finish(struct harness *h, bool signal_it)
 		fprintf(stderr, "jobd log:\n%s\n", h->log);
 	free(h->log);
 	h->log = NULL;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", h->dir);
-	if (system(cmd) != 0)
-		r = -1;
 	pthread_mutex_destroy(&h->mtx);
 	pthread_cond_destroy(&h->cond);
 	return r;
@@ -451,6 +504,18 @@ call_ok(struct client *c, const char *req)
 	if (reply_error_code(r) != NULL)
 		ck_abort_msg("%s -> %s", req, json_dumps(r, 0));
 	return r;
+}
+
+json_t *
+call_okf(struct client *c, const char *fmt, ...)
+{
+	char req[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(req, sizeof req, fmt, ap);
+	va_end(ap);
+	return call_ok(c, req);
 }
 
 void

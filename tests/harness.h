@@ -24,6 +24,7 @@ struct harness {
 	pid_t pid;
 	char dir[PATH_MAX];
 	char sock[PATH_MAX];
+	char state[PATH_MAX]; /* --state-dir */
 	int port;
 	int log_fd;
 	pthread_t reader;
@@ -36,6 +37,15 @@ struct harness {
 
 /* Start jobd with extra arguments (NULL-terminated, may be NULL). */
 int harness_start(struct harness *h, const char *const *extra);
+/*
+ * Stop jobd with sig (SIGTERM: gracefully; SIGKILL: a crash) and start it
+ * again on the same socket and state directory.  0 when it is ready.
+ */
+int harness_restart(struct harness *h, int sig, const char *const *extra);
+/* The two halves: stop jobd (exit status; 0 for death by sig, if not
+ * SIGTERM), leaving its directory; start it again there. */
+int harness_halt(struct harness *h, int sig);
+int harness_respawn(struct harness *h, const char *const *extra);
 /* SIGTERM, then wait for the exit; returns the exit status (or -1). */
 int harness_stop(struct harness *h);
 /* The same for a jobd the test told to stop itself: no signal. */
@@ -68,6 +78,9 @@ const char *reply_error_code(const json_t *reply);
 
 /* Call and require an ok reply (Check assertions); the reply. */
 json_t *call_ok(struct client *c, const char *req);
+/* call_ok() of a request made from a printf format. */
+json_t *call_okf(struct client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Call and require the error code, with a message. */
 void call_err(struct client *c, const char *req, const char *code);
 /* A member of a JSON object as a string (NULL) or an integer (0). */
