@@ -232,6 +232,26 @@ compute_kind_known(const char *kind)
 	return compute_kind_find(kind) != NULL;
 }
 
+const char *
+compute_kind_name(const char *kind)
+{
+	const struct compute_kind_def *def = compute_kind_find(kind);
+
+	return def != NULL ? def->name : NULL;
+}
+
+const char *
+compute_name(const struct compute *c)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof kind_defs / sizeof kind_defs[0]; i++) {
+		if (kind_defs[i].kind == c->kind)
+			return kind_defs[i].name;
+	}
+	return "?";
+}
+
 /*
  * jansson's object iterators take a non-const object although iterating
  * changes nothing; this is the one place that drops the qualifier.

@@ -43,6 +43,10 @@ struct par_ctx;
 
 /* Is kind one of the compute kinds? */
 bool compute_kind_known(const char *kind);
+/* The kind's name as a static string, or NULL if unknown. */
+const char *compute_kind_name(const char *kind);
+/* The name of a parsed job's kind. */
+const char *compute_name(const struct compute *c);
 /* The names of the compute kinds, NULL-terminated. */
 extern const char *const compute_kinds[];
 

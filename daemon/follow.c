@@ -3,10 +3,10 @@
  *
  * DESIGN
  *
- * A job with followers has a struct follow_job (job->follow) listing them;
- * every follower is also on one global list, which the connection hooks
- * scan.  While the job's process runs, exec calls follow_output() for each
- * chunk it reads; the callback is installed when the first follower comes
+ * A job with followers has a struct follow_job (job_run_mut(job)->follow)
+ * listing them; every follower is also on one global list, which the connection
+ * hooks scan.  While the job's process runs, exec calls follow_output() for
+ * each chunk it reads; the callback is installed when the first follower comes
  * (or by the scheduler when an attempt starts with followers waiting) and
  * removed with the last one, so a job nobody follows costs exec a pointer
  * test per chunk and nothing else.
@@ -134,7 +134,7 @@ event_line(const struct job *job, const char *event, uint32_t attempt)
 static json_t *
 output_line(const struct job *job, int stream, const char *data, size_t len)
 {
-	json_t *msg = event_line(job, "output", job->nattempts);
+	json_t *msg = event_line(job, "output", job->run->nattempts);
 	struct buf b = {(char *)(uintptr_t)data, len, len, false};
 
 	json_object_set_new(
@@ -148,7 +148,7 @@ static json_t *
 finished_line(struct job *job)
 {
 	const struct attempt *a = job_attempt_last(job);
-	json_t *msg = event_line(job, "finished", job->nattempts);
+	json_t *msg = event_line(job, "finished", job_run_mut(job)->nattempts);
 
 	json_object_set_new(
 	    msg, "state", json_string(job_state_name(job->state)));
@@ -197,7 +197,7 @@ static void
 note_dropped(struct follower *f, const struct job *job, uint64_t len)
 {
 	if (f->dropped == 0)
-		f->drop_attempt = job->nattempts;
+		f->drop_attempt = job->run->nattempts;
 	f->dropped += len;
 }
 
@@ -269,7 +269,7 @@ fan_out(struct follow_job *fj, int stream, const char *data, size_t len)
 static struct follow_job *
 follow_job_get(struct job *job)
 {
-	struct follow_job *fj = job->follow;
+	struct follow_job *fj = job_run_mut(job)->follow;
 	const char *kept;
 	size_t len;
 	bool truncated;
@@ -280,20 +280,20 @@ follow_job_get(struct job *job)
 	fj = xcalloc(1, sizeof(*fj));
 	fj->job = job;
 	LIST_INIT(&fj->followers);
-	job->follow = fj;
-	if (job->proc == NULL)
+	job_run_mut(job)->follow = fj;
+	if (job_run_mut(job)->proc == NULL)
 		return fj;
 	/* The process already runs: carry the end of a character it has not
 	 * finished writing, as the callback would have. */
 	for (s = 1; s <= 2; s++) {
-		kept = exec_output(job->proc, s, &len, &truncated);
+		kept = exec_output(job_run_mut(job)->proc, s, &len, &truncated);
 		if (truncated)
 			continue;
 		fj->carry_len[s - 1] = utf8_incomplete_tail(kept, len);
 		memcpy(fj->carry[s - 1], kept + len - fj->carry_len[s - 1],
 		    fj->carry_len[s - 1]);
 	}
-	exec_set_output(job->proc, follow_output);
+	exec_set_output(job_run_mut(job)->proc, follow_output);
 	return fj;
 }
 
@@ -311,9 +311,10 @@ follower_free(struct follower *f)
 		if (LIST_EMPTY(&fj->followers)) {
 			/* The last one: the job goes back to costing nothing.
 			 */
-			if (fj->job->proc != NULL)
-				exec_set_output(fj->job->proc, NULL);
-			fj->job->follow = NULL;
+			if (job_run_mut(fj->job)->proc != NULL)
+				exec_set_output(
+				    job_run_mut(fj->job)->proc, NULL);
+			job_run_mut(fj->job)->follow = NULL;
 			free(fj);
 		}
 	}
@@ -357,13 +358,15 @@ send_held_output(struct follower *f, struct job *job)
 	int s;
 
 	for (s = 1; s <= 2; s++) {
-		if (job->proc != NULL) {
-			kept = exec_output(job->proc, s, &len, &truncated);
+		if (job_run_mut(job)->proc != NULL) {
+			kept = exec_output(
+			    job_run_mut(job)->proc, s, &len, &truncated);
 			send_kept(f, job, s, kept, len,
-			    exec_output_total(job->proc, s),
-			    job->follow->carry_len[s - 1]);
+			    exec_output_total(job_run_mut(job)->proc, s),
+			    job_run_mut(job)->follow->carry_len[s - 1]);
 		} else {
-			const struct buf *b = s == 1 ? &job->out : &job->err;
+			const struct buf *b = s == 1 ? &job_run_mut(job)->out
+			                             : &job_run_mut(job)->err;
 
 			send_kept(f, job, s, b->data != NULL ? b->data : "",
 			    b->len, b->total > b->len ? b->total : b->len, 0);
@@ -389,10 +392,10 @@ follow_start(struct conn *c, const json_t *req_id, struct job *job)
 
 	/* A running process is tapped before its held output is read, so
 	 * nothing falls between the two. */
-	if (job->proc != NULL)
+	if (job_run_mut(job)->proc != NULL)
 		follow_job_get(job);
-	if (job->kind == KIND_EXEC && job->nattempts > 0) {
-		msg = event_line(job, "attempt", job->nattempts);
+	if (job->kind == KIND_EXEC && job_run_mut(job)->nattempts > 0) {
+		msg = event_line(job, "attempt", job_run_mut(job)->nattempts);
 		send_to(f, msg);
 		json_decref(msg);
 		send_held_output(f, job);
@@ -419,7 +422,7 @@ void
 follow_output(int stream, const char *data, size_t len, void *arg)
 {
 	struct job *job = arg;
-	struct follow_job *fj = job->follow;
+	struct follow_job *fj = job_run_mut(job)->follow;
 	size_t carried, total, hold;
 	char *joined = NULL;
 	const char *text = data;
@@ -456,7 +459,7 @@ flush_carry(struct follow_job *fj)
 void
 follow_job_event(struct job *job, const char *event)
 {
-	struct follow_job *fj = job->follow;
+	struct follow_job *fj = job_run_mut(job)->follow;
 	struct follower *f;
 	json_t *msg;
 
@@ -466,7 +469,7 @@ follow_job_event(struct job *job, const char *event)
 		fj->carry_len[0] = fj->carry_len[1] = 0;
 		if (job->kind != KIND_EXEC)
 			return;
-		msg = event_line(job, "attempt", job->nattempts);
+		msg = event_line(job, "attempt", job_run_mut(job)->nattempts);
 		LIST_FOREACH(f, &fj->followers, job_link)
 		{
 			flush_dropped(f, job);
@@ -481,9 +484,10 @@ follow_job_event(struct job *job, const char *event)
 	if (!job_finished(job))
 		return;
 	msg = finished_line(job);
-	/* Freeing the last follower frees fj and clears job->follow. */
-	while (job->follow != NULL &&
-	       (f = LIST_FIRST(&job->follow->followers)) != NULL) {
+	/* Freeing the last follower frees fj and clears
+	 * job_run_mut(job)->follow. */
+	while (job_run_mut(job)->follow != NULL &&
+	       (f = LIST_FIRST(&job_run_mut(job)->follow->followers)) != NULL) {
 		flush_dropped(f, job);
 		send_to(f, msg);
 		follower_free(f);

@@ -13,11 +13,13 @@
 
 #include "compute.h"
 #include "job.h"
+#include "log.h"
 #include "proto.h"
 #include "queue.h"
 #include "xmalloc.h"
 
 #define SUMMARY_ARGV_MAX 1024 /* bytes of argv in a summary */
+#define ARGS_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY)
 
 static const char *const state_names[] = {
     [JOB_QUEUED] = "queued",
@@ -155,6 +157,21 @@ struct parse {
 	size_t errlen;
 };
 
+/* A job being parsed: its fixed part, and blocks made as they are needed. */
+struct draft {
+	struct job *job; /* without the args text yet */
+	struct job_exec *exec;
+	struct job_opts *opts;
+	const json_t *args;     /* the spec's */
+	const char *kind_name;  /* static */
+	const char *queue_name; /* the spec's */
+};
+
+/* The blocks of jobs that have none of their own: never written. */
+static const struct job_opts opts_none;
+static const struct job_run run_none;
+
+static struct job_opts *opts(struct draft *d);
 static int parse_fail(struct parse *ps, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -221,7 +238,7 @@ free_strv(char **v)
 }
 
 static int
-parse_argv(struct parse *ps, struct job *job, const json_t *spec)
+parse_argv(struct parse *ps, struct draft *d, const json_t *spec)
 {
 	const json_t *argv = json_object_get(spec, "argv");
 	char name[32];
@@ -236,21 +253,21 @@ parse_argv(struct parse *ps, struct job *job, const json_t *spec)
 	if ((n = json_array_size(argv)) == 0)
 		return parse_fail(
 		    ps, PROTO_E_BAD_REQUEST, "argv must not be empty");
-	job->argv = xcalloc(n + 1, sizeof(char *));
+	d->exec->argv = xcalloc(n + 1, sizeof(char *));
 	for (i = 0; i < n; i++) {
 		snprintf(name, sizeof name, "argv[%zu]", i);
-		if (parse_cstring(
-		        ps, json_array_get(argv, i), name, &job->argv[i]) != 0)
+		if (parse_cstring(ps, json_array_get(argv, i), name,
+		        &d->exec->argv[i]) != 0)
 			return -1;
 	}
-	if (job->argv[0][0] == '\0')
+	if (d->exec->argv[0][0] == '\0')
 		return parse_fail(
 		    ps, PROTO_E_BAD_REQUEST, "argv[0] must not be empty");
 	return 0;
 }
 
 static int
-parse_env(struct parse *ps, struct job *job, const json_t *spec)
+parse_env(struct parse *ps, struct draft *d, const json_t *spec)
 {
 	const json_t *env = json_object_get(spec, "env");
 	const char *key;
@@ -262,7 +279,7 @@ parse_env(struct parse *ps, struct job *job, const json_t *spec)
 	if (env != NULL && !json_is_object(env))
 		return parse_fail(ps, PROTO_E_BAD_REQUEST,
 		    "env must be an object of strings");
-	job->envp = xcalloc(json_object_size(env) + 2, sizeof(char *));
+	d->exec->envp = xcalloc(json_object_size(env) + 2, sizeof(char *));
 	json_object_foreach((json_t *)(uintptr_t)env, key, value)
 	{
 		if (key[0] == '\0' || strchr(key, '=') != NULL)
@@ -270,27 +287,27 @@ parse_env(struct parse *ps, struct job *job, const json_t *spec)
 			    "env key \"%.64s\" is not a variable name", key);
 		if (parse_cstring(ps, value, "env value", &v) != 0)
 			return -1;
-		xasprintf(&job->envp[n++], "%s=%s", key, v);
+		xasprintf(&d->exec->envp[n++], "%s=%s", key, v);
 		free(v);
 		if (strcmp(key, "PATH") == 0)
 			has_path = true;
 	}
 	if (!has_path)
-		job->envp[n++] = xstrdup("PATH=" JOB_DEFAULT_PATH);
+		d->exec->envp[n++] = xstrdup("PATH=" JOB_DEFAULT_PATH);
 	return 0;
 }
 
 static int
-parse_exec(struct parse *ps, struct job *job, const json_t *spec)
+parse_exec(struct parse *ps, struct draft *d, const json_t *spec)
 {
 	const json_t *v;
 
-	if (parse_argv(ps, job, spec) != 0 || parse_env(ps, job, spec) != 0)
+	if (parse_argv(ps, d, spec) != 0 || parse_env(ps, d, spec) != 0)
 		return -1;
 	if ((v = json_object_get(spec, "cwd")) != NULL) {
-		if (parse_cstring(ps, v, "cwd", &job->cwd) != 0)
+		if (parse_cstring(ps, v, "cwd", &d->exec->cwd) != 0)
 			return -1;
-		if (job->cwd[0] != '/')
+		if (d->exec->cwd[0] != '/')
 			return parse_fail(ps, PROTO_E_BAD_REQUEST,
 			    "cwd must be an absolute path");
 	}
@@ -298,10 +315,10 @@ parse_exec(struct parse *ps, struct job *job, const json_t *spec)
 		if (!json_is_string(v))
 			return parse_fail(
 			    ps, PROTO_E_BAD_REQUEST, "stdin must be a string");
-		job->stdin_len = json_string_length(v);
-		job->stdin_data = xmalloc(job->stdin_len + 1);
-		memcpy(
-		    job->stdin_data, json_string_value(v), job->stdin_len + 1);
+		d->exec->stdin_len = json_string_length(v);
+		d->exec->stdin_data = xmalloc(d->exec->stdin_len + 1);
+		memcpy(d->exec->stdin_data, json_string_value(v),
+		    d->exec->stdin_len + 1);
 	}
 	if (json_object_get(spec, "args") != NULL)
 		return parse_fail(ps, PROTO_E_BAD_REQUEST,
@@ -310,7 +327,7 @@ parse_exec(struct parse *ps, struct job *job, const json_t *spec)
 }
 
 static int
-parse_builtin(struct parse *ps, struct job *job, const json_t *spec)
+parse_builtin(struct parse *ps, struct draft *d, const json_t *spec)
 {
 	static const char *const exec_only[] = {
 	    "argv", "env", "cwd", "stdin", NULL};
@@ -323,8 +340,8 @@ parse_builtin(struct parse *ps, struct job *job, const json_t *spec)
 			return parse_fail(ps, PROTO_E_BAD_REQUEST,
 			    "%s is only for kind exec", exec_only[i]);
 	}
-	job->args = args != NULL ? json_deep_copy(args) : json_null();
-	switch (job->kind) {
+	d->args = args;
+	switch (d->job->kind) {
 	case KIND_ECHO:
 		return 0;
 	case KIND_SLEEP:
@@ -334,12 +351,12 @@ parse_builtin(struct parse *ps, struct job *job, const json_t *spec)
 			           ? -1
 			           : parse_fail(ps, PROTO_E_BAD_REQUEST,
 			                 "args must be {\"ms\": N}");
-		job->sleep_ms = ms;
+		d->job->spec.sleep_ms = ms;
 		return 0;
 	case KIND_COMPUTE:
-		job->compute =
-		    compute_parse(job->kind_name, args, ps->err, ps->errlen);
-		if (job->compute == NULL) {
+		d->job->spec.compute =
+		    compute_parse(d->kind_name, args, ps->err, ps->errlen);
+		if (d->job->spec.compute == NULL) {
 			char msg[256];
 
 			snprintf(msg, sizeof msg, "%s", ps->err);
@@ -352,29 +369,33 @@ parse_builtin(struct parse *ps, struct job *job, const json_t *spec)
 }
 
 static int
-parse_retry(struct parse *ps, struct job *job, const json_t *spec)
+parse_retry(struct parse *ps, struct draft *d, const json_t *spec)
 {
 	const json_t *r = json_object_get(spec, "retry");
 	uint64_t retries;
 	int has_retries;
 	char msg[200];
 
-	retry_policy_default(&job->retry);
+	struct retry_policy policy;
+
+	retry_policy_default(&policy);
 	has_retries = parse_uint(
 	    ps, spec, "retries", 0, RETRY_MAX_ATTEMPTS - 1, &retries);
 	if (has_retries < 0)
 		return -1;
 	if (has_retries)
-		job->retry.max_attempts = (uint32_t)retries + 1;
-	job->retry_given = has_retries || r != NULL;
-	if (r == NULL)
+		policy.max_attempts = (uint32_t)retries + 1;
+	if (!has_retries && r == NULL)
 		return 0;
 	if (has_retries && json_is_object(r) &&
 	    json_object_get(r, "max_attempts") != NULL)
 		return parse_fail(ps, PROTO_E_BAD_REQUEST,
 		    "give retries or retry.max_attempts, not both");
-	if (retry_policy_from_json(&job->retry, r, msg, sizeof msg) != 0)
+	if (r != NULL &&
+	    retry_policy_from_json(&policy, r, msg, sizeof msg) != 0)
 		return parse_fail(ps, PROTO_E_BAD_REQUEST, "%s", msg);
+	opts(d)->retry = policy;
+	opts(d)->retry_given = true;
 	return 0;
 }
 
@@ -445,43 +466,43 @@ parse_time(struct parse *ps, const json_t *spec, const char *key, uint64_t *ms)
 
 /* delay_ms or run_at, and expires_at. */
 static int
-parse_times(struct parse *ps, struct job *job, const json_t *spec)
+parse_times(struct parse *ps, struct draft *d, const json_t *spec)
 {
-	uint64_t now = now_ms(), delay = 0;
+	uint64_t now = now_ms(), delay = 0, run_at = 0, expires = 0;
 	int has_delay, has_run_at, has_expiry;
 
 	if ((has_delay = parse_uint(
 	         ps, spec, "delay_ms", 0, JOB_MAX_TIMEOUT_MS, &delay)) < 0 ||
-	    (has_run_at = parse_time(ps, spec, "run_at", &job->run_at_ms)) <
-	        0 ||
-	    (has_expiry =
-	            parse_time(ps, spec, "expires_at", &job->expires_ms)) < 0)
+	    (has_run_at = parse_time(ps, spec, "run_at", &run_at)) < 0 ||
+	    (has_expiry = parse_time(ps, spec, "expires_at", &expires)) < 0)
 		return -1;
 	if (has_delay && has_run_at)
 		return parse_fail(ps, PROTO_E_BAD_REQUEST,
 		    "give delay_ms or run_at, not both");
-	if (has_delay) {
-		/* The scheduler counts it from the submit time. */
-		job->delay_ms = delay;
-		job->run_at_ms = now + delay;
-	}
+	/* The scheduler counts a delay from the submit time. */
+	if (has_delay)
+		run_at = now + delay;
 	/* A second of slack for clocks and round trips. */
-	if (has_run_at && job->run_at_ms + 1000 < now)
+	if (has_run_at && run_at + 1000 < now)
 		return parse_fail(
 		    ps, PROTO_E_OUT_OF_RANGE, "run_at is in the past");
-	if (has_run_at && job->run_at_ms > now + JOB_MAX_TIMEOUT_MS)
+	if (has_run_at && run_at > now + JOB_MAX_TIMEOUT_MS)
 		return parse_fail(ps, PROTO_E_OUT_OF_RANGE,
 		    "run_at is more than 30 days ahead");
-	if (has_expiry &&
-	    (job->expires_ms <= now || job->expires_ms <= job->run_at_ms))
+	if (has_expiry && (expires <= now || expires <= run_at))
 		return parse_fail(ps, PROTO_E_OUT_OF_RANGE,
 		    "expires_at must be later than now and than the run time");
+	if (has_delay || has_run_at || has_expiry) {
+		opts(d)->delay_ms = delay;
+		opts(d)->run_at_ms = run_at;
+		opts(d)->expires_ms = expires;
+	}
 	return 0;
 }
 
 /* "key": a unique key; "unique": "active" (default) or "any". */
 static int
-parse_key(struct parse *ps, struct job *job, const json_t *spec)
+parse_key(struct parse *ps, struct draft *d, const json_t *spec)
 {
 	const json_t *key = json_object_get(spec, "key");
 	const json_t *unique = json_object_get(spec, "unique");
@@ -496,7 +517,7 @@ parse_key(struct parse *ps, struct job *job, const json_t *spec)
 	    json_string_length(key) > JOB_KEY_MAX)
 		return parse_fail(ps, PROTO_E_BAD_REQUEST,
 		    "key must be a string of 1 to %d bytes", JOB_KEY_MAX);
-	if (parse_cstring(ps, key, "key", &job->key) != 0)
+	if (parse_cstring(ps, key, "key", &opts(d)->key) != 0)
 		return -1;
 	if (unique != NULL) {
 		if (!json_is_string(unique) ||
@@ -506,7 +527,8 @@ parse_key(struct parse *ps, struct job *job, const json_t *spec)
 			    "unique must be \"active\" (a job with the key "
 			    "that has not finished) or \"any\" (also a "
 			    "finished one still kept)");
-		job->key_any = strcmp(json_string_value(unique), "any") == 0;
+		opts(d)->key_any =
+		    strcmp(json_string_value(unique), "any") == 0;
 	}
 	return 0;
 }
@@ -517,7 +539,7 @@ parse_key(struct parse *ps, struct job *job, const json_t *spec)
  * resolved, and checked for cycles, by the scheduler.
  */
 static int
-parse_deps(struct parse *ps, struct job *job, const json_t *spec)
+parse_deps(struct parse *ps, struct draft *d, const json_t *spec)
 {
 	const json_t *deps = json_object_get(spec, "depends_on");
 	const json_t *after = json_object_get(spec, "after");
@@ -531,7 +553,7 @@ parse_deps(struct parse *ps, struct job *job, const json_t *spec)
 			return parse_fail(ps, PROTO_E_BAD_REQUEST,
 			    "ref must be a string of 1 to %d bytes",
 			    JOB_REF_MAX);
-		if (parse_cstring(ps, ref, "ref", &job->ref) != 0)
+		if (parse_cstring(ps, ref, "ref", &opts(d)->ref) != 0)
 			return -1;
 	}
 	if (deps == NULL) {
@@ -547,7 +569,8 @@ parse_deps(struct parse *ps, struct job *job, const json_t *spec)
 			return parse_fail(ps, PROTO_E_BAD_REQUEST,
 			    "after must be \"ok\" (run when every dependency "
 			    "succeeded) or \"any\" (when every one ended)");
-		job->after_any = strcmp(json_string_value(after), "any") == 0;
+		opts(d)->after_any =
+		    strcmp(json_string_value(after), "any") == 0;
 	}
 	n = json_is_array(deps) ? json_array_size(deps) : 0;
 	if (n == 0 || n > JOB_DEPS_MAX)
@@ -555,12 +578,12 @@ parse_deps(struct parse *ps, struct job *job, const json_t *spec)
 		    "depends_on must be an array of 1 to %d job ids (or refs "
 		    "of jobs in the same submit)",
 		    JOB_DEPS_MAX);
-	job->deps = xcalloc(n, sizeof(*job->deps));
-	job->ndeps = (uint32_t)n;
+	opts(d)->deps = xcalloc(n, sizeof(*opts(d)->deps));
+	opts(d)->ndeps = (uint32_t)n;
 	json_array_foreach(deps, i, v)
 	{
 		if (json_is_integer(v) && json_integer_value(v) > 0) {
-			job->deps[i] = (uint64_t)json_integer_value(v);
+			opts(d)->deps[i] = (uint64_t)json_integer_value(v);
 			continue;
 		}
 		if (!json_is_string(v))
@@ -568,17 +591,18 @@ parse_deps(struct parse *ps, struct job *job, const json_t *spec)
 			    "depends_on[%zu] must be a job id (an integer from "
 			    "1) or the ref of a job in the same submit",
 			    i);
-		if (job->dep_refs == NULL)
-			job->dep_refs = xcalloc(n, sizeof(*job->dep_refs));
-		if (parse_cstring(ps, v, "depends_on[]", &job->dep_refs[i]) !=
-		    0)
+		if (opts(d)->dep_refs == NULL)
+			opts(d)->dep_refs =
+			    xcalloc(n, sizeof(*opts(d)->dep_refs));
+		if (parse_cstring(
+		        ps, v, "depends_on[]", &opts(d)->dep_refs[i]) != 0)
 			return -1;
 	}
 	return 0;
 }
 
 static int
-parse_queue(struct parse *ps, struct job *job, const json_t *spec)
+parse_queue(struct parse *ps, struct draft *d, const json_t *spec)
 {
 	const json_t *v = json_object_get(spec, "queue");
 	uint64_t priority = JOB_PRIORITY_DEFAULT;
@@ -586,9 +610,9 @@ parse_queue(struct parse *ps, struct job *job, const json_t *spec)
 	if (parse_uint(ps, spec, "priority", 0, JOB_PRIORITY_MAX, &priority) <
 	    0)
 		return -1;
-	job->priority = (int)priority;
+	d->job->priority = (uint16_t)priority;
 	if (v == NULL) {
-		job->queue_name = xstrdup(QUEUE_DEFAULT);
+		d->queue_name = QUEUE_DEFAULT;
 		return 0;
 	}
 	if (!json_is_string(v) || !queue_name_valid(json_string_value(v)))
@@ -596,12 +620,12 @@ parse_queue(struct parse *ps, struct job *job, const json_t *spec)
 		    "queue must be a name of 1 to %d letters, digits, '_', "
 		    "'.' or '-'",
 		    QUEUE_NAME_MAX);
-	job->queue_name = xstrdup(json_string_value(v));
+	d->queue_name = json_string_value(v);
 	return 0;
 }
 
 static int
-parse_kind(struct parse *ps, struct job *job, const json_t *spec)
+parse_kind(struct parse *ps, struct draft *d, const json_t *spec)
 {
 	const json_t *kind = json_object_get(spec, "kind");
 	const char *name;
@@ -615,14 +639,13 @@ parse_kind(struct parse *ps, struct job *job, const json_t *spec)
 	name = json_string_value(kind);
 	for (i = 0; i < sizeof builtin_kinds / sizeof builtin_kinds[0]; i++) {
 		if (strcmp(name, builtin_kinds[i]) == 0) {
-			job->kind = (enum job_kind)i;
-			job->kind_name = xstrdup(name);
+			d->job->kind = (uint8_t)i;
+			d->kind_name = builtin_kinds[i];
 			return 0;
 		}
 	}
-	if (compute_kind_known(name)) {
-		job->kind = KIND_COMPUTE;
-		job->kind_name = xstrdup(name);
+	if ((d->kind_name = compute_kind_name(name)) != NULL) {
+		d->job->kind = KIND_COMPUTE;
 		return 0;
 	}
 	return parse_fail(ps, PROTO_E_UNKNOWN_KIND,
@@ -631,15 +654,79 @@ parse_kind(struct parse *ps, struct job *job, const json_t *spec)
 	    name);
 }
 
+/* The job's options, made on first use. */
+static struct job_opts *
+opts(struct draft *d)
+{
+	if (d->opts == NULL)
+		d->opts = xcalloc(1, sizeof(*d->opts));
+	return d->opts;
+}
+
+static void
+opts_free(struct job_opts *o)
+{
+	uint32_t i;
+
+	if (o == NULL || o == &opts_none)
+		return;
+	if (o->dep_refs != NULL) {
+		for (i = 0; i < o->ndeps; i++)
+			free(o->dep_refs[i]);
+		free(o->dep_refs);
+	}
+	free(o->ref);
+	free(o->key);
+	free(o->deps);
+	free(o->dependents);
+	json_decref(o->meta);
+	free(o);
+}
+
+static void
+exec_free(struct job_exec *e)
+{
+	if (e == NULL)
+		return;
+	free_strv(e->argv);
+	free_strv(e->envp);
+	free(e->cwd);
+	free(e->stdin_data);
+	free(e);
+}
+
+static void
+run_free(struct job_run *r)
+{
+	uint32_t i;
+
+	if (r == NULL || r == &run_none)
+		return;
+	json_decref(r->result);
+	for (i = 0; i < r->nattempts; i++)
+		free(r->attempts[i].error);
+	free(r->attempts);
+	buf_clear(&r->out);
+	buf_clear(&r->err);
+	free(r);
+}
+
+/*
+ * Parse into a draft, then build the job: its fixed part with the args
+ * text after it, and the blocks the spec needs.  The queue is looked up
+ * (and so made) only once everything else is known to be valid.
+ */
 struct job *
 job_parse(
     const json_t *spec, const char *where, int *code, char *err, size_t errlen)
 {
 	struct parse ps = {where, 0, err, errlen};
+	struct draft d = {0};
 	struct job *job;
 	const char *key;
 	json_t *value;
-	size_t i;
+	size_t i, len = 0;
+	uint64_t timeout = 0;
 	int r;
 
 	if (!json_is_object(spec)) {
@@ -647,10 +734,7 @@ job_parse(
 		*code = ps.code;
 		return NULL;
 	}
-	job = xcalloc(1, sizeof(*job));
-	job->kill_grace_ms = JOB_DEFAULT_KILL_GRACE_MS;
-	LIST_INIT(&job->waiters);
-	atomic_init(&job->cancel, 0);
+	d.job = xcalloc(1, sizeof(*d.job));
 	json_object_foreach((json_t *)(uintptr_t)spec, key, value)
 	{
 		for (i = 0; spec_fields[i] != NULL; i++) {
@@ -663,85 +747,157 @@ job_parse(
 			goto fail;
 		}
 	}
-	if (parse_kind(&ps, job, spec) != 0)
+	if (parse_kind(&ps, &d, spec) != 0)
 		goto fail;
-	r = job->kind == KIND_EXEC ? parse_exec(&ps, job, spec)
-	                           : parse_builtin(&ps, job, spec);
+	if (d.job->kind == KIND_EXEC) {
+		d.exec = xcalloc(1, sizeof(*d.exec));
+		d.exec->kill_grace_ms = JOB_DEFAULT_KILL_GRACE_MS;
+		r = parse_exec(&ps, &d, spec);
+	} else
+		r = parse_builtin(&ps, &d, spec);
 	if (r != 0)
 		goto fail;
-	if ((r = parse_uint(&ps, spec, "timeout_ms", 0, JOB_MAX_TIMEOUT_MS,
-	         &job->timeout_ms)) < 0)
+	if ((r = parse_uint(
+	         &ps, spec, "timeout_ms", 0, JOB_MAX_TIMEOUT_MS, &timeout)) < 0)
 		goto fail;
-	job->timeout_given = r > 0;
-	if (parse_uint(&ps, spec, "kill_grace_ms", 0, 3600 * 1000,
-	        &job->kill_grace_ms) < 0 ||
-	    parse_retry(&ps, job, spec) != 0)
+	d.job->timeout_ms = (uint32_t)timeout;
+	d.job->timeout_given = r > 0;
+	if (d.exec != NULL && parse_uint(&ps, spec, "kill_grace_ms", 0,
+	                          3600 * 1000, &d.exec->kill_grace_ms) < 0)
+		goto fail;
+	if (d.exec == NULL && json_object_get(spec, "kill_grace_ms") != NULL) {
+		parse_fail(&ps, PROTO_E_BAD_REQUEST,
+		    "kill_grace_ms is only for kind exec");
+		goto fail;
+	}
+	if (parse_retry(&ps, &d, spec) != 0)
 		goto fail;
 	if ((value = json_object_get(spec, "meta")) != NULL)
-		job->meta = json_deep_copy(value);
-	if (parse_queue(&ps, job, spec) != 0 ||
-	    parse_times(&ps, job, spec) != 0 ||
-	    parse_key(&ps, job, spec) != 0 || parse_deps(&ps, job, spec) != 0)
+		opts(&d)->meta = json_deep_copy(value);
+	if (parse_queue(&ps, &d, spec) != 0 ||
+	    parse_times(&ps, &d, spec) != 0 || parse_key(&ps, &d, spec) != 0 ||
+	    parse_deps(&ps, &d, spec) != 0)
 		goto fail;
+	/* The args as text, written straight into the job (two passes). */
+	if (d.args != NULL && !json_is_null(d.args))
+		len = json_dumpb(d.args, NULL, 0, ARGS_FLAGS);
+	job = xreallocarray(d.job, 1, sizeof(*job) + len + 1);
+	if (len > 0 && json_dumpb(d.args, job->args, len, ARGS_FLAGS) != len)
+		fatalx("job_parse: args changed size");
+	job->args[len] = '\0';
+	job->args_len = (uint32_t)len;
+	LIST_INIT(&job->waiters);
+	job->opts = d.opts != NULL ? d.opts : &opts_none;
+	job->run = &run_none;
+	if (d.exec != NULL)
+		job->spec.exec = d.exec;
+	job->queue = queue_get(d.queue_name);
 	return job;
 fail:
 	*code = ps.code;
-	job_free(job);
+	if (d.job->kind == KIND_COMPUTE)
+		compute_free(d.job->spec.compute);
+	exec_free(d.exec);
+	opts_free(d.opts);
+	free(d.job);
 	return NULL;
 }
 
 void
 job_forget_refs(struct job *job)
 {
+	struct job_opts *o;
 	uint32_t i;
 
-	if (job->dep_refs != NULL) {
-		for (i = 0; i < job->ndeps; i++)
-			free(job->dep_refs[i]);
-		free(job->dep_refs);
-		job->dep_refs = NULL;
+	if (job->opts->dep_refs == NULL && job->opts->ref == NULL)
+		return;
+	o = job_opts_mut(job);
+	if (o->dep_refs != NULL) {
+		for (i = 0; i < o->ndeps; i++)
+			free(o->dep_refs[i]);
+		free(o->dep_refs);
+		o->dep_refs = NULL;
 	}
-	free(job->ref);
-	job->ref = NULL;
+	free(o->ref);
+	o->ref = NULL;
 }
 
 void
 job_free(struct job *job)
 {
-	uint32_t i;
-
 	if (job == NULL)
 		return;
-	free(job->kind_name);
-	free(job->queue_name);
-	free(job->key);
-	job_forget_refs(job);
-	free(job->deps);
-	free(job->dependents);
-	free_strv(job->argv);
-	free_strv(job->envp);
-	free(job->cwd);
-	free(job->stdin_data);
-	json_decref(job->args);
-	json_decref(job->meta);
-	json_decref(job->result);
-	compute_free(job->compute);
-	for (i = 0; i < job->nattempts; i++)
-		free(job->attempts[i].error);
-	free(job->attempts);
-	buf_clear(&job->out);
-	buf_clear(&job->err);
+	if (job->kind == KIND_EXEC)
+		exec_free((struct job_exec *)(uintptr_t)job->spec.exec);
+	else if (job->kind == KIND_COMPUTE)
+		compute_free(job->spec.compute);
+	opts_free((struct job_opts *)(uintptr_t)job->opts);
+	run_free((struct job_run *)(uintptr_t)job->run);
 	free(job);
+}
+
+struct job_opts *
+job_opts_mut(struct job *job)
+{
+	if (job->opts == &opts_none)
+		job->opts = xcalloc(1, sizeof(struct job_opts));
+	/* The job's own block: writable (only opts_none is read-only). */
+	return (struct job_opts *)(uintptr_t)job->opts;
+}
+
+struct job_run *
+job_run_mut(struct job *job)
+{
+	struct job_run *r;
+
+	if (job->run == &run_none) {
+		r = xcalloc(1, sizeof(*r));
+		atomic_init(&r->cancel, 0);
+		job->run = r;
+	}
+	return (struct job_run *)(uintptr_t)job->run;
+}
+
+const struct retry_policy *
+job_retry(const struct job *job)
+{
+	static struct retry_policy def;
+	static bool init;
+
+	if (job->opts->retry_given)
+		return &job->opts->retry;
+	if (!init) {
+		retry_policy_default(&def);
+		init = true;
+	}
+	return &def;
+}
+
+const char *
+job_kind_name(const struct job *job)
+{
+	if (job->kind == KIND_COMPUTE)
+		return compute_name(job->spec.compute);
+	return builtin_kinds[job->kind];
+}
+
+json_t *
+job_args(const struct job *job)
+{
+	if (job->args_len == 0)
+		return json_null();
+	return json_loadb(job->args, job->args_len, JSON_DECODE_ANY, NULL);
 }
 
 struct attempt *
 job_attempt_begin(struct job *job, uint64_t now)
 {
+	struct job_run *r = job_run_mut(job);
 	struct attempt *a;
 
-	job->attempts = xreallocarray(
-	    job->attempts, job->nattempts + 1, sizeof(*job->attempts));
-	a = &job->attempts[job->nattempts++];
+	r->attempts =
+	    xreallocarray(r->attempts, r->nattempts + 1, sizeof(*r->attempts));
+	a = &r->attempts[r->nattempts++];
 	*a = (struct attempt){.started_ms = now, .exit_code = -1};
 	return a;
 }
@@ -749,7 +905,9 @@ job_attempt_begin(struct job *job, uint64_t now)
 struct attempt *
 job_attempt_last(struct job *job)
 {
-	return job->nattempts > 0 ? &job->attempts[job->nattempts - 1] : NULL;
+	struct job_run *r = job_run_mut(job);
+
+	return r->nattempts > 0 ? &r->attempts[r->nattempts - 1] : NULL;
 }
 
 void
@@ -893,21 +1051,24 @@ json_t *
 job_summary_json(const struct job *job)
 {
 	const struct attempt *a =
-	    job->nattempts > 0 ? &job->attempts[job->nattempts - 1] : NULL;
+	    job->run->nattempts > 0
+	        ? &job->run->attempts[job->run->nattempts - 1]
+	        : NULL;
 	json_t *o;
 
 	o = json_pack("{s:I, s:s, s:s, s:s, s:i, s:o, s:I}", "id",
-	    (json_int_t)job->id, "kind", job->kind_name, "state",
-	    job_state_name(job->state), "queue", job->queue_name, "priority",
-	    job->priority, "submitted_at", json_time(job->submitted_ms),
-	    "attempts_made", (json_int_t)job->nattempts);
-	if (job->state == JOB_DELAYED && job->due_ms != 0)
-		json_object_set_new(o, "run_at", json_time(job->due_ms));
-	if (job->expires_ms != 0)
+	    (json_int_t)job->id, "kind", job_kind_name(job), "state",
+	    job_state_name(job->state), "queue", queue_name(job->queue),
+	    "priority", (int)job->priority, "submitted_at",
+	    json_time(job->submitted_ms), "attempts_made",
+	    (json_int_t)job->run->nattempts);
+	if (job->state == JOB_DELAYED && job->run->due_ms != 0)
+		json_object_set_new(o, "run_at", json_time(job->run->due_ms));
+	if (job->opts->expires_ms != 0)
 		json_object_set_new(
-		    o, "expires_at", json_time(job->expires_ms));
-	if (job->key != NULL)
-		json_object_set_new(o, "key", json_string(job->key));
+		    o, "expires_at", json_time(job->opts->expires_ms));
+	if (job->opts->key != NULL)
+		json_object_set_new(o, "key", json_string(job->opts->key));
 	if (job->finished_ms != 0)
 		json_object_set_new(
 		    o, "finished_at", json_time(job->finished_ms));
@@ -919,8 +1080,8 @@ job_summary_json(const struct job *job)
 			json_object_set_new(
 			    o, "signal", json_integer(a->signal));
 	}
-	if (job->argv != NULL)
-		add_argv(o, job->argv, SUMMARY_ARGV_MAX);
+	if (job_exec(job) != NULL)
+		add_argv(o, job_exec(job)->argv, SUMMARY_ARGV_MAX);
 	return o;
 }
 
@@ -932,53 +1093,57 @@ job_to_json(const struct job *job, unsigned flags)
 	uint32_t i;
 	bool with_output = (flags & JOB_JSON_OUTPUT) != 0;
 
-	if (job->meta != NULL)
-		json_object_set_new(o, "meta", json_incref(job->meta));
+	if (job->opts->meta != NULL)
+		json_object_set_new(o, "meta", json_incref(job->opts->meta));
 	if (flags & JOB_JSON_SPEC) {
-		if (job->argv != NULL) {
+		const struct job_exec *ex = job_exec(job);
+
+		if (ex != NULL) {
 			json_object_del(o, "argv_truncated");
-			add_argv(o, job->argv, 0);
+			add_argv(o, ex->argv, 0);
+			json_object_set_new(o, "env", env_json(ex->envp));
+			if (ex->cwd != NULL)
+				json_object_set_new(
+				    o, "cwd", json_string(ex->cwd));
 		}
-		if (job->envp != NULL)
-			json_object_set_new(o, "env", env_json(job->envp));
-		if (job->cwd != NULL)
-			json_object_set_new(o, "cwd", json_string(job->cwd));
-		if (job->args != NULL && !json_is_null(job->args))
-			json_object_set_new(o, "args", json_incref(job->args));
+		if (job->args_len > 0)
+			json_object_set_new(o, "args", job_args(job));
 		if (job->timeout_ms != 0)
 			json_object_set_new(o, "timeout_ms",
 			    json_integer((json_int_t)job->timeout_ms));
 		json_object_set_new(
-		    o, "retry", retry_policy_to_json(&job->retry));
+		    o, "retry", retry_policy_to_json(job_retry(job)));
 	}
-	if (job->ndeps > 0) {
+	if (job->opts->ndeps > 0) {
 		json_t *deps = json_array();
 
-		for (i = 0; i < job->ndeps; i++)
+		for (i = 0; i < job->opts->ndeps; i++)
 			json_array_append_new(
-			    deps, json_integer((json_int_t)job->deps[i]));
+			    deps, json_integer((json_int_t)job->opts->deps[i]));
 		json_object_set_new(o, "depends_on", deps);
-		json_object_set_new(
-		    o, "after", json_string(job->after_any ? "any" : "ok"));
+		json_object_set_new(o, "after",
+		    json_string(job->opts->after_any ? "any" : "ok"));
 		if (job->state == JOB_WAITING)
-			json_object_set_new(
-			    o, "waiting_for", json_integer(job->deps_pending));
+			json_object_set_new(o, "waiting_for",
+			    json_integer(job->opts->deps_pending));
 	}
 	attempts = json_array();
-	for (i = 0; i < job->nattempts; i++)
+	for (i = 0; i < job->run->nattempts; i++)
 		json_array_append_new(
-		    attempts, attempt_json(&job->attempts[i], i + 1));
+		    attempts, attempt_json(&job->run->attempts[i], i + 1));
 	json_object_set_new(o, "attempts", attempts);
 	if (!job_finished(job))
 		return o;
-	a = job->nattempts > 0 ? &job->attempts[job->nattempts - 1] : NULL;
+	a = job->run->nattempts > 0
+	        ? &job->run->attempts[job->run->nattempts - 1]
+	        : NULL;
 	if (a != NULL && a->error != NULL)
 		json_object_set_new(o, "error", json_string(a->error));
-	if (job->result != NULL)
-		json_object_set_new(o, "result", json_incref(job->result));
+	if (job->run->result != NULL)
+		json_object_set_new(o, "result", json_incref(job->run->result));
 	if (with_output && job->kind == KIND_EXEC) {
-		job_output_json(o, "stdout", &job->out);
-		job_output_json(o, "stderr", &job->err);
+		job_output_json(o, "stdout", &job->run->out);
+		job_output_json(o, "stderr", &job->run->err);
 	}
 	return o;
 }

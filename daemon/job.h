@@ -28,12 +28,14 @@
 	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define JOB_DEFAULT_KILL_GRACE_MS 5000
 #define JOB_DEFAULT_OUTPUT_CAP (1024 * 1024)
-#define JOB_MAX_TIMEOUT_MS (30ULL * 24 * 3600 * 1000)
+#define JOB_MAX_TIMEOUT_MS (30ULL * 24 * 3600 * 1000) /* fits 32 bits */
 #define JOB_PRIORITY_DEFAULT 100
 #define JOB_PRIORITY_MAX 1000
 #define JOB_KEY_MAX 256
 #define JOB_DEPS_MAX 1024 /* entries in depends_on */
 #define JOB_REF_MAX 64    /* bytes in a ref */
+/* In opts->deps during a submit: the index of a job of the batch. */
+#define DEP_REF ((uint64_t)1 << 63)
 
 enum job_state {
 	JOB_QUEUED,
@@ -88,40 +90,39 @@ struct exec_proc;
 struct event;
 struct follow_job;
 
-struct job {
-	uint64_t id;
-	enum job_state state;
-	enum job_kind kind;
-	char *kind_name;
-
-	/* Spec. */
-	char **argv; /* exec */
-	char **envp; /* exec: the child's whole environment */
+/*
+ * A job is one small record (struct job, with the args text of in-process
+ * kinds stored inline after it) and up to three blocks that only some jobs
+ * need: the command of an exec job, the options few jobs set, and what
+ * running leaves behind (attempts, output, result).  A job without one of
+ * them points at a shared, read-only empty block, so reading a field needs
+ * no test and writing one goes through job_opts_mut() or job_run_mut(),
+ * which give the job its own block first.  This keeps a queued 64-byte
+ * echo job near 200 bytes.
+ */
+struct job_exec {
+	char **argv;
+	char **envp; /* the child's whole environment */
 	char *cwd;
 	char *stdin_data;
 	size_t stdin_len;
-	json_t *args;        /* echo, sleep, compute */
-	json_t *meta;        /* the client's, returned as given */
-	uint64_t timeout_ms; /* 0: none */
 	uint64_t kill_grace_ms;
-	uint64_t sleep_ms;       /* sleep */
-	struct compute *compute; /* compute */
-	struct retry_policy retry;
-	bool timeout_given, retry_given; /* else the queue's defaults apply */
-	char *queue_name;
+};
+
+struct job_opts {
+	json_t *meta;        /* the client's, returned as given */
 	char *key;           /* unique key, or NULL */
-	bool key_any;        /* a finished job with the key counts too */
-	int priority;        /* 0 (most urgent) .. 1000 */
 	uint64_t delay_ms;   /* run no earlier than this after submit */
 	uint64_t run_at_ms;  /* not before (delay_ms / run_at); 0: now */
 	uint64_t expires_ms; /* expires if not started by then; 0: never */
-	uint64_t due_ms;     /* while delayed: when it is queued again */
+	struct event *expire_timer;
+	struct retry_policy retry; /* if retry_given */
 
 	/*
-	 * Dependencies.  deps[i] is a job id, or 0 while a submit resolves
-	 * dep_refs[i], the `ref` of another job in the same submit.  A job
-	 * waits until deps_pending reaches 0; a job others wait for keeps
-	 * their ids in dependents until it finishes.
+	 * Dependencies.  deps[i] is a job id, or DEP_REF | index while a
+	 * submit resolves dep_refs[i], the `ref` of another job in the same
+	 * submit.  A job waits until deps_pending reaches 0; a job others
+	 * wait for keeps their ids in dependents until it finishes.
 	 */
 	uint64_t *deps;
 	char **dep_refs; /* submit only */
@@ -129,41 +130,80 @@ struct job {
 	uint64_t *dependents;
 	uint32_t ndeps, deps_pending;
 	uint32_t ndependents, dependents_cap;
+	bool key_any;   /* a finished job with the key counts too */
 	bool after_any; /* any end of a dependency will do, not just success */
+	bool retry_given;
+};
 
-	/* Times, ms since the epoch. */
-	uint64_t submitted_ms;
-	uint64_t queued_us;  /* monotonic: last time it entered the queue */
-	uint64_t started_us; /* monotonic: start of the current attempt */
-	uint64_t finished_ms;
-
+struct job_run {
 	/* Attempts; the last one is current while running. */
 	struct attempt *attempts;
 	uint32_t nattempts;
 	uint32_t attempt_base; /* attempts before the last kick */
-
 	/* Result of the last attempt. */
 	struct buf out, err;
 	json_t *result; /* in-process kinds */
-
-	/* Running. */
+	/* Running, or waiting on a timer. */
 	struct exec_proc *proc;
-	struct event *timer; /* retry delay, sleep, in-process timeout */
+	struct event *timer; /* delay, retry delay, sleep, in-process timeout */
 	struct event *kill_timer;
-	struct event *expire_timer;
-	atomic_int cancel;                /* read by the compute task */
+	uint64_t started_us; /* monotonic: start of the current attempt */
+	uint64_t due_ms;     /* while delayed: when it is queued again */
+	atomic_int cancel;   /* read by the compute task */
 	enum attempt_outcome stop_reason; /* why it is being stopped */
 	bool stopping;
-
-	/* Scheduler links. */
-	struct queue *queue;
-	uint64_t seq;                   /* order of entering the queue */
-	size_t heap_index;              /* position in its queue's heap */
-	TAILQ_ENTRY(job) queue_link;    /* kinds' ready list */
-	TAILQ_ENTRY(job) finished_link; /* finished, oldest first */
-	LIST_HEAD(, waitref) waiters;
-	struct follow_job *follow; /* clients following its output, or NULL */
+	struct follow_job *follow; /* clients following its output */
 };
+
+struct job {
+	uint64_t id;
+	struct queue *queue;
+	union {
+		struct {
+			uint64_t seq;        /* order of entering the queue */
+			size_t heap_index;   /* position in its queue's heap */
+		} q;                         /* while queued */
+		TAILQ_ENTRY(job) ready_link; /* running echo: kinds' list */
+		TAILQ_ENTRY(job) finished_link; /* finished, oldest first */
+	} u;
+	LIST_HEAD(, waitref) waiters;
+	union {
+		const struct job_exec *exec; /* exec */
+		struct compute *compute;     /* compute kinds */
+		uint64_t sleep_ms;           /* sleep */
+	} spec;
+	const struct job_opts *opts; /* never NULL */
+	const struct job_run *run;   /* never NULL */
+
+	/* Times. */
+	uint64_t submitted_ms; /* ms since the epoch */
+	uint64_t finished_ms;
+	uint64_t queued_us; /* monotonic: last time it entered the queue */
+
+	uint32_t timeout_ms; /* 0: none; at most JOB_MAX_TIMEOUT_MS */
+	uint16_t priority;   /* 0 (most urgent) .. 1000 */
+	uint8_t state;       /* enum job_state */
+	uint8_t kind;        /* enum job_kind */
+	uint32_t args_len;   /* bytes of args, or 0 for none */
+	bool timeout_given;  /* else the queue's default applies */
+	char args[];         /* echo, sleep, compute: the JSON text */
+};
+
+/* The exec block of an exec job (NULL for other kinds). */
+static inline const struct job_exec *
+job_exec(const struct job *job)
+{
+	return job->kind == KIND_EXEC ? job->spec.exec : NULL;
+}
+
+/* The job's own options or run block, made first if it had none. */
+struct job_opts *job_opts_mut(struct job *job);
+struct job_run *job_run_mut(struct job *job);
+/* The retry policy in force: the job's, else jobd's default. */
+const struct retry_policy *job_retry(const struct job *job);
+const char *job_kind_name(const struct job *job);
+/* The args as a new JSON value (null if none). */
+json_t *job_args(const struct job *job);
 
 /*
  * Build a job from its JSON spec; NULL with a message (naming the field,

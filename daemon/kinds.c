@@ -54,13 +54,13 @@ static struct {
 static void
 job_timers_free(struct job *job)
 {
-	if (job->timer != NULL) {
-		event_free(job->timer);
-		job->timer = NULL;
+	if (job_run_mut(job)->timer != NULL) {
+		event_free(job_run_mut(job)->timer);
+		job_run_mut(job)->timer = NULL;
 	}
-	if (job->kill_timer != NULL) {
-		event_free(job->kill_timer);
-		job->kill_timer = NULL;
+	if (job_run_mut(job)->kill_timer != NULL) {
+		event_free(job_run_mut(job)->kill_timer);
+		job_run_mut(job)->kill_timer = NULL;
 	}
 }
 
@@ -71,10 +71,10 @@ static void
 compute_task(void *arg)
 {
 	struct completion *c = arg;
-	struct par_ctx ctx = {jobd.pool, 0, &c->job->cancel};
+	struct par_ctx ctx = {jobd.pool, 0, &job_run_mut(c->job)->cancel};
 
 	c->result =
-	    compute_run(c->job->compute, &ctx, c->error, sizeof c->error);
+	    compute_run(c->job->spec.compute, &ctx, c->error, sizeof c->error);
 	c->errnum = c->result == NULL ? errno : 0;
 	/* Blocks only if the loop is DONE_CAPACITY completions behind. */
 	if (chan_send(K.done, c) != 0)
@@ -102,14 +102,15 @@ compute_complete(struct completion *c)
 
 	K.inflight--;
 	job_timers_free(job);
-	if (job->stopping)
-		outcome = job->stop_reason;
+	if (job_run_mut(job)->stopping)
+		outcome = job_run_mut(job)->stop_reason;
 	else if (c->result != NULL)
 		outcome = OUTCOME_SUCCEEDED;
 	else
 		outcome = OUTCOME_FAILED;
-	json_decref(job->result);
-	job->result = outcome == OUTCOME_SUCCEEDED ? c->result : NULL;
+	json_decref(job_run_mut(job)->result);
+	job_run_mut(job)->result =
+	    outcome == OUTCOME_SUCCEEDED ? c->result : NULL;
 	if (outcome != OUTCOME_SUCCEEDED)
 		json_decref(c->result);
 	sched_attempt_end(
@@ -151,10 +152,11 @@ builtin_done(evutil_socket_t fd, short what, void *arg)
 	struct job *job = arg;
 
 	job_timers_free(job);
-	json_decref(job->result);
-	job->result = job->kind == KIND_ECHO ? json_incref(job->args)
-	                                     : json_pack("{s:I}", "slept_ms",
-	                                           (json_int_t)job->sleep_ms);
+	json_decref(job_run_mut(job)->result);
+	job_run_mut(job)->result = job->kind == KIND_ECHO
+	                               ? job_args(job)
+	                               : json_pack("{s:I}", "slept_ms",
+	                                     (json_int_t)job->spec.sleep_ms);
 	sched_attempt_end(job, OUTCOME_SUCCEEDED, -1, 0, NULL);
 }
 
@@ -168,7 +170,7 @@ ready_run(evutil_socket_t fd, short what, void *arg)
 	 * too: take a batch here, then let other events have a turn. */
 	for (n = 0; n < READY_BATCH && (job = TAILQ_FIRST(&K.ready)) != NULL;
 	     n++) {
-		TAILQ_REMOVE(&K.ready, job, queue_link);
+		TAILQ_REMOVE(&K.ready, job, u.ready_link);
 		builtin_done(-1, 0, job);
 	}
 	if (!TAILQ_EMPTY(&K.ready))
@@ -188,13 +190,14 @@ kinds_start(struct job *job)
 
 	switch (job->kind) {
 	case KIND_ECHO:
-		/* The job is out of the run queue, so queue_link is free. */
+		/* The job is out of the run queue, so u.ready_link is free. */
 		if (TAILQ_EMPTY(&K.ready))
 			event_active(K.ready_ev, 0, 0);
-		TAILQ_INSERT_TAIL(&K.ready, job, queue_link);
+		TAILQ_INSERT_TAIL(&K.ready, job, u.ready_link);
 		return;
 	case KIND_SLEEP:
-		arm(&job->timer, job->sleep_ms, builtin_done, job);
+		arm(&job_run_mut(job)->timer, job->spec.sleep_ms, builtin_done,
+		    job);
 		break;
 	case KIND_COMPUTE:
 		c = xcalloc(1, sizeof(*c));
@@ -212,20 +215,21 @@ kinds_start(struct job *job)
 		fatalx("kinds_start: kind %d", job->kind);
 	}
 	if (job->timeout_ms != 0)
-		arm(&job->kill_timer, job->timeout_ms, timed_out, job);
+		arm(&job_run_mut(job)->kill_timer, job->timeout_ms, timed_out,
+		    job);
 }
 
 void
 kinds_stop(struct job *job, enum attempt_outcome reason)
 {
-	if (job->state != JOB_RUNNING || job->stopping)
+	if (job->state != JOB_RUNNING || job_run_mut(job)->stopping)
 		return;
-	job->stopping = true;
-	job->stop_reason = reason;
+	job_run_mut(job)->stopping = true;
+	job_run_mut(job)->stop_reason = reason;
 	switch (job->kind) {
 	case KIND_ECHO:
 		/* Still on the ready list: it ends now, as asked. */
-		TAILQ_REMOVE(&K.ready, job, queue_link);
+		TAILQ_REMOVE(&K.ready, job, u.ready_link);
 		sched_attempt_end(job, reason, -1, 0, NULL);
 		break;
 	case KIND_SLEEP:
@@ -235,7 +239,8 @@ kinds_stop(struct job *job, enum attempt_outcome reason)
 	case KIND_COMPUTE:
 		/* The task sees it at its next chunk; the attempt ends when
 		 * its completion arrives. */
-		atomic_store_explicit(&job->cancel, 1, memory_order_relaxed);
+		atomic_store_explicit(
+		    &job_run_mut(job)->cancel, 1, memory_order_relaxed);
 		break;
 	default:
 		break;

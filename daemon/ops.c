@@ -296,7 +296,7 @@ output_budget(json_t *reply, struct job **jobs, size_t n, unsigned flags)
 		return flags;
 	for (i = 0; i < n; i++) {
 		if (jobs[i] != NULL)
-			total += jobs[i]->out.len + jobs[i]->err.len;
+			total += jobs[i]->run->out.len + jobs[i]->run->err.len;
 	}
 	if (total <= REPLY_OUTPUT_MAX)
 		return flags;
@@ -447,7 +447,7 @@ watcher_wants(const struct watcher *w, const struct job *job)
 {
 	size_t i;
 
-	if (w->queue != NULL && strcmp(w->queue, job->queue_name) != 0)
+	if (w->queue != NULL && strcmp(w->queue, queue_name(job->queue)) != 0)
 		return false;
 	if (w->ids == NULL)
 		return true;
@@ -476,7 +476,7 @@ job_event(struct job *job, const char *event)
 	struct watcher *w, *next_w;
 	json_t *msg = NULL;
 
-	if (job->follow != NULL)
+	if (job->run->follow != NULL)
 		follow_job_event(job, event);
 	for (w = LIST_FIRST(&watchers); w != NULL; w = next_w) {
 		next_w = LIST_NEXT(w, link);
@@ -918,10 +918,10 @@ list_one(struct job *job, void *arg)
 
 	if (lc->states != 0 && !(lc->states & (1u << job->state)))
 		return true;
-	if (lc->queue != NULL && strcmp(lc->queue, job->queue_name) != 0)
+	if (lc->queue != NULL && strcmp(lc->queue, queue_name(job->queue)) != 0)
 		return true;
 	if (lc->key != NULL &&
-	    (job->key == NULL || strcmp(lc->key, job->key) != 0))
+	    (job->opts->key == NULL || strcmp(lc->key, job->opts->key) != 0))
 		return true;
 	if (job->submitted_ms < lc->since ||
 	    (lc->until != 0 && job->submitted_ms >= lc->until))
@@ -1016,7 +1016,8 @@ collect_dead(struct job *job, void *arg)
 	struct dead_ctx *dc = arg;
 
 	if (!sched_is_dead(job) ||
-	    (dc->queue != NULL && strcmp(dc->queue, job->queue_name) != 0))
+	    (dc->queue != NULL &&
+	        strcmp(dc->queue, queue_name(job->queue)) != 0))
 		return true;
 	if (dc->n == dc->cap) {
 		dc->cap = dc->cap == 0 ? 64 : dc->cap * 2;
@@ -1133,19 +1134,19 @@ op_logs(const struct req *r)
 	    reply, "job", json_integer((json_int_t)jobs[0]->id));
 	json_object_set_new(
 	    reply, "state", json_string(job_state_name(jobs[0]->state)));
-	if (jobs[0]->proc != NULL) {
+	if (jobs[0]->run->proc != NULL) {
 		memset(&live, 0, sizeof live);
 		live.data = (char *)(uintptr_t)exec_output(
-		    jobs[0]->proc, 1, &live.len, &live.truncated);
-		live.total = exec_output_total(jobs[0]->proc, 1);
+		    jobs[0]->run->proc, 1, &live.len, &live.truncated);
+		live.total = exec_output_total(jobs[0]->run->proc, 1);
 		job_output_json(reply, "stdout", &live);
 		live.data = (char *)(uintptr_t)exec_output(
-		    jobs[0]->proc, 2, &live.len, &live.truncated);
-		live.total = exec_output_total(jobs[0]->proc, 2);
+		    jobs[0]->run->proc, 2, &live.len, &live.truncated);
+		live.total = exec_output_total(jobs[0]->run->proc, 2);
 		job_output_json(reply, "stderr", &live);
 	} else {
-		job_output_json(reply, "stdout", &jobs[0]->out);
-		job_output_json(reply, "stderr", &jobs[0]->err);
+		job_output_json(reply, "stdout", &jobs[0]->run->out);
+		job_output_json(reply, "stderr", &jobs[0]->run->err);
 	}
 	free(jobs);
 	return reply;

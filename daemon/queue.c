@@ -1,7 +1,7 @@
 /*
  * queue: named queues, each a heap of jobs by (priority, sequence).
  *
- * The heap keeps each job's index in job->heap_index, so a cancelled job
+ * The heap keeps each job's index in job->u.q.heap_index, so a cancelled job
  * leaves its queue in O(log n).  Picking the next job to run scans the
  * queues (there are few; each scan step is O(1)), and takes the best head
  * among those allowed to start one: priorities are global across queues,
@@ -86,14 +86,14 @@ before(const struct job *a, const struct job *b)
 {
 	if (a->priority != b->priority)
 		return a->priority < b->priority;
-	return a->seq < b->seq;
+	return a->u.q.seq < b->u.q.seq;
 }
 
 static void
 heap_set(struct queue *q, size_t i, struct job *job)
 {
 	q->heap[i] = job;
-	job->heap_index = i;
+	job->u.q.heap_index = i;
 }
 
 static void
@@ -135,7 +135,7 @@ queue_push(struct queue *q, struct job *job)
 		q->heap = xreallocarray(q->heap, q->cap, sizeof(*q->heap));
 	}
 	/* FIFO within a priority: the order of entering the queue. */
-	job->seq = next_seq++;
+	job->u.q.seq = next_seq++;
 	heap_set(q, q->len++, job);
 	sift_up(q, q->len - 1);
 }
@@ -143,7 +143,7 @@ queue_push(struct queue *q, struct job *job)
 void
 queue_remove(struct queue *q, struct job *job)
 {
-	size_t i = job->heap_index;
+	size_t i = job->u.q.heap_index;
 
 	if (i >= q->len || q->heap[i] != job)
 		return;
@@ -152,7 +152,7 @@ queue_remove(struct queue *q, struct job *job)
 
 		heap_set(q, i, moved);
 		sift_down(q, i);
-		sift_up(q, moved->heap_index);
+		sift_up(q, moved->u.q.heap_index);
 	}
 }
 
@@ -325,9 +325,11 @@ void
 queue_apply_defaults(const struct queue *q, struct job *job)
 {
 	if (!job->timeout_given)
-		job->timeout_ms = q->timeout_ms;
-	if (!job->retry_given && q->retry != NULL)
-		job->retry = *q->retry;
+		job->timeout_ms = (uint32_t)q->timeout_ms;
+	if (!job->opts->retry_given && q->retry != NULL) {
+		job_opts_mut(job)->retry = *q->retry;
+		job_opts_mut(job)->retry_given = true;
+	}
 }
 
 json_t *

@@ -30,7 +30,7 @@
 #include "xmalloc.h"
 
 #define PRUNE_INTERVAL_MS 60000
-/* In job->deps during a submit: the index of a job of the batch. */
+/* In job->opts->deps during a submit: the index of a job of the batch. */
 #define DEP_REF ((uint64_t)1 << 63)
 
 static struct {
@@ -140,7 +140,7 @@ static void
 announce(struct job *job, const char *event)
 {
 	log_debug("job %llu (%s): %s, now %s", (unsigned long long)job->id,
-	    job->kind_name, event, job_state_name(job->state));
+	    job_kind_name(job), event, job_state_name(job->state));
 	if (S.event_hook != NULL)
 		S.event_hook(job, event);
 }
@@ -171,6 +171,7 @@ static void finish(struct job *job, enum job_state state);
 static void hold(struct job *job, uint64_t delay_ms);
 static void expire(struct job *job);
 static void expiry_due(evutil_socket_t fd, short what, void *arg);
+static void expiry_disarm(struct job *job);
 
 /* A waiting job leaves the waiting state (released or ended). */
 static void
@@ -205,10 +206,10 @@ exec_finished(const struct exec_result *res, void *arg)
 
 	if (res->outcome == EXEC_EXITED && res->exit_code == 0)
 		outcome = OUTCOME_SUCCEEDED;
-	job->proc = NULL;
-	buf_set(&job->out, res->out, res->out_len, res->out_total,
+	job_run_mut(job)->proc = NULL;
+	buf_set(&job_run_mut(job)->out, res->out, res->out_len, res->out_total,
 	    res->out_truncated);
-	buf_set(&job->err, res->err, res->err_len, res->err_total,
+	buf_set(&job_run_mut(job)->err, res->err, res->err_len, res->err_total,
 	    res->err_truncated);
 	sched_attempt_end(job, outcome,
 	    res->outcome == EXEC_EXITED ? res->exit_code : -1, res->signal,
@@ -222,32 +223,33 @@ start_exec(struct job *job)
 	char err[512], **envp;
 	size_t n = 0, i;
 
-	while (job->envp[n] != NULL)
+	while (job->spec.exec->envp[n] != NULL)
 		n++;
 	envp = xcalloc(n + 3, sizeof(char *));
 	for (i = 0; i < n; i++)
-		envp[i] = job->envp[i];
+		envp[i] = job->spec.exec->envp[i];
 	xasprintf(&envp[n], "JOBD_JOB_ID=%llu", (unsigned long long)job->id);
-	xasprintf(&envp[n + 1], "JOBD_ATTEMPT=%u", job->nattempts);
+	xasprintf(&envp[n + 1], "JOBD_ATTEMPT=%u", job_run_mut(job)->nattempts);
 	spec = (struct exec_spec){
-	    .argv = job->argv,
+	    .argv = job->spec.exec->argv,
 	    .envp = envp,
-	    .cwd = job->cwd,
-	    .stdin_data = job->stdin_data,
-	    .stdin_len = job->stdin_len,
+	    .cwd = job->spec.exec->cwd,
+	    .stdin_data = job->spec.exec->stdin_data,
+	    .stdin_len = job->spec.exec->stdin_len,
 	    .output_cap = jobd.cfg.output_cap,
 	    .timeout_ms = job->timeout_ms,
-	    .kill_grace_ms = job->kill_grace_ms,
+	    .kill_grace_ms = job->spec.exec->kill_grace_ms,
 	};
-	buf_clear(&job->out);
-	buf_clear(&job->err);
+	buf_clear(&job_run_mut(job)->out);
+	buf_clear(&job_run_mut(job)->err);
 	/* Output is tapped only for a job that has followers. */
-	job->proc = exec_start(jobd.base, &spec, exec_finished,
-	    job->follow != NULL ? follow_output : NULL, job, err, sizeof err);
+	job_run_mut(job)->proc = exec_start(jobd.base, &spec, exec_finished,
+	    job_run_mut(job)->follow != NULL ? follow_output : NULL, job, err,
+	    sizeof err);
 	free(envp[n]);
 	free(envp[n + 1]);
 	free(envp);
-	if (job->proc == NULL) {
+	if (job_run_mut(job)->proc == NULL) {
 		log_info("job %llu: %s", (unsigned long long)job->id, err);
 		sched_attempt_end(job, OUTCOME_SPAWN_FAILED,
 		    errno == ENOENT ? 127 : 126, 0, err);
@@ -260,18 +262,18 @@ start(struct job *job)
 	uint64_t now = now_ms();
 
 	S.nqueued--;
-	timer_free(&job->expire_timer); /* started: it can no longer expire */
+	expiry_disarm(job); /* started: it can no longer expire */
 	queue_note_running(job->queue, 1);
 	gauge_add(jobd.stats, GAUGE_jobs_queued, -1);
 	job->state = JOB_RUNNING;
-	job->stopping = false;
-	atomic_store(&job->cancel, 0);
+	job_run_mut(job)->stopping = false;
+	atomic_store(&job_run_mut(job)->cancel, 0);
 	S.nrunning++;
 	gauge_add(jobd.stats, GAUGE_jobs_running, 1);
 	counter_add(jobd.stats, COUNTER_jobs_started, 1);
-	job->started_us = mono_us();
-	hist_record(
-	    jobd.stats, HIST_queue_wait_us, job->started_us - job->queued_us);
+	job_run_mut(job)->started_us = mono_us();
+	hist_record(jobd.stats, HIST_queue_wait_us,
+	    job_run_mut(job)->started_us - job->queued_us);
 	job_attempt_begin(job, now);
 	announce(job, "started");
 	if (job->kind == KIND_EXEC)
@@ -297,8 +299,9 @@ sched_pump(void)
 		       (q = queue_next_runnable()) != NULL) {
 			job = queue_pop(q);
 			/* Its expiry timer may not have fired yet. */
-			if (job->expires_ms != 0 && job->nattempts == 0 &&
-			    now_ms() >= job->expires_ms) {
+			if (job->opts->expires_ms != 0 &&
+			    job->run->nattempts == 0 &&
+			    now_ms() >= job->opts->expires_ms) {
 				queue_push(q, job); /* expire() removes it */
 				expire(job);
 			} else
@@ -308,15 +311,25 @@ sched_pump(void)
 	S.pumping = false;
 }
 
+/* Started or ended: its expiry no longer applies. */
+static void
+expiry_disarm(struct job *job)
+{
+	if (job->opts->expire_timer != NULL)
+		timer_free(&job_opts_mut(job)->expire_timer);
+}
+
 static void
 arm_expiry(struct job *job, uint64_t now)
 {
-	uint64_t ms = job->expires_ms > now ? job->expires_ms - now : 0;
+	uint64_t ms =
+	    job->opts->expires_ms > now ? job->opts->expires_ms - now : 0;
 	struct timeval tv = {
 	    (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 
-	job->expire_timer = evtimer_new(jobd.base, expiry_due, job);
-	evtimer_add(job->expire_timer, &tv);
+	job_opts_mut(job)->expire_timer =
+	    evtimer_new(jobd.base, expiry_due, job);
+	evtimer_add(job->opts->expire_timer, &tv);
 }
 
 /*
@@ -329,10 +342,10 @@ key_match(const struct job *job)
 	struct job *old;
 	json_t *id;
 
-	if ((id = json_object_get(S.keys, job->key)) == NULL ||
+	if ((id = json_object_get(S.keys, job->opts->key)) == NULL ||
 	    (old = sched_find((uint64_t)json_integer_value(id))) == NULL)
 		return NULL;
-	return !job_finished(old) || job->key_any ? old : NULL;
+	return !job_finished(old) || job->opts->key_any ? old : NULL;
 }
 
 static void
@@ -340,10 +353,10 @@ key_forget(struct job *job)
 {
 	json_t *id;
 
-	if (job->key != NULL &&
-	    (id = json_object_get(S.keys, job->key)) != NULL &&
+	if (job->opts->key != NULL &&
+	    (id = json_object_get(S.keys, job->opts->key)) != NULL &&
 	    (uint64_t)json_integer_value(id) == job->id)
-		json_object_del(S.keys, job->key);
+		json_object_del(S.keys, job->opts->key);
 }
 
 static int submit_fail(struct submit_error *e, int code, const char *fmt, ...)
@@ -378,7 +391,8 @@ ref_index(struct job **jobs, size_t n, const char *name)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (jobs[i]->ref != NULL && strcmp(jobs[i]->ref, name) == 0)
+		if (jobs[i]->opts->ref != NULL &&
+		    strcmp(jobs[i]->opts->ref, name) == 0)
 			return i;
 	}
 	return n;
@@ -400,36 +414,38 @@ check_deps(struct job **jobs, size_t n, struct submit_error *e)
 	int rc = 0;
 
 	for (i = 0; i < n; i++) {
-		if (jobs[i]->ref == NULL)
+		if (jobs[i]->opts->ref == NULL)
 			continue;
-		if (ref_index(jobs, i, jobs[i]->ref) != i)
+		if (ref_index(jobs, i, jobs[i]->opts->ref) != i)
 			return submit_fail(e, PROTO_E_BAD_REQUEST,
 			    "%s.ref: \"%.64s\" names another job of this "
 			    "submit "
 			    "too",
-			    where(e->single, i, w, sizeof w), jobs[i]->ref);
+			    where(e->single, i, w, sizeof w),
+			    jobs[i]->opts->ref);
 	}
 	for (i = 0; i < n; i++) {
-		for (d = 0; d < jobs[i]->ndeps; d++) {
-			if (jobs[i]->dep_refs != NULL &&
-			    jobs[i]->dep_refs[d] != NULL) {
-				k = ref_index(jobs, n, jobs[i]->dep_refs[d]);
+		for (d = 0; d < jobs[i]->opts->ndeps; d++) {
+			if (jobs[i]->opts->dep_refs != NULL &&
+			    jobs[i]->opts->dep_refs[d] != NULL) {
+				k = ref_index(
+				    jobs, n, jobs[i]->opts->dep_refs[d]);
 				if (k == n)
 					return submit_fail(e,
 					    PROTO_E_BAD_REQUEST,
 					    "%s.depends_on[%u]: no job of this "
 					    "submit has ref \"%.64s\"",
 					    where(e->single, i, w, sizeof w), d,
-					    jobs[i]->dep_refs[d]);
-				jobs[i]->deps[d] = DEP_REF | k;
-			} else if (sched_find(jobs[i]->deps[d]) == NULL) {
+					    jobs[i]->opts->dep_refs[d]);
+				job_opts_mut(jobs[i])->deps[d] = DEP_REF | k;
+			} else if (sched_find(jobs[i]->opts->deps[d]) == NULL) {
 				return submit_fail(e, PROTO_E_NOT_FOUND,
 				    "%s.depends_on[%u]: %s job %llu",
 				    where(e->single, i, w, sizeof w), d,
-				    jobs[i]->deps[d] < S.next_id
+				    jobs[i]->opts->deps[d] < S.next_id
 				        ? "no longer kept:"
 				        : "no such",
-				    (unsigned long long)jobs[i]->deps[d]);
+				    (unsigned long long)jobs[i]->opts->deps[d]);
 			}
 		}
 	}
@@ -437,16 +453,16 @@ check_deps(struct job **jobs, size_t n, struct submit_error *e)
 	indeg = xcalloc(n, sizeof(*indeg));
 	order = xcalloc(n, sizeof(*order));
 	for (i = 0; i < n; i++) {
-		for (d = 0; d < jobs[i]->ndeps; d++)
-			indeg[i] += (jobs[i]->deps[d] & DEP_REF) != 0;
+		for (d = 0; d < jobs[i]->opts->ndeps; d++)
+			indeg[i] += (jobs[i]->opts->deps[d] & DEP_REF) != 0;
 		if (indeg[i] == 0)
 			order[tail++] = i;
 	}
 	while (head < tail) {
 		k = order[head++];
 		for (i = 0; i < n; i++) {
-			for (d = 0; d < jobs[i]->ndeps; d++) {
-				if (jobs[i]->deps[d] == (DEP_REF | k) &&
+			for (d = 0; d < jobs[i]->opts->ndeps; d++) {
+				if (jobs[i]->opts->deps[d] == (DEP_REF | k) &&
 				    --indeg[i] == 0)
 					order[tail++] = i;
 			}
@@ -458,7 +474,7 @@ check_deps(struct job **jobs, size_t n, struct submit_error *e)
 		rc = submit_fail(e, PROTO_E_BAD_REQUEST,
 		    "%s: dependency cycle through ref \"%.64s\"",
 		    where(e->single, j, w, sizeof w),
-		    jobs[j]->ref != NULL ? jobs[j]->ref : "?");
+		    jobs[j]->opts->ref != NULL ? jobs[j]->opts->ref : "?");
 	}
 	free(indeg);
 	free(order);
@@ -469,8 +485,8 @@ check_deps(struct job **jobs, size_t n, struct submit_error *e)
 static void
 release(struct job *job, uint64_t now)
 {
-	if (job->run_at_ms > now) {
-		hold(job, job->run_at_ms - now);
+	if (job->opts->run_at_ms > now) {
+		hold(job, job->opts->run_at_ms - now);
 		announce(job, "delayed");
 	} else
 		enqueue(job);
@@ -484,25 +500,29 @@ release(struct job *job, uint64_t now)
 static bool
 link_deps(struct job *job, struct job **jobs)
 {
+	struct job_opts *dop;
 	struct job *dep;
 	uint32_t d;
 
-	for (d = 0; d < job->ndeps; d++) {
-		if (job->deps[d] & DEP_REF)
-			job->deps[d] = jobs[job->deps[d] & ~DEP_REF]->id;
-		dep = sched_find(job->deps[d]);
+	for (d = 0; d < job->opts->ndeps; d++) {
+		if (job->opts->deps[d] & DEP_REF)
+			job_opts_mut(job)->deps[d] =
+			    jobs[job->opts->deps[d] & ~DEP_REF]->id;
+		dep = sched_find(job->opts->deps[d]);
 		if (job_finished(dep)) {
-			if (!job->after_any && dep->state != JOB_SUCCEEDED)
+			if (!job->opts->after_any &&
+			    dep->state != JOB_SUCCEEDED)
 				return false;
 			continue;
 		}
-		if (dep->ndependents == dep->dependents_cap) {
-			dep->dependents_cap = dep->dependents_cap * 2 + 2;
-			dep->dependents = xreallocarray(dep->dependents,
-			    dep->dependents_cap, sizeof(*dep->dependents));
+		dop = job_opts_mut(dep);
+		if (dop->ndependents == dop->dependents_cap) {
+			dop->dependents_cap = dop->dependents_cap * 2 + 2;
+			dop->dependents = xreallocarray(dop->dependents,
+			    dop->dependents_cap, sizeof(*dop->dependents));
 		}
-		dep->dependents[dep->ndependents++] = job->id;
-		job->deps_pending++;
+		dop->dependents[dop->ndependents++] = job->id;
+		job_opts_mut(job)->deps_pending++;
 	}
 	return true;
 }
@@ -522,7 +542,6 @@ sched_submit(
 		    "%zu job(s) queued already; the limit is %zu", S.nqueued,
 		    jobd.cfg.max_queued);
 	for (i = 0; i < n; i++) {
-		jobs[i]->queue = queue_get(jobs[i]->queue_name);
 		queue_reserve(jobs[i]->queue, 1);
 	}
 	for (i = 0; i < n && rc == 0; i++) {
@@ -546,7 +565,7 @@ sched_submit(
 		return -1;
 	for (i = 0; i < n; i++) {
 		duplicate[i] = false;
-		if (jobs[i]->key != NULL &&
+		if (jobs[i]->opts->key != NULL &&
 		    (old = key_match(jobs[i])) != NULL) {
 			/* The job with this key stands for this one. */
 			job_free(jobs[i]);
@@ -558,18 +577,19 @@ sched_submit(
 		queue_note_submit(jobs[i]->queue);
 		queue_apply_defaults(jobs[i]->queue, jobs[i]);
 		jobs[i]->id = S.next_id++;
-		if (jobs[i]->key != NULL)
-			json_object_set_new(S.keys, jobs[i]->key,
+		if (jobs[i]->opts->key != NULL)
+			json_object_set_new(S.keys, jobs[i]->opts->key,
 			    json_integer((json_int_t)jobs[i]->id));
 		jobs[i]->submitted_ms = now;
 		jobs[i]->state = JOB_WAITING;
 		table_insert(jobs[i]);
 		S.nqueued++;
 		counter_add(jobd.stats, COUNTER_jobs_submitted, 1);
-		if (jobs[i]->expires_ms != 0)
+		if (jobs[i]->opts->expires_ms != 0)
 			arm_expiry(jobs[i], now);
-		if (jobs[i]->delay_ms != 0)
-			jobs[i]->run_at_ms = now + jobs[i]->delay_ms;
+		if (jobs[i]->opts->delay_ms != 0)
+			job_opts_mut(jobs[i])->run_at_ms =
+			    now + jobs[i]->opts->delay_ms;
 	}
 	/* Ids are known now: resolve refs and place each new job. */
 	for (i = 0; i < n; i++) {
@@ -578,7 +598,7 @@ sched_submit(
 		if (!link_deps(jobs[i], jobs)) {
 			S.nqueued--;
 			finish(jobs[i], JOB_DEPENDENCY_FAILED);
-		} else if (jobs[i]->deps_pending > 0) {
+		} else if (jobs[i]->opts->deps_pending > 0) {
 			queue_note_waiting(jobs[i]->queue, 1);
 			gauge_add(jobd.stats, GAUGE_jobs_waiting, 1);
 			announce(jobs[i], "waiting");
@@ -604,10 +624,11 @@ static void
 resolve_dependents(struct job *job)
 {
 	struct job *dep, *waiter;
+	struct job_opts *dop;
 	uint64_t now;
 	uint32_t i;
 
-	if (job->ndependents == 0)
+	if (job->opts->ndependents == 0)
 		return;
 	if (S.resolve_len == S.resolve_cap) {
 		S.resolve_cap = S.resolve_cap * 2 + 16;
@@ -621,23 +642,25 @@ resolve_dependents(struct job *job)
 	now = now_ms();
 	while (S.resolve_len > 0) {
 		dep = S.resolve[--S.resolve_len];
-		for (i = 0; i < dep->ndependents; i++) {
-			waiter = sched_find(dep->dependents[i]);
+		for (i = 0; i < dep->opts->ndependents; i++) {
+			waiter = sched_find(dep->opts->dependents[i]);
 			/* Gone or ended (cancelled, expired) meanwhile. */
 			if (waiter == NULL || waiter->state != JOB_WAITING)
 				continue;
-			if (!waiter->after_any && dep->state != JOB_SUCCEEDED) {
+			if (!waiter->opts->after_any &&
+			    dep->state != JOB_SUCCEEDED) {
 				unwait(waiter);
 				S.nqueued--;
 				finish(waiter, JOB_DEPENDENCY_FAILED);
-			} else if (--waiter->deps_pending == 0) {
+			} else if (--job_opts_mut(waiter)->deps_pending == 0) {
 				unwait(waiter);
 				release(waiter, now);
 			}
 		}
-		free(dep->dependents);
-		dep->dependents = NULL;
-		dep->ndependents = dep->dependents_cap = 0;
+		dop = job_opts_mut(dep);
+		free(dop->dependents);
+		dop->dependents = NULL;
+		dop->ndependents = dop->dependents_cap = 0;
 	}
 	S.resolving = false;
 }
@@ -653,9 +676,9 @@ finish(struct job *job, enum job_state state)
 {
 	job->state = state;
 	job->finished_ms = now_ms();
-	timer_free(&job->expire_timer);
+	expiry_disarm(job);
 	queue_note_finish(job->queue, state);
-	TAILQ_INSERT_TAIL(&S.finished, job, finished_link);
+	TAILQ_INSERT_TAIL(&S.finished, job, u.finished_link);
 	S.nfinished++;
 	switch (state) {
 	case JOB_SUCCEEDED:
@@ -692,9 +715,9 @@ delay_over(evutil_socket_t fd, short what, void *arg)
 {
 	struct job *job = arg;
 
-	timer_free(&job->timer);
+	timer_free(&job_run_mut(job)->timer);
 	queue_note_delayed(job->queue, -1);
-	job->due_ms = 0;
+	job_run_mut(job)->due_ms = 0;
 	enqueue(job);
 	sched_pump();
 }
@@ -707,13 +730,13 @@ hold(struct job *job, uint64_t delay_ms)
 	    (time_t)(delay_ms / 1000), (suseconds_t)(delay_ms % 1000) * 1000};
 
 	job->state = JOB_DELAYED;
-	job->due_ms = now_ms() + delay_ms;
+	job_run_mut(job)->due_ms = now_ms() + delay_ms;
 	queue_note_delayed(job->queue, 1);
-	job->timer = evtimer_new(jobd.base, delay_over, job);
+	job_run_mut(job)->timer = evtimer_new(jobd.base, delay_over, job);
 	/* libevent measures from the time cached at the start of this loop
 	 * pass; refresh it so the job never runs early. */
 	event_base_update_cache_time(jobd.base);
-	evtimer_add(job->timer, &tv);
+	evtimer_add(job_run_mut(job)->timer, &tv);
 }
 
 /* expires_at came before the job started: it ends without running. */
@@ -724,7 +747,7 @@ expire(struct job *job)
 		queue_remove(job->queue, job);
 		gauge_add(jobd.stats, GAUGE_jobs_queued, -1);
 	} else if (job->state == JOB_DELAYED) {
-		timer_free(&job->timer);
+		timer_free(&job_run_mut(job)->timer);
 		queue_note_delayed(job->queue, -1);
 	} else if (job->state == JOB_WAITING)
 		unwait(job);
@@ -739,8 +762,8 @@ expiry_due(evutil_socket_t fd, short what, void *arg)
 {
 	struct job *job = arg;
 
-	timer_free(&job->expire_timer);
-	if (job->nattempts == 0) {
+	expiry_disarm(job);
+	if (job->run->nattempts == 0) {
 		expire(job);
 		sched_pump(); /* its dependents may run now */
 	}
@@ -777,14 +800,18 @@ sched_attempt_end(struct job *job, enum attempt_outcome outcome, int exit_code,
 	S.nrunning--;
 	queue_note_running(job->queue, -1);
 	gauge_add(jobd.stats, GAUGE_jobs_running, -1);
-	hist_record(jobd.stats, HIST_run_time_us, mono_us() - job->started_us);
+	hist_record(jobd.stats, HIST_run_time_us,
+	    mono_us() - job_run_mut(job)->started_us);
 
 	bit = attempt_outcome_retry_bit(outcome);
 	if (!S.stopping && bit != 0 &&
-	    retry_should_retry(
-	        &job->retry, job->nattempts - job->attempt_base, bit)) {
-		delay = retry_delay_ms(&job->retry,
-		    job->nattempts - job->attempt_base, random64());
+	    retry_should_retry(job_retry(job),
+	        job_run_mut(job)->nattempts - job_run_mut(job)->attempt_base,
+	        bit)) {
+		delay = retry_delay_ms(job_retry(job),
+		    job_run_mut(job)->nattempts -
+		        job_run_mut(job)->attempt_base,
+		    random64());
 		S.nqueued++;
 		counter_add(jobd.stats, COUNTER_jobs_retried, 1);
 		hold(job, delay);
@@ -809,10 +836,10 @@ stop_running(struct job *job, enum attempt_outcome reason)
 		kinds_stop(job, reason);
 		return;
 	}
-	if (job->stopping || job->proc == NULL)
+	if (job_run_mut(job)->stopping || job_run_mut(job)->proc == NULL)
 		return;
-	job->stopping = true;
-	exec_kill(job->proc,
+	job_run_mut(job)->stopping = true;
+	exec_kill(job_run_mut(job)->proc,
 	    reason == OUTCOME_CANCELLED ? EXEC_CANCELLED : EXEC_INTERRUPTED);
 }
 
@@ -828,7 +855,7 @@ sched_cancel(struct job *job)
 		sched_pump();
 		return true;
 	case JOB_DELAYED:
-		timer_free(&job->timer);
+		timer_free(&job_run_mut(job)->timer);
 		queue_note_delayed(job->queue, -1);
 		S.nqueued--;
 		finish(job, JOB_CANCELLED);
@@ -860,7 +887,7 @@ prune(size_t max_count, uint64_t min_finished_ms)
 	while (
 	    (job = TAILQ_FIRST(&S.finished)) != NULL &&
 	    (S.nfinished > max_count || job->finished_ms < min_finished_ms)) {
-		TAILQ_REMOVE(&S.finished, job, finished_link);
+		TAILQ_REMOVE(&S.finished, job, u.finished_link);
 		S.nfinished--;
 		table_remove(job);
 		job_free(job);
@@ -959,9 +986,9 @@ sched_free(void)
 	for (i = 0; i <= S.mask; i++) {
 		if ((job = S.table[i]) == NULL)
 			continue;
-		timer_free(&job->timer);
-		timer_free(&job->kill_timer);
-		timer_free(&job->expire_timer);
+		timer_free(&job_run_mut(job)->timer);
+		timer_free(&job_run_mut(job)->kill_timer);
+		expiry_disarm(job);
 		job_free(job);
 	}
 	free(S.table);
@@ -1007,7 +1034,7 @@ sched_is_dead(const struct job *job)
 static void
 unfinish(struct job *job)
 {
-	TAILQ_REMOVE(&S.finished, job, finished_link);
+	TAILQ_REMOVE(&S.finished, job, u.finished_link);
 	S.nfinished--;
 	job->finished_ms = 0;
 }
@@ -1019,7 +1046,7 @@ sched_kick(struct job *job)
 		return false;
 	unfinish(job);
 	/* A fresh attempt budget; the history stays. */
-	job->attempt_base = job->nattempts;
+	job_run_mut(job)->attempt_base = job_run_mut(job)->nattempts;
 	S.nqueued++;
 	counter_add(jobd.stats, COUNTER_jobs_kicked, 1);
 	enqueue(job);

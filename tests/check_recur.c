@@ -323,7 +323,9 @@ START_TEST(test_persist)
 	ck_assert_ptr_nonnull(e);
 	ck_assert(json_is_true(json_object_get(e, "catch_up")));
 	json_decref(e);
-	ck_assert_ptr_nonnull(entry("keep"));
+	e = entry("keep");
+	ck_assert_ptr_nonnull(e);
+	json_decref(e);
 	json_decref(call_okf(
 	    &C, "{\"op\":\"cron\",\"action\":\"remove\",\"name\":\"keep\"}"));
 	ck_assert_int_eq(harness_restart(&H, SIGTERM, NULL), 0);
