@@ -1,14 +1,17 @@
 /*
  * queue: named queues, each a heap of jobs by (priority, sequence).
  *
- * The heap keeps each job's index in job->u.q.heap_index, so a cancelled job
- * leaves its queue in O(log n).  Picking the next job to run scans the
- * queues (there are few; each scan step is O(1)), and takes the best head
- * among those allowed to start one: priorities are global across queues,
- * limits and pauses are per queue.
+ * The heap keeps each job's index in job->u.q.heap_index, so a cancelled
+ * job leaves its queue in O(log n).  The queues that may start a job now
+ * (not empty, not paused, under their limit) form a second heap ordered by
+ * their first jobs, so picking the next job to run is O(1) and keeping
+ * that heap right costs O(log queues) per change: priorities are global
+ * across queues, limits and pauses are per queue.  Queues are found by
+ * name through a small hash table.
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -33,11 +36,28 @@ struct queue {
 	struct retry_policy *retry;
 	uint64_t submitted, succeeded, failed, timed_out, cancelled, expired,
 	    dependency_failed;
+	size_t rindex; /* in the runnable heap, or NOT_RUNNABLE */
 	LIST_ENTRY(queue) link;
 };
 
+#define NOT_RUNNABLE SIZE_MAX
+
 static LIST_HEAD(, queue) queues = LIST_HEAD_INITIALIZER(queues);
 static uint64_t next_seq = 1;
+
+/* The queues that may start a job, by their first job. */
+static struct {
+	struct queue **heap;
+	size_t len, cap;
+} R;
+
+/* Name -> queue: open addressing, linear probing, never shrinks. */
+static struct {
+	struct queue **slot;
+	size_t mask, n;
+} N;
+
+static void runnable_update(struct queue *q);
 
 bool
 queue_name_valid(const char *name)
@@ -56,19 +76,60 @@ queue_name_valid(const char *name)
 	return true;
 }
 
+static size_t
+name_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return (size_t)h;
+}
+
+static void
+names_insert(struct queue *q)
+{
+	struct queue **old = N.slot;
+	size_t i, oldsize = N.mask + 1;
+
+	if ((N.n + 1) * 2 > N.mask + 1) {
+		N.mask = oldsize * 2 - 1;
+		N.slot = xcalloc(N.mask + 1, sizeof(*N.slot));
+		N.n = 0;
+		for (i = 0; i < oldsize; i++) {
+			if (old[i] != NULL)
+				names_insert(old[i]);
+		}
+		free(old);
+	}
+	for (i = name_hash(q->name) & N.mask; N.slot[i] != NULL;
+	     i = (i + 1) & N.mask)
+		;
+	N.slot[i] = q;
+	N.n++;
+}
+
 struct queue *
 queue_get(const char *name)
 {
 	struct queue *q;
 
-	LIST_FOREACH(q, &queues, link)
-	{
-		if (strcmp(q->name, name) == 0)
-			return q;
+	size_t i;
+
+	if (N.slot == NULL) {
+		N.mask = 63;
+		N.slot = xcalloc(N.mask + 1, sizeof(*N.slot));
+	}
+	for (i = name_hash(name) & N.mask; N.slot[i] != NULL;
+	     i = (i + 1) & N.mask) {
+		if (strcmp(N.slot[i]->name, name) == 0)
+			return N.slot[i];
 	}
 	q = xcalloc(1, sizeof(*q));
 	q->name = xstrdup(name);
+	q->rindex = NOT_RUNNABLE;
 	LIST_INSERT_HEAD(&queues, q, link);
+	names_insert(q);
 	return q;
 }
 
@@ -138,6 +199,7 @@ queue_push(struct queue *q, struct job *job)
 	job->u.q.seq = next_seq++;
 	heap_set(q, q->len++, job);
 	sift_up(q, q->len - 1);
+	runnable_update(q);
 }
 
 void
@@ -154,6 +216,7 @@ queue_remove(struct queue *q, struct job *job)
 		sift_down(q, i);
 		sift_up(q, moved->u.q.heap_index);
 	}
+	runnable_update(q);
 }
 
 struct job *
@@ -174,20 +237,97 @@ queue_depth(const struct queue *q)
 	return q->len;
 }
 
+/* --- the runnable heap ----------------------------------------------------
+ */
+
+static bool
+runnable(const struct queue *q)
+{
+	return q->len > 0 && !q->paused &&
+	       (q->concurrency == 0 || q->running < q->concurrency);
+}
+
+static bool
+q_before(const struct queue *a, const struct queue *b)
+{
+	return before(a->heap[0], b->heap[0]);
+}
+
+static void
+r_set(size_t i, struct queue *q)
+{
+	R.heap[i] = q;
+	q->rindex = i;
+}
+
+static void
+r_sift_up(size_t i)
+{
+	struct queue *q = R.heap[i];
+	size_t parent;
+
+	while (i > 0 && q_before(q, R.heap[parent = (i - 1) / 2])) {
+		r_set(i, R.heap[parent]);
+		i = parent;
+	}
+	r_set(i, q);
+}
+
+static void
+r_sift_down(size_t i)
+{
+	struct queue *q = R.heap[i];
+	size_t child;
+
+	while ((child = 2 * i + 1) < R.len) {
+		if (child + 1 < R.len &&
+		    q_before(R.heap[child + 1], R.heap[child]))
+			child++;
+		if (!q_before(R.heap[child], q))
+			break;
+		r_set(i, R.heap[child]);
+		i = child;
+	}
+	r_set(i, q);
+}
+
+/* q's runnability or first job may have changed: put the heap right. */
+static void
+runnable_update(struct queue *q)
+{
+	size_t i = q->rindex;
+	struct queue *moved;
+
+	if (runnable(q)) {
+		if (i == NOT_RUNNABLE) {
+			if (R.len == R.cap) {
+				R.cap = R.cap == 0 ? 16 : R.cap * 2;
+				R.heap = xreallocarray(
+				    R.heap, R.cap, sizeof(*R.heap));
+			}
+			r_set(R.len++, q);
+			r_sift_up(R.len - 1);
+		} else {
+			r_sift_down(i);
+			r_sift_up(q->rindex);
+		}
+		return;
+	}
+	if (i == NOT_RUNNABLE)
+		return;
+	q->rindex = NOT_RUNNABLE;
+	if (i != --R.len) {
+		moved = R.heap[R.len];
+		r_set(i, moved);
+		r_sift_down(i);
+		r_sift_up(moved->rindex);
+	}
+}
+
 struct queue *
 queue_next_runnable(void)
 {
-	struct queue *q, *best = NULL;
-
-	LIST_FOREACH(q, &queues, link)
-	{
-		if (q->len == 0 || q->paused ||
-		    (q->concurrency != 0 && q->running >= q->concurrency))
-			continue;
-		if (best == NULL || before(q->heap[0], best->heap[0]))
-			best = q;
-	}
-	return best;
+	return R.len > 0 ? R.heap[0] : NULL;
 }
 
 /* --- state and counts ---------------------------------------------------- */
@@ -214,6 +354,7 @@ void
 queue_note_running(struct queue *q, int delta)
 {
 	q->running = (size_t)((long)q->running + delta);
+	runnable_update(q);
 }
 
 void
@@ -259,6 +400,7 @@ void
 queue_set_paused(struct queue *q, bool paused)
 {
 	q->paused = paused;
+	runnable_update(q);
 }
 
 void
@@ -271,6 +413,7 @@ void
 queue_set_concurrency(struct queue *q, unsigned n)
 {
 	q->concurrency = n;
+	runnable_update(q);
 }
 
 size_t
@@ -398,4 +541,8 @@ queues_free(void)
 		free(q->name);
 		free(q);
 	}
+	free(R.heap);
+	free(N.slot);
+	memset(&R, 0, sizeof R);
+	memset(&N, 0, sizeof N);
 }
