@@ -725,6 +725,7 @@ job_parse(
 	struct job *job;
 	const char *key;
 	json_t *value;
+	char small[1024];
 	size_t i, len = 0;
 	uint64_t timeout = 0;
 	int r;
@@ -778,11 +779,14 @@ job_parse(
 	    parse_times(&ps, &d, spec) != 0 || parse_key(&ps, &d, spec) != 0 ||
 	    parse_deps(&ps, &d, spec) != 0)
 		goto fail;
-	/* The args as text, written straight into the job (two passes). */
+	/* The args as text after the job: through a stack buffer if they
+	 * fit (one pass), else written in place (a second pass). */
 	if (d.args != NULL && !json_is_null(d.args))
-		len = json_dumpb(d.args, NULL, 0, ARGS_FLAGS);
+		len = json_dumpb(d.args, small, sizeof small, ARGS_FLAGS);
 	job = xreallocarray(d.job, 1, sizeof(*job) + len + 1);
-	if (len > 0 && json_dumpb(d.args, job->args, len, ARGS_FLAGS) != len)
+	if (len <= sizeof small)
+		memcpy(job->args, small, len);
+	else if (json_dumpb(d.args, job->args, len, ARGS_FLAGS) != len)
 		fatalx("job_parse: args changed size");
 	job->args[len] = '\0';
 	job->args_len = (uint32_t)len;
