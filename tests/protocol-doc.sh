@@ -5,6 +5,11 @@
 #   and every ".SS" under OPERATIONS is an op of that table;
 # - every error code of PROTO_ERRORS (lib/proto.h, expanded by lib/proto.c)
 #   has a ".B CODE" entry under ERRORS, and every entry there is a code;
+# - every counter, gauge and histogram of COUNTERS_LIST (lib/counters.h)
+#   has an entry under COUNTERS, in its subsection ".SS counters",
+#   ".SS gauges" or ".SS histograms", and every entry there is one;
+# - every job state of state_names (daemon/job.c) has a ".B STATE" entry
+#   under JOB STATES, and every entry there is a state;
 # - groff formats the page without a single warning.
 #
 # Run by `make check` with $srcdir set; exits 0 (pass), 1 (fail), 77 (the
@@ -17,8 +22,10 @@ page=$srcdir/doc/jobd-protocol.7
 ops_c=$srcdir/daemon/ops.c
 proto_h=$srcdir/lib/proto.h
 proto_c=$srcdir/lib/proto.c
+counters_h=$srcdir/lib/counters.h
+job_c=$srcdir/daemon/job.c
 
-for f in "$page" "$ops_c" "$proto_h" "$proto_c"; do
+for f in "$page" "$ops_c" "$proto_h" "$proto_c" "$counters_h" "$job_c"; do
 	if [ ! -r "$f" ]; then
 		echo "protocol-doc: cannot read $f" >&2
 		exit 99
@@ -42,6 +49,36 @@ ops=$(awk '
 	}' "$ops_c")
 codes=$(cat "$proto_h" "$proto_c" |
     sed -n 's/^[[:space:]]*E([A-Z0-9_]*, "\([a-z0-9_]*\)").*/\1/p')
+# The figures: "KIND NAME" lines (KIND counters, gauges or histograms) from
+# the C(name, ...), G(name, ...) and H(name, ...) entries of the
+# COUNTERS_LIST macro, which ends at its first line without a backslash.
+figures=$(awk '
+	/^#define COUNTERS_LIST\(/ { list = 1; next }
+	list {
+		if (match($0, /^[[:space:]]*[CGH]\([a-z0-9_]+,/)) {
+			entry = substr($0, RSTART, RLENGTH)
+			sub(/^[[:space:]]*/, "", entry)
+			kind = substr(entry, 1, 1)
+			name = substr(entry, 3, length(entry) - 3)
+			print (kind == "C" ? "counters" : \
+			    kind == "G" ? "gauges" : "histograms") " " name
+		} else if ($0 !~ /^[[:space:]]*"/)
+			print "UNPARSED: " $0
+		if ($0 !~ /\\$/)
+			list = 0
+	}' "$counters_h")
+# The job states: the strings of state_names[] in daemon/job.c.
+states=$(awk '
+	/state_names\[\] = \{/ { table = 1; next }
+	table && /^};/ { table = 0; next }
+	table {
+		if (match($0, /\] = "[a-z_]+",/) == 0) {
+			print "UNPARSED: " $0
+			next
+		}
+		name = substr($0, RSTART + 5, RLENGTH - 7)
+		print name
+	}' "$job_c")
 
 case $ops in
 *UNPARSED*)
@@ -63,12 +100,53 @@ for must in bad_json bad_request internal; do
 		exit 99
 	fi
 done
+case $figures$states in
+*UNPARSED*)
+	echo "protocol-doc: cannot parse $counters_h or $job_c:" >&2
+	echo "$figures" "$states" | grep UNPARSED >&2
+	exit 99
+	;;
+esac
+for must in "counters jobs_submitted" "gauges jobs_queued" \
+    "histograms queue_wait_us"; do
+	if ! echo "$figures" | grep -qx "$must"; then
+		echo "protocol-doc: '$must' not found in $counters_h" >&2
+		exit 99
+	fi
+done
+for must in queued running succeeded; do
+	if ! echo "$states" | grep -qx "$must"; then
+		echo "protocol-doc: state '$must' not found in $job_c" >&2
+		exit 99
+	fi
+done
 
 # The lines of one .SH section of the page (up to the next .SH).
 section() {
 	awk -v name="$1" '
 		/^\.SH / { inside = ($0 == ".SH " name); next }
 		inside' "$page"
+}
+
+# The names each .TP entry of a section tags, one per line, after the name
+# of the .SS subsection they are in ("-" before the first): ".B NAME", or
+# ".BR NAME1 \", \" NAME2 ..." for entries that name several.
+tags() {
+	section "$1" | awk '
+		/^\.SS / { sub(/^\.SS "*/, ""); sub(/".*/, ""); ss = $0; next }
+		tag {
+			tag = 0
+			if (sub(/^\.B /, "")) {
+				print ss " " $0
+			} else if (sub(/^\.BR /, "")) {
+				gsub(/"[^"]*"/, " ")
+				for (i = 1; i <= NF; i++)
+					print ss " " $i
+			}
+			next
+		}
+		/^\.TP/ { tag = 1 }
+		BEGIN { ss = "-" }'
 }
 
 failed=0
@@ -109,11 +187,55 @@ for code in $documented_codes; do
 	fi
 done
 
+# COUNTERS: each figure under the subsection of its kind.  The lists are
+# "KIND NAME" lines, walked a line at a time.
+documented_figures=$(tags COUNTERS)
+saved_ifs=$IFS
+IFS='
+'
+for figure in $figures; do
+	if ! echo "$documented_figures" | grep -qx "$figure"; then
+		echo "protocol-doc: ${figure%% *} entry '${figure#* }'" \
+		    "(lib/counters.h) has no entry under '.SS ${figure%% *}'" \
+		    "of COUNTERS in doc/jobd-protocol.7" >&2
+		failed=1
+	fi
+done
+for figure in $documented_figures; do
+	if ! echo "$figures" | grep -qx "$figure"; then
+		echo "protocol-doc: '${figure#* }' under '.SS ${figure%% *}'" \
+		    "of COUNTERS is not one of the ${figure%% *} of" \
+		    "lib/counters.h" >&2
+		failed=1
+	fi
+done
+IFS=$saved_ifs
+
+# JOB STATES: the tag of each .TP entry.
+documented_states=$(tags "JOB STATES" | sed 's/^[^ ]* //')
+for state in $states; do
+	if ! echo "$documented_states" | grep -qx "$state"; then
+		echo "protocol-doc: job state '$state' (daemon/job.c) has no" \
+		    "'.B $state' entry under JOB STATES in" \
+		    "doc/jobd-protocol.7" >&2
+		failed=1
+	fi
+done
+for state in $documented_states; do
+	if ! echo "$states" | grep -qx "$state"; then
+		echo "protocol-doc: '$state' under JOB STATES is not a job" \
+		    "state of daemon/job.c" >&2
+		failed=1
+	fi
+done
+
 if [ "$failed" -ne 0 ]; then
 	exit 1
 fi
-echo "protocol-doc: $(echo "$ops" | wc -w) ops and" \
-    "$(echo "$codes" | wc -w) error codes documented"
+echo "protocol-doc: $(echo "$ops" | wc -w) ops," \
+    "$(echo "$codes" | wc -w) error codes," \
+    "$(echo "$figures" | wc -l) counters, gauges and histograms and" \
+    "$(echo "$states" | wc -w) job states documented"
 
 if ! command -v groff >/dev/null 2>&1; then
 	echo "protocol-doc: groff not found: formatting not checked (SKIP)"
