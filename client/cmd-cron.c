@@ -145,6 +145,7 @@ cron_simple(struct cmd_ctx *ctx, const char *action, int nargs, char **args)
 {
 	bool list = strcmp(action, "list") == 0;
 	json_t *req, *reply, *e;
+	int status = JOBCTL_EXIT_OK;
 	size_t i;
 
 	if (list && nargs > 0)
@@ -177,13 +178,20 @@ cron_simple(struct cmd_ctx *ctx, const char *action, int nargs, char **args)
 		out_json(strcmp(action, "run") == 0
 		             ? json_object_get(reply, "job")
 		             : json_object_get(reply, "cron"));
-	else if (strcmp(action, "run") == 0)
+	else if (json_is_true(json_object_get(reply, "skipped"))) {
+		out_warn("cron %s: skipped: job %lld has not finished", args[0],
+		    (long long)json_integer_value(
+		        json_object_get(json_object_get(reply, "job"), "id")));
+		status = JOBCTL_EXIT_FAILED;
+	} else if (strcmp(action, "run") == 0)
 		printf("%lld\n", (long long)json_integer_value(json_object_get(
 		                     json_object_get(reply, "job"), "id")));
 	else
 		printf("cron %s removed\n", args[0]);
+	if (ctx->json && json_is_true(json_object_get(reply, "skipped")))
+		status = JOBCTL_EXIT_FAILED;
 	json_decref(reply);
-	return JOBCTL_EXIT_OK;
+	return status;
 }
 
 static int

@@ -124,6 +124,42 @@ print_retry(const json_t *retry)
 	print_field("retry:", line);
 }
 
+/* "after: 12, 13 (any end), waiting for 1" */
+static void
+print_deps(const json_t *job)
+{
+	const json_t *deps = json_object_get(job, "depends_on"), *v;
+	char buf[512];
+	size_t i, used = 0;
+
+	if (json_array_size(deps) == 0)
+		return;
+	buf[0] = '\0';
+	json_array_foreach(deps, i, v)
+	{
+		if (used + 32 > sizeof buf) {
+			snprintf(buf + used, sizeof buf - used, ", ...");
+			used = strlen(buf);
+			break;
+		}
+		used +=
+		    (size_t)snprintf(buf + used, sizeof buf - used, "%s%lld",
+		        i > 0 ? ", " : "", (long long)json_integer_value(v));
+	}
+	snprintf(buf + used, sizeof buf - used, " (%s)",
+	    strcmp(json_string_value(json_object_get(job, "after")) != NULL
+	               ? json_string_value(json_object_get(job, "after"))
+	               : "ok",
+	        "any") == 0
+	        ? "any end"
+	        : "success");
+	used = strlen(buf);
+	if ((v = json_object_get(job, "waiting_for")) != NULL)
+		snprintf(buf + used, sizeof buf - used, ", waiting for %lld",
+		    (long long)json_integer_value(v));
+	print_field("after:", buf);
+}
+
 static void
 print_job(const json_t *job)
 {
@@ -146,6 +182,9 @@ print_job(const json_t *job)
 			    (long long)json_integer_value(v));
 		print_field("queue:", queue);
 	}
+	if ((v = json_object_get(job, "key")) != NULL)
+		print_field("key:", json_string_value(v));
+	print_deps(job);
 	text = out_command(job);
 	print_field(
 	    json_object_get(job, "argv") != NULL ? "command:" : "args:", text);
@@ -445,7 +484,7 @@ cmd_logs_exec(struct cmd_ctx *ctx, int argc, char **argv)
 
 /* --- list ----------------------------------------------------------------- */
 
-#define LIST_ROW "%-7s %-9s %-10s %-8s %-6s %-19s %s\n"
+#define LIST_ROW "%-7s %-17s %-10s %-8s %-6s %-19s %s\n"
 
 static void
 print_row(const json_t *job)

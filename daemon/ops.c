@@ -759,8 +759,9 @@ op_cron(const struct req *r)
 static json_t *
 op_queue(const struct req *r)
 {
-	static const char *const fields[] = {"action", "name", "concurrency",
-	    "max_length", "timeout_ms", "retry", NULL};
+	static const char *const set_fields[] = {"action", "name",
+	    "concurrency", "max_length", "timeout_ms", "retry", NULL};
+	static const char *const fields[] = {"action", "name", NULL};
 	const char *action =
 	    json_string_value(json_object_get(r->body, "action"));
 	const char *name = json_string_value(json_object_get(r->body, "name"));
@@ -768,7 +769,11 @@ op_queue(const struct req *r)
 	struct queue *q;
 	json_t *reply;
 
-	if ((reply = check_fields(r, fields)) != NULL)
+	/* Settings go with set only: elsewhere they would be ignored. */
+	if ((reply = check_fields(
+	         r, action != NULL && strcmp(action, "set") == 0 ? set_fields
+	                                                         : fields)) !=
+	    NULL)
 		return reply;
 	if (action == NULL)
 		return fail(r, PROTO_E_BAD_REQUEST,

@@ -523,6 +523,11 @@ recur_run(const json_t *req, int *code, char *err, size_t errlen)
 
 	if (e == NULL)
 		return NULL;
+	if (jobd.stopping) {
+		recur_fail(code, err, errlen, PROTO_E_SHUTTING_DOWN,
+		    "jobd is stopping; not accepting jobs");
+		return NULL;
+	}
 	skipped = e->skipped;
 	job = fire(e, true, code);
 	save();

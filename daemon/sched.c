@@ -384,20 +384,6 @@ where(bool single, size_t i, char *buf, size_t len)
 	return buf;
 }
 
-/* The index of the job of the batch whose ref is name, or n. */
-static size_t
-ref_index(struct job **jobs, size_t n, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (jobs[i]->opts->ref != NULL &&
-		    strcmp(jobs[i]->opts->ref, name) == 0)
-			return i;
-	}
-	return n;
-}
-
 /*
  * Check every dependency of a batch before accepting any of it: ids must
  * name known jobs, refs jobs of the batch, and the refs must not form a
@@ -408,76 +394,130 @@ ref_index(struct job **jobs, size_t n, const char *name)
 static int
 check_deps(struct job **jobs, size_t n, struct submit_error *e)
 {
-	size_t i, j, k, head = 0, tail = 0, *indeg, *order;
+	size_t i, j, k, head = 0, tail = 0, nedges = 0;
+	size_t *indeg, *order, *first, *users;
+	json_t *refs = NULL, *v;
 	uint32_t d;
 	char w[32];
 	int rc = 0;
 
+	/* The refs of the batch: name -> index (a jansson object as a map). */
 	for (i = 0; i < n; i++) {
 		if (jobs[i]->opts->ref == NULL)
 			continue;
-		if (ref_index(jobs, i, jobs[i]->opts->ref) != i)
-			return submit_fail(e, PROTO_E_BAD_REQUEST,
+		if (refs == NULL)
+			refs = json_object();
+		if (json_object_get(refs, jobs[i]->opts->ref) != NULL) {
+			rc = submit_fail(e, PROTO_E_BAD_REQUEST,
 			    "%s.ref: \"%.64s\" names another job of this "
-			    "submit "
-			    "too",
+			    "submit too",
 			    where(e->single, i, w, sizeof w),
 			    jobs[i]->opts->ref);
+			goto out;
+		}
+		json_object_set_new(
+		    refs, jobs[i]->opts->ref, json_integer((json_int_t)i));
 	}
 	for (i = 0; i < n; i++) {
 		for (d = 0; d < jobs[i]->opts->ndeps; d++) {
 			if (jobs[i]->opts->dep_refs != NULL &&
 			    jobs[i]->opts->dep_refs[d] != NULL) {
-				k = ref_index(
-				    jobs, n, jobs[i]->opts->dep_refs[d]);
-				if (k == n)
-					return submit_fail(e,
-					    PROTO_E_BAD_REQUEST,
+				v = json_object_get(
+				    refs, jobs[i]->opts->dep_refs[d]);
+				if (v == NULL) {
+					rc = submit_fail(e, PROTO_E_BAD_REQUEST,
 					    "%s.depends_on[%u]: no job of this "
 					    "submit has ref \"%.64s\"",
 					    where(e->single, i, w, sizeof w), d,
 					    jobs[i]->opts->dep_refs[d]);
-				job_opts_mut(jobs[i])->deps[d] = DEP_REF | k;
+					goto out;
+				}
+				job_opts_mut(jobs[i])->deps[d] =
+				    DEP_REF | (uint64_t)json_integer_value(v);
 			} else if (sched_find(jobs[i]->opts->deps[d]) == NULL) {
-				return submit_fail(e, PROTO_E_NOT_FOUND,
+				rc = submit_fail(e, PROTO_E_NOT_FOUND,
 				    "%s.depends_on[%u]: %s job %llu",
 				    where(e->single, i, w, sizeof w), d,
 				    jobs[i]->opts->deps[d] < S.next_id
 				        ? "no longer kept:"
 				        : "no such",
 				    (unsigned long long)jobs[i]->opts->deps[d]);
+				goto out;
 			}
 		}
 	}
-	/* indeg[i]: refs of job i to jobs of the batch not yet ordered. */
-	indeg = xcalloc(n, sizeof(*indeg));
-	order = xcalloc(n, sizeof(*order));
+	json_decref(refs);
+	refs = NULL;
 	for (i = 0; i < n; i++) {
 		for (d = 0; d < jobs[i]->opts->ndeps; d++)
-			indeg[i] += (jobs[i]->opts->deps[d] & DEP_REF) != 0;
+			nedges += (jobs[i]->opts->deps[d] & DEP_REF) != 0;
+	}
+	if (nedges == 0)
+		return 0; /* no refs: no cycle */
+	/*
+	 * indeg[i]: refs of job i to jobs of the batch not yet ordered;
+	 * users[first[k] .. first[k + 1]): the jobs whose refs name job k.
+	 */
+	indeg = xcalloc(n, sizeof(*indeg));
+	order = xcalloc(n, sizeof(*order));
+	first = xcalloc(n + 1, sizeof(*first));
+	users = xcalloc(nedges, sizeof(*users));
+	for (i = 0; i < n; i++) {
+		for (d = 0; d < jobs[i]->opts->ndeps; d++) {
+			if (jobs[i]->opts->deps[d] & DEP_REF) {
+				indeg[i]++;
+				first[(jobs[i]->opts->deps[d] & ~DEP_REF) +
+				      1]++;
+			}
+		}
+	}
+	for (k = 0; k < n; k++) {
+		first[k + 1] += first[k];
+		order[k] = first[k]; /* for now: where k's next user goes */
+	}
+	for (i = 0; i < n; i++) {
+		for (d = 0; d < jobs[i]->opts->ndeps; d++) {
+			if (jobs[i]->opts->deps[d] & DEP_REF) {
+				k = jobs[i]->opts->deps[d] & ~DEP_REF;
+				users[order[k]++] = i;
+			}
+		}
+	}
+	for (i = 0; i < n; i++) {
 		if (indeg[i] == 0)
 			order[tail++] = i;
 	}
 	while (head < tail) {
 		k = order[head++];
-		for (i = 0; i < n; i++) {
-			for (d = 0; d < jobs[i]->opts->ndeps; d++) {
-				if (jobs[i]->opts->deps[d] == (DEP_REF | k) &&
-				    --indeg[i] == 0)
-					order[tail++] = i;
-			}
+		for (j = first[k]; j < first[k + 1]; j++) {
+			if (--indeg[users[j]] == 0)
+				order[tail++] = users[j];
 		}
 	}
 	if (tail < n) {
-		for (j = 0; j < n && indeg[j] == 0; j++)
+		/* Walk back along unordered refs: after n steps the walk is
+		 * on a cycle, whichever unordered job it started from. */
+		for (j = 0; indeg[j] == 0; j++)
 			;
+		for (head = 0; head < n; head++) {
+			for (d = 0; d < jobs[j]->opts->ndeps; d++) {
+				k = jobs[j]->opts->deps[d] & ~DEP_REF;
+				if ((jobs[j]->opts->deps[d] & DEP_REF) &&
+				    indeg[k] > 0)
+					break;
+			}
+			j = k;
+		}
 		rc = submit_fail(e, PROTO_E_BAD_REQUEST,
 		    "%s: dependency cycle through ref \"%.64s\"",
-		    where(e->single, j, w, sizeof w),
-		    jobs[j]->opts->ref != NULL ? jobs[j]->opts->ref : "?");
+		    where(e->single, j, w, sizeof w), jobs[j]->opts->ref);
 	}
 	free(indeg);
 	free(order);
+	free(first);
+	free(users);
+out:
+	json_decref(refs);
 	return rc;
 }
 
@@ -504,10 +544,13 @@ link_deps(struct job *job, struct job **jobs)
 	struct job *dep;
 	uint32_t d;
 
+	/* Every ref becomes an id first, whatever happens below. */
 	for (d = 0; d < job->opts->ndeps; d++) {
 		if (job->opts->deps[d] & DEP_REF)
 			job_opts_mut(job)->deps[d] =
 			    jobs[job->opts->deps[d] & ~DEP_REF]->id;
+	}
+	for (d = 0; d < job->opts->ndeps; d++) {
 		dep = sched_find(job->opts->deps[d]);
 		if (job_finished(dep)) {
 			if (!job->opts->after_any &&

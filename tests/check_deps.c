@@ -546,6 +546,78 @@ START_TEST(test_list_time_range)
 }
 END_TEST
 
+/* Regressions: refs resolve even when a dependency already failed the
+ * job, and a cycle is named by a job on it. */
+START_TEST(test_refs_resolved_and_cycle_named)
+{
+	json_int_t bad;
+	json_t *r, *job, *deps;
+
+	bad = submit("{\"kind\":\"exec\",\"argv\":[\"false\"]}");
+	json_decref(wait_state(bad, "failed"));
+	r = call_okf(&C,
+	    "{\"op\":\"submit\",\"jobs\":[{\"kind\":\"echo\","
+	    "\"depends_on\":[%lld,\"r\"]},{\"kind\":\"echo\",\"ref\":\"r\"}]}",
+	    (long long)bad);
+	job = get(num(json_array_get(json_object_get(r, "jobs"), 0), "id"));
+	ck_assert_str_eq(str(job, "state"), "dependency_failed");
+	deps = json_object_get(job, "depends_on");
+	ck_assert_int_eq(json_integer_value(json_array_get(deps, 0)), bad);
+	ck_assert_int_eq(json_integer_value(json_array_get(deps, 1)),
+	    num(json_array_get(json_object_get(r, "jobs"), 1), "id"));
+	json_decref(job);
+	json_decref(r);
+
+	/* x hangs off the cycle a <-> b: the message names a or b. */
+	r = client_call(&C,
+	    "{\"op\":\"submit\",\"jobs\":["
+	    "{\"kind\":\"echo\",\"ref\":\"x\",\"depends_on\":[\"a\"]},"
+	    "{\"kind\":\"echo\",\"ref\":\"a\",\"depends_on\":[\"b\"]},"
+	    "{\"kind\":\"echo\",\"ref\":\"b\",\"depends_on\":[\"a\"]}]}");
+	ck_assert_str_eq(reply_error_code(r), "bad_request");
+	ck_assert_msg(strstr(str(json_object_get(r, "error"), "message"),
+	                  "cycle through ref \"a\"") != NULL ||
+	                  strstr(str(json_object_get(r, "error"), "message"),
+	                      "cycle through ref \"b\"") != NULL,
+	    "%s", str(json_object_get(r, "error"), "message"));
+	json_decref(r);
+	/* Settings belong to queue set only. */
+	call_err(&C,
+	    "{\"op\":\"queue\",\"action\":\"pause\",\"name\":\"q\","
+	    "\"concurrency\":7}",
+	    "bad_request");
+}
+END_TEST
+
+/* A big batch of jobs with refs is checked in linear time. */
+START_TEST(test_big_batch_with_refs)
+{
+	enum { N = 5000 };
+	size_t cap = (size_t)N * 80 + 64, used = 0;
+	char *req = malloc(cap);
+	json_t *r;
+	int i;
+
+	used += (size_t)snprintf(
+	    req + used, cap - used, "{\"op\":\"submit\",\"jobs\":[");
+	used += (size_t)snprintf(
+	    req + used, cap - used, "{\"kind\":\"echo\",\"ref\":\"j0\"}");
+	for (i = 1; i < N; i++)
+		used += (size_t)snprintf(req + used, cap - used,
+		    ",{\"kind\":\"echo\",\"ref\":\"j%d\","
+		    "\"depends_on\":[\"j%d\"]}",
+		    i, i - 1);
+	snprintf(req + used, cap - used, "]}");
+	r = call_ok(&C, req);
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), N);
+	json_decref(wait_state(
+	    num(json_array_get(json_object_get(r, "jobs"), N - 1), "id"),
+	    "succeeded"));
+	json_decref(r);
+	free(req);
+}
+END_TEST
+
 static Suite *
 deps_suite(void)
 {
@@ -566,6 +638,8 @@ deps_suite(void)
 	tcase_add_test(tc, test_queue_defaults);
 	tcase_add_test(tc, test_bad_queue_settings);
 	tcase_add_test(tc, test_list_time_range);
+	tcase_add_test(tc, test_refs_resolved_and_cycle_named);
+	tcase_add_test(tc, test_big_batch_with_refs);
 	suite_add_tcase(s, tc);
 	return s;
 }
