@@ -27,6 +27,8 @@ void sbuf_printf(struct sbuf *sb, const char *fmt, ...)
 void set_nodelay(int fd);
 /* Connect to "HOST:PORT", or to a unix socket if addr contains a '/'. */
 int connect_to(const char *addr);
+/* connect_to() jobd; over TCP, say hello with $JOBD_TOKEN_FILE's token. */
+int jobd_connect(const char *addr);
 void write_all(int fd, const char *buf, size_t len);
 
 /* Buffered reading of lines and counted bytes from a socket. */

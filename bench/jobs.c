@@ -232,7 +232,7 @@ run_pipelined(struct pipelined *pl)
 	char *line;
 	int fd;
 
-	fd = connect_to(pl->addr);
+	fd = jobd_connect(pl->addr);
 	rbuf_init(&rb, fd);
 	t0 = now_ns();
 	writer_start(&w, fd, pl->req.p, pl->req.len);
@@ -579,7 +579,7 @@ run_jobd_rtt(uint64_t *ns, size_t n)
 	size_t i, len;
 	char req[256], *line;
 	uint64_t t0;
-	int fd = connect_to(opt.jobd_tcp), rl;
+	int fd = jobd_connect(opt.jobd_tcp), rl;
 
 	rbuf_init(&rb, fd);
 	for (i = 0; i < WARMUP_RTT + n; i++) {

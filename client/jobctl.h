@@ -36,9 +36,10 @@ struct cmd_entry;
 /* What every command is given. */
 struct cmd_ctx {
 	const struct cmd_entry *entry;
-	const char *addr;  /* --addr, $JOBD_ADDR or the default */
-	bool json;         /* --json: machine output */
-	struct conn *conn; /* NULL until cmd_connect() */
+	const char *addr;       /* --addr, $JOBD_ADDR or the default */
+	const char *token_file; /* --token-file or $JOBD_TOKEN_FILE: TCP */
+	bool json;              /* --json: machine output */
+	struct conn *conn;      /* NULL until cmd_connect() */
 };
 
 struct cmd_entry {
@@ -73,6 +74,7 @@ extern const struct cmd_entry cmd_discard_entry;
 enum {
 	CMD_OPT_JSON = 0x100,
 	CMD_OPT_ADDR,
+	CMD_OPT_TOKEN_FILE,
 	CMD_OPT_COMMAND_FIRST = 0x200,
 };
 
@@ -81,6 +83,7 @@ enum {
 #define CMD_COMMON_OPTIONS						     \
 	{"json", no_argument, NULL, CMD_OPT_JSON},			     \
 	{"addr", required_argument, NULL, CMD_OPT_ADDR},		     \
+	{"token-file", required_argument, NULL, CMD_OPT_TOKEN_FILE},	     \
 	{"help", no_argument, NULL, 'h'},				     \
 	{NULL, 0, NULL, 0}
 /* clang-format on */

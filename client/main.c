@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -162,6 +163,9 @@ cmd_getopt(struct cmd_ctx *ctx, int argc, char **argv, const char *shortopts,
 		case CMD_OPT_ADDR:
 			ctx->addr = optarg;
 			continue;
+		case CMD_OPT_TOKEN_FILE:
+			ctx->token_file = optarg;
+			continue;
 		case 'h':
 			print_command_help(ctx->entry, stdout);
 			*status = JOBCTL_EXIT_OK;
@@ -259,14 +263,73 @@ cmd_parse_ids(struct cmd_ctx *ctx, int argc, char **argv, int first)
 
 /* --- Talking to jobd ------------------------------------------------------ */
 
+/* The token of the token file: its first line, or NULL (said why). */
+static char *
+read_token(const char *path)
+{
+	char buf[1100];
+	struct stat st;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		out_warn("token file %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
+		out_warn(
+		    "token file %s: readable by others (chmod 600 it)", path);
+	if (fgets(buf, sizeof buf, f) == NULL) {
+		out_warn("token file %s: empty", path);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return xstrdup(buf);
+}
+
+/* A TCP connection says hello with the token before anything else. */
+static int
+authenticate(struct cmd_ctx *ctx)
+{
+	json_t *req, *reply;
+	char *token;
+
+	if ((token = read_token(ctx->token_file)) == NULL)
+		return -1;
+	req = json_pack("{s:s, s:s}", "op", "hello", "token", token);
+	explicit_bzero(token, strlen(token));
+	free(token);
+	reply = cmd_call(ctx, req);
+	json_decref(req);
+	if (reply == NULL)
+		return -1;
+	json_decref(reply);
+	return 0;
+}
+
+static bool
+is_tcp(const char *addr)
+{
+	return strncmp(addr, "unix:", 5) != 0 && strchr(addr, '/') == NULL;
+}
+
 struct conn *
 cmd_connect(struct cmd_ctx *ctx)
 {
 	char err[512];
 
-	if (ctx->conn == NULL &&
-	    (ctx->conn = conn_open(ctx->addr, err, sizeof err)) == NULL)
+	if (ctx->conn != NULL)
+		return ctx->conn;
+	if ((ctx->conn = conn_open(ctx->addr, err, sizeof err)) == NULL) {
 		out_warn("%s", err);
+		return NULL;
+	}
+	if (is_tcp(ctx->addr) && ctx->token_file != NULL &&
+	    authenticate(ctx) != 0) {
+		conn_close(ctx->conn);
+		ctx->conn = NULL;
+	}
 	return ctx->conn;
 }
 
@@ -567,6 +630,7 @@ main(int argc, char **argv)
 {
 	static const struct option options[] = {
 	    {"addr", required_argument, NULL, CMD_OPT_ADDR},
+	    {"token-file", required_argument, NULL, CMD_OPT_TOKEN_FILE},
 	    {"json", no_argument, NULL, CMD_OPT_JSON},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -579,11 +643,16 @@ main(int argc, char **argv)
 	setlocale(LC_CTYPE, "");
 	env = getenv("JOBD_ADDR");
 	ctx.addr = env != NULL && env[0] != '\0' ? env : default_addr();
+	env = getenv("JOBD_TOKEN_FILE");
+	ctx.token_file = env != NULL && env[0] != '\0' ? env : NULL;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:hV", options, NULL)) != -1) {
 		switch (c) {
 		case CMD_OPT_ADDR:
 			ctx.addr = optarg;
+			break;
+		case CMD_OPT_TOKEN_FILE:
+			ctx.token_file = optarg;
 			break;
 		case CMD_OPT_JSON:
 			ctx.json = true;

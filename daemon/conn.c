@@ -11,6 +11,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "counters.h"
 #include "jobd.h"
@@ -33,6 +34,11 @@ struct conn {
 	bool paused;     /* reading stopped for backpressure */
 	bool dead;       /* retired: freed by the reaper, ignore it */
 	size_t waiting;  /* job ids its pending waits wait for */
+	bool authed;     /* unix: by its credentials; TCP: by a token */
+	bool has_cred;
+	struct conn_cred cred;    /* unix peers */
+	struct event *auth_timer; /* handshake deadline, or failure delay */
+	json_t *auth_id;          /* the failed hello's id, for the reply */
 	LIST_ENTRY(conn) link;
 };
 
@@ -69,6 +75,14 @@ const char *
 conn_peer(const struct conn *c)
 {
 	return c->peer;
+}
+
+bool
+conn_cred(const struct conn *c, struct conn_cred *out)
+{
+	if (c->has_cred)
+		*out = c->cred;
+	return c->has_cred;
 }
 
 size_t
@@ -210,6 +224,121 @@ reply_error(struct conn *c, enum proto_err code, const char *msg)
 	json_decref(reply);
 }
 
+/* Say why, read no more, close once the reply is flushed. */
+static void
+refuse(struct conn *c, const json_t *id, enum proto_err code, const char *msg)
+{
+	json_t *reply = proto_error_reply(id, code, "%s", msg);
+
+	counter_add(jobd.stats, COUNTER_protocol_errors, 1);
+	conn_send(c, reply);
+	json_decref(reply);
+	c->input_done = true;
+	c->discarding = true;
+}
+
+static void
+auth_timer_free(struct conn *c)
+{
+	if (c->auth_timer != NULL) {
+		event_free(c->auth_timer);
+		c->auth_timer = NULL;
+	}
+}
+
+static void
+handshake_over(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	char msg[128];
+
+	auth_timer_free(c);
+	if (c->dead || c->authed)
+		return;
+	counter_add(jobd.stats, COUNTER_auth_failures, 1);
+	snprintf(msg, sizeof msg,
+	    "no hello with a token within %llu ms; closing",
+	    (unsigned long long)jobd.cfg.auth_timeout_ms);
+	log_info("connection %llu (%s): %s", (unsigned long long)c->id, c->peer,
+	    msg);
+	refuse(c, NULL, PROTO_E_AUTH_REQUIRED, msg);
+	if (!c->dead)
+		maybe_close(c);
+}
+
+/* The delay after a bad token is over: say so and close. */
+static void
+auth_failed(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	auth_timer_free(c);
+	if (c->dead)
+		return;
+	if (c->owed > 0)
+		c->owed--;
+	refuse(c, c->auth_id, PROTO_E_FORBIDDEN, "bad token; closing");
+	json_decref(c->auth_id);
+	c->auth_id = NULL;
+	if (!c->dead)
+		maybe_close(c);
+}
+
+static void
+arm(struct conn *c, uint64_t ms, event_callback_fn fn)
+{
+	struct timeval tv = {
+	    (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+	auth_timer_free(c);
+	c->auth_timer = evtimer_new(jobd.base, fn, c);
+	evtimer_add(c->auth_timer, &tv);
+}
+
+/*
+ * A request from a client not yet authenticated: a hello with the right
+ * token lets it in (and is answered as usual), a hello without one is
+ * answered (it says what is needed), a wrong token is refused after a
+ * fixed delay, anything else at once.  Returns true if the request was
+ * dealt with here.
+ */
+static bool
+auth_gate(struct conn *c, const json_t *req)
+{
+	const char *op = json_string_value(json_object_get(req, "op"));
+	const json_t *token = json_object_get(req, "token");
+	const json_t *id = json_object_get(req, "id");
+
+	if (op != NULL && strcmp(op, "hello") == 0) {
+		if (token == NULL)
+			return false;
+		if (json_is_string(token) &&
+		    auth_check(
+		        json_string_value(token), json_string_length(token))) {
+			c->authed = true;
+			auth_timer_free(c);
+			log_debug("connection %llu (%s): authenticated",
+			    (unsigned long long)c->id, c->peer);
+			return false;
+		}
+		counter_add(jobd.stats, COUNTER_auth_failures, 1);
+		log_notice("connection %llu (%s): bad token",
+		    (unsigned long long)c->id, c->peer);
+		/* Read no more; answer after the delay, then close. */
+		c->input_done = true;
+		c->discarding = true;
+		c->owed++;
+		c->auth_id =
+		    id != NULL ? json_incref((json_t *)(uintptr_t)id) : NULL;
+		arm(c, AUTH_FAIL_DELAY_MS, auth_failed);
+		return true;
+	}
+	refuse(c, id, PROTO_E_AUTH_REQUIRED,
+	    "authenticate first: {\"op\":\"hello\",\"token\":\"...\"} "
+	    "with the token of jobd's --token-file; closing");
+	return true;
+}
+
 static void
 handle_line(struct conn *c, const char *line, size_t len)
 {
@@ -221,6 +350,10 @@ handle_line(struct conn *c, const char *line, size_t len)
 	if (proto_decode(line, len, jobd.cfg.max_depth, &req, &code, msg,
 	        sizeof msg) != 0) {
 		reply_error(c, code, msg);
+		return;
+	}
+	if (!c->authed && auth_gate(c, req)) {
+		json_decref(req);
 		return;
 	}
 	reply = ops_dispatch(c, req);
@@ -355,12 +488,17 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 }
 
 void
-conn_accept(int fd, const char *peer)
+conn_accept(int fd, const char *peer, const struct conn_cred *cred)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
 
 	c->id = next_conn_id++;
 	snprintf(c->peer, sizeof c->peer, "%s", peer);
+	if (cred != NULL) {
+		c->cred = *cred;
+		c->has_cred = true;
+		c->authed = true;
+	}
 	c->bev = bufferevent_socket_new(jobd.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		log_warn("connection from %s: cannot set up", peer);
@@ -372,6 +510,8 @@ conn_accept(int fd, const char *peer)
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	LIST_INSERT_HEAD(&conns, c, link);
 	nconns++;
+	if (!c->authed)
+		arm(c, jobd.cfg.auth_timeout_ms, handshake_over);
 	counter_add(jobd.stats, COUNTER_conns_total, 1);
 	gauge_add(jobd.stats, GAUGE_conns_current, 1);
 	log_debug("connection %llu from %s", (unsigned long long)c->id, peer);
@@ -398,6 +538,9 @@ conn_free(struct conn *c)
 	if (c->dead)
 		return;
 	c->dead = true;
+	auth_timer_free(c);
+	json_decref(c->auth_id);
+	c->auth_id = NULL;
 	ops_conn_closed(c);
 	LIST_REMOVE(c, link);
 	nconns--;

@@ -18,10 +18,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 struct conn;
 
-/* Take over an accepted socket. */
-void conn_accept(int fd, const char *peer);
+/* A unix socket peer's credentials (SO_PEERCRED). */
+struct conn_cred {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* After a bad token, the reply waits this long (guessing costs time). */
+#define AUTH_FAIL_DELAY_MS 1000
+
+/*
+ * Take over an accepted socket.  cred: a unix peer the listener let in;
+ * NULL: a TCP peer, which must authenticate (auth.h) before anything else
+ * and within auth_timeout_ms.
+ */
+void conn_accept(int fd, const char *peer, const struct conn_cred *cred);
+/* The peer's credentials; false for TCP peers. */
+bool conn_cred(const struct conn *c, struct conn_cred *out);
 /* Queue msg (a reference is taken) as one line to the client. */
 void conn_send(struct conn *c, const json_t *msg);
 /*

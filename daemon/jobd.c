@@ -14,7 +14,9 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "counters.h"
 #include "jobd.h"
@@ -78,6 +81,18 @@ usage(FILE *f)
 	    "~/.local/state/jobd);\n"
 	    "                           'none': nowhere (they last until "
 	    "jobd stops)\n"
+	    "      --token-file FILE    the token TCP clients must give "
+	    "(needed for --listen)\n"
+	    "      --gen-token FILE     write a new random token to FILE "
+	    "(0600) and exit\n"
+	    "      --auth-timeout DUR   time a TCP client has to "
+	    "authenticate (default: 5s)\n"
+	    "      --socket-mode MODE   of the unix socket (default: 0600)\n"
+	    "      --socket-group GROUP of the unix socket; its members may "
+	    "connect\n"
+	    "      --allow-users LIST   unix peers allowed besides root and "
+	    "jobd's user\n"
+	    "      --allow-groups LIST  ...and members of these groups\n"
 	    "  -L, --log-level LEVEL    err, warning, notice, info, debug "
 	    "(default: info)\n"
 	    "  -h, --help               this text\n"
@@ -172,7 +187,51 @@ enum {
 	OPT_RETAIN_AGE,
 	OPT_SHUTDOWN_GRACE,
 	OPT_STATE_DIR,
+	OPT_TOKEN_FILE,
+	OPT_GEN_TOKEN,
+	OPT_AUTH_TIMEOUT,
+	OPT_SOCKET_MODE,
+	OPT_SOCKET_GROUP,
+	OPT_ALLOW_USERS,
+	OPT_ALLOW_GROUPS,
 };
+
+/*
+ * A comma-separated list of user (or group) names or numeric ids into
+ * *v; -1 after saying which entry is unknown.
+ */
+static int
+parse_ids(
+    const char *opt, const char *arg, bool groups, unsigned **v, size_t *n)
+{
+	char *copy = xstrdup(arg), *word, *save, *end;
+	unsigned long id;
+	struct passwd *pw;
+	struct group *gr;
+	int r = 0;
+
+	for (word = strtok_r(copy, ",", &save); word != NULL && r == 0;
+	     word = strtok_r(NULL, ",", &save)) {
+		errno = 0;
+		id = strtoul(word, &end, 10);
+		if (*end != '\0' || end == word || errno != 0) {
+			if (groups && (gr = getgrnam(word)) != NULL)
+				id = gr->gr_gid;
+			else if (!groups && (pw = getpwnam(word)) != NULL)
+				id = pw->pw_uid;
+			else {
+				fprintf(stderr, "jobd: %s: no %s \"%s\"\n", opt,
+				    groups ? "group" : "user", word);
+				r = -1;
+				break;
+			}
+		}
+		*v = xreallocarray(*v, *n + 1, sizeof(**v));
+		(*v)[(*n)++] = (unsigned)id;
+	}
+	free(copy);
+	return r;
+}
 
 static int
 parse_options(int argc, char **argv)
@@ -190,6 +249,13 @@ parse_options(int argc, char **argv)
 	    {"retain-age", required_argument, NULL, OPT_RETAIN_AGE},
 	    {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
 	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+	    {"gen-token", required_argument, NULL, OPT_GEN_TOKEN},
+	    {"auth-timeout", required_argument, NULL, OPT_AUTH_TIMEOUT},
+	    {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+	    {"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
+	    {"allow-users", required_argument, NULL, OPT_ALLOW_USERS},
+	    {"allow-groups", required_argument, NULL, OPT_ALLOW_GROUPS},
 	    {"log-level", required_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -214,6 +280,9 @@ parse_options(int argc, char **argv)
 	    .retain_count = 100000,
 	    .retain_age_ms = 7ULL * 24 * 3600 * 1000,
 	    .shutdown_grace_ms = 10000,
+	    .auth_timeout_ms = 5000,
+	    .socket_mode = 0600,
+	    .socket_group = -1,
 	    .log_level = LOG_LEVEL_INFO,
 	};
 	while (r == 0 && (ch = getopt_long(argc, argv, "s:l:w:r:L:hV", longopts,
@@ -268,6 +337,72 @@ parse_options(int argc, char **argv)
 		case OPT_SHUTDOWN_GRACE:
 			r = parse_duration("--shutdown-grace", optarg,
 			    &cfg->shutdown_grace_ms);
+			break;
+		case OPT_TOKEN_FILE:
+			free(cfg->token_file);
+			cfg->token_file = xstrdup(optarg);
+			break;
+		case OPT_GEN_TOKEN: {
+			char msg[512];
+
+			if (auth_gen_token(optarg, msg, sizeof msg) != 0) {
+				fprintf(stderr, "jobd: --gen-token %s\n", msg);
+				exit(1);
+			}
+			exit(0);
+		}
+		case OPT_AUTH_TIMEOUT:
+			r = parse_duration(
+			    "--auth-timeout", optarg, &cfg->auth_timeout_ms);
+			if (r == 0 && cfg->auth_timeout_ms == 0) {
+				fprintf(stderr, "jobd: --auth-timeout must be "
+				                "more than 0\n");
+				r = -1;
+			}
+			break;
+		case OPT_SOCKET_MODE: {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 8);
+
+			if (*end != '\0' || end == optarg || m > 0777 ||
+			    (m & 0600) != 0600) {
+				fprintf(stderr,
+				    "jobd: --socket-mode: '%s' is not an octal "
+				    "mode with 0600 in it (e.g. 0660)\n",
+				    optarg);
+				r = -1;
+			}
+			cfg->socket_mode = (unsigned)m;
+			break;
+		}
+		case OPT_SOCKET_GROUP: {
+			unsigned *g = NULL;
+			size_t ng = 0;
+
+			r = parse_ids("--socket-group", optarg, true, &g, &ng);
+			if (r == 0 && ng != 1) {
+				fprintf(stderr, "jobd: --socket-group: one "
+				                "group\n");
+				r = -1;
+			}
+			if (r == 0) {
+				cfg->socket_group = (long)g[0];
+				/* Its members are meant to get in. */
+				cfg->allow_gids = xreallocarray(cfg->allow_gids,
+				    cfg->nallow_gids + 1,
+				    sizeof(*cfg->allow_gids));
+				cfg->allow_gids[cfg->nallow_gids++] = g[0];
+			}
+			free(g);
+			break;
+		}
+		case OPT_ALLOW_USERS:
+			r = parse_ids("--allow-users", optarg, false,
+			    &cfg->allow_uids, &cfg->nallow_uids);
+			break;
+		case OPT_ALLOW_GROUPS:
+			r = parse_ids("--allow-groups", optarg, true,
+			    &cfg->allow_gids, &cfg->nallow_gids);
 			break;
 		case OPT_STATE_DIR:
 			free(cfg->state_dir);
@@ -391,6 +526,12 @@ jobd_main(int argc, char **argv)
 		log_err("%s", err);
 		return 1;
 	}
+	if (jobd.cfg.token_file != NULL &&
+	    auth_load(jobd.cfg.token_file, err, sizeof err) != 0) {
+		log_err("%s", err);
+		statedir_close();
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads() != 0) {
 		log_err("libevent: no thread support");
@@ -462,6 +603,10 @@ out:
 	free(jobd.cfg.socket_path);
 	free(jobd.cfg.listen);
 	free(jobd.cfg.state_dir);
+	free(jobd.cfg.token_file);
+	free(jobd.cfg.allow_uids);
+	free(jobd.cfg.allow_gids);
+	auth_free();
 	libevent_global_shutdown();
 	return status;
 }

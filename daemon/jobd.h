@@ -32,7 +32,15 @@ struct jobd_config {
 	uint64_t retain_count;
 	uint64_t retain_age_ms;
 	uint64_t shutdown_grace_ms;
-	char *state_dir; /* "": none */
+	char *state_dir;          /* "": none */
+	char *token_file;         /* TCP clients' token, or NULL */
+	uint64_t auth_timeout_ms; /* to authenticate after connecting */
+	unsigned socket_mode;     /* of the unix socket */
+	long socket_group;        /* its group, or -1 */
+	unsigned *allow_uids;     /* unix peers let in, besides root and us */
+	size_t nallow_uids;
+	unsigned *allow_gids; /* ...and members of these groups */
+	size_t nallow_gids;
 	int log_level;
 };
 

@@ -17,7 +17,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "conn.h"
+#include "counters.h"
 #include "jobd.h"
 #include "listener.h"
 #include "log.h"
@@ -31,6 +33,92 @@ static struct {
 	char *unix_path; /* removed on close */
 } listeners[MAX_LISTENERS];
 static int nlisteners;
+
+static bool
+listed(const unsigned *v, size_t n, unsigned x)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (v[i] == x)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * May this unix peer talk to jobd?  root and jobd's own user may; so may
+ * the users of --allow-users and the members of --allow-groups (and of
+ * --socket-group), by their primary or supplementary groups
+ * (SO_PEERGROUPS).
+ */
+static bool
+peer_allowed(int fd, const struct ucred *uc)
+{
+	gid_t small[64], *groups = small;
+	socklen_t len = sizeof small;
+	bool ok = false;
+	size_t i, n;
+
+	if (uc->uid == 0 || uc->uid == geteuid() ||
+	    listed(jobd.cfg.allow_uids, jobd.cfg.nallow_uids, uc->uid) ||
+	    listed(jobd.cfg.allow_gids, jobd.cfg.nallow_gids, uc->gid))
+		return true;
+	if (jobd.cfg.nallow_gids == 0)
+		return false;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0) {
+		if (errno != ERANGE)
+			return false;
+		groups = xmalloc(len);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) !=
+		    0) {
+			free(groups);
+			return false;
+		}
+	}
+	n = len / sizeof(gid_t);
+	for (i = 0; i < n && !ok; i++)
+		ok = listed(
+		    jobd.cfg.allow_gids, jobd.cfg.nallow_gids, groups[i]);
+	if (groups != small)
+		free(groups);
+	return ok;
+}
+
+/* A unix peer: let it in by its credentials, or tell it why not. */
+static void
+accept_unix(int fd)
+{
+	struct ucred uc;
+	socklen_t len = sizeof uc;
+	struct conn_cred cred;
+	char peer[64], line[256];
+	int n;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) != 0) {
+		log_warn("unix peer: SO_PEERCRED: %s", strerror(errno));
+		evutil_closesocket(fd);
+		return;
+	}
+	snprintf(peer, sizeof peer, "unix uid %u pid %ld", (unsigned)uc.uid,
+	    (long)uc.pid);
+	if (!peer_allowed(fd, &uc)) {
+		counter_add(jobd.stats, COUNTER_conns_refused, 1);
+		log_notice("%s: refused (not an allowed user or group)", peer);
+		n = snprintf(line, sizeof line,
+		    "{\"id\":null,\"ok\":false,\"error\":{\"code\":"
+		    "\"forbidden\",\"message\":\"uid %u may not use this "
+		    "jobd (see --allow-users, --allow-groups)\"}}\n",
+		    (unsigned)uc.uid);
+		/* A fresh socket's buffer takes one short line. */
+		(void)!send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		shutdown(fd, SHUT_WR);
+		evutil_closesocket(fd);
+		return;
+	}
+	cred = (struct conn_cred){uc.pid, uc.uid, uc.gid};
+	conn_accept(fd, peer, &cred);
+}
 
 static void
 accepted(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
@@ -57,8 +145,10 @@ accepted(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 		int one = 1;
 
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		conn_accept(fd, peer, NULL);
+		return;
 	}
-	conn_accept(fd, peer);
+	accept_unix(fd);
 }
 
 static void
@@ -145,13 +235,23 @@ listener_unix(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	/* The mode is right from the first moment: no window for others. */
+	/* Owner-only from the first moment, then the configured group and
+	 * mode, all before listen(): no window in which others connect. */
 	old_umask = umask(0177);
 	r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
 	umask(old_umask);
 	if (r != 0) {
 		snprintf(err, errlen, "bind %s: %s", path, strerror(errno));
 		close(fd);
+		return -1;
+	}
+	if ((jobd.cfg.socket_group >= 0 &&
+	        chown(path, (uid_t)-1, (gid_t)jobd.cfg.socket_group) != 0) ||
+	    chmod(path, (mode_t)jobd.cfg.socket_mode) != 0) {
+		snprintf(err, errlen, "%s: setting group and mode: %s", path,
+		    strerror(errno));
+		close(fd);
+		unlink(path);
 		return -1;
 	}
 	if (add_listener(fd, path, err, errlen) != 0)
@@ -204,8 +304,16 @@ listener_tcp(const char *hostport, char *err, size_t errlen)
 	}
 	if (!is_loopback(ai->ai_addr)) {
 		snprintf(err, errlen,
-		    "--listen %s: only loopback addresses "
-		    "are allowed (TCP has no authentication yet)",
+		    "--listen %s: only loopback addresses are allowed "
+		    "until TLS is configured (tokens would cross the "
+		    "network in the clear)",
+		    hostport);
+		goto fail;
+	}
+	if (!auth_enabled()) {
+		snprintf(err, errlen,
+		    "--listen %s needs --token-file: TCP clients must "
+		    "authenticate (jobd --gen-token FILE makes a token)",
 		    hostport);
 		goto fail;
 	}

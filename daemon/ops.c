@@ -538,7 +538,9 @@ ops_conn_drained(struct conn *c)
 static json_t *
 op_hello(const struct req *r)
 {
-	static const char *const fields[] = {"client", "protocol", NULL};
+	/* The token was checked before (conn.c); it is not echoed. */
+	static const char *const fields[] = {
+	    "client", "protocol", "token", NULL};
 	json_t *reply;
 
 	if ((reply = check_fields(r, fields)) != NULL)

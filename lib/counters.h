@@ -59,6 +59,8 @@
 	C(requests_kick, "kick requests")                                     \
 	C(requests_discard, "discard requests")                               \
 	C(requests_cron, "cron requests")                                     \
+	C(auth_failures, "TCP clients refused: bad, late or no token")       \
+	C(conns_refused, "unix clients refused by their credentials")         \
 	C(protocol_errors, "requests answered with an error")                 \
 	C(backpressure_pauses,                                                \
 	    "times a client went unread until it read its replies")           \

@@ -55,6 +55,8 @@ static const char *const want_counters[][2] = {
     {"requests_kick", "kick requests"},
     {"requests_discard", "discard requests"},
     {"requests_cron", "cron requests"},
+    {"auth_failures", "TCP clients refused: bad, late or no token"},
+    {"conns_refused", "unix clients refused by their credentials"},
     {"protocol_errors", "requests answered with an error"},
     {"backpressure_pauses",
         "times a client went unread until it read its replies"},

@@ -53,6 +53,8 @@ start(const char *const *extra)
 {
 	ck_assert_int_eq(harness_start(&h, extra), 0);
 	snprintf(addr, sizeof addr, "unix:%s", h.sock);
+	/* jobctl over TCP presents the daemon's token. */
+	setenv("JOBD_TOKEN_FILE", h.token_file, 1);
 }
 
 static void
@@ -778,6 +780,28 @@ START_TEST(test_addr_forms)
 	ck_assert_int_eq(r.rc, 0);
 	ck_assert_ptr_nonnull(strstr(r.out, "pong from jobd"));
 	result_free(&r);
+	/* Over TCP without the token: refused; with a wrong one too. */
+	{
+		char bad[PATH_MAX + 16];
+		FILE *f;
+
+		unsetenv("JOBD_TOKEN_FILE");
+		r.rc = run_capture(argv, NULL, &r.out, &r.err);
+		ck_assert_int_eq(r.rc, 125);
+		ck_assert_ptr_nonnull(strstr(r.err, "auth_required"));
+		result_free(&r);
+		snprintf(bad, sizeof bad, "%s/bad-token", h.dir);
+		ck_assert_ptr_nonnull(f = fopen(bad, "w"));
+		fprintf(f, "%064d\n", 0);
+		fclose(f);
+		chmod(bad, 0600);
+		setenv("JOBD_TOKEN_FILE", bad, 1);
+		r.rc = run_capture(argv, NULL, &r.out, &r.err);
+		ck_assert_int_eq(r.rc, 125);
+		ck_assert_ptr_nonnull(strstr(r.err, "forbidden"));
+		result_free(&r);
+		setenv("JOBD_TOKEN_FILE", h.token_file, 1);
+	}
 	/* A bare path is a unix socket too; the option may follow. */
 	argv[1] = "ping";
 	argv[2] = "--addr";

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -96,6 +97,31 @@ harness_log_wait(struct harness *h, const char *text)
 }
 
 static int spawn(struct harness *h, const char *const *extra);
+
+/* The token of the jobd started last: TCP clients present it. */
+static char harness_token[80];
+
+/* A fresh token in h->dir/token, mode 0600, as jobd --gen-token makes. */
+static int
+make_token(struct harness *h)
+{
+	unsigned char raw[32];
+	size_t i;
+	FILE *f;
+	int fd;
+
+	if (getrandom(raw, sizeof raw, 0) != sizeof raw)
+		return -1;
+	for (i = 0; i < sizeof raw; i++)
+		snprintf(harness_token + 2 * i, 3, "%02x", raw[i]);
+	snprintf(h->token_file, sizeof h->token_file, "%.200s/token", h->dir);
+	if ((fd = open(h->token_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	         0600)) < 0 ||
+	    (f = fdopen(fd, "w")) == NULL)
+		return -1;
+	fprintf(f, "%s\n", harness_token);
+	return fclose(f) == 0 ? 0 : -1;
+}
 static int end_process(struct harness *h, int sig);
 
 int
@@ -108,7 +134,8 @@ harness_start(struct harness *h, const char *const *extra)
 	if ((size_t)snprintf(h->sock, sizeof h->sock, "%.200s/jobd.sock",
 	        h->dir) >= sizeof h->sock ||
 	    (size_t)snprintf(h->state, sizeof h->state, "%.200s/state",
-	        h->dir) >= sizeof h->state)
+	        h->dir) >= sizeof h->state ||
+	    make_token(h) != 0)
 		return -1;
 	return spawn(h, extra);
 }
@@ -152,6 +179,8 @@ spawn(struct harness *h, const char *const *extra)
 	argv[n++] = jobd_path();
 	argv[n++] = "--state-dir";
 	argv[n++] = h->state;
+	argv[n++] = "--token-file";
+	argv[n++] = h->token_file;
 	argv[n++] = "--socket";
 	argv[n++] = h->sock;
 	argv[n++] = "--listen";
@@ -316,7 +345,35 @@ client_tcp(struct client *c, int port)
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	client_init(c, fd);
-	return 0;
+	return harness_token[0] != '\0' ? client_auth(c, harness_token) : 0;
+}
+
+int
+client_tcp_raw(struct client *c, int port)
+{
+	char saved[sizeof harness_token];
+	int r;
+
+	memcpy(saved, harness_token, sizeof saved);
+	harness_token[0] = '\0';
+	r = client_tcp(c, port);
+	memcpy(harness_token, saved, sizeof saved);
+	return r;
+}
+
+int
+client_auth(struct client *c, const char *token)
+{
+	char req[256];
+	json_t *r;
+	int ok;
+
+	snprintf(req, sizeof req, "{\"op\":\"hello\",\"token\":\"%s\"}", token);
+	if ((r = client_call(c, req)) == NULL)
+		return -1;
+	ok = reply_error_code(r) == NULL ? 0 : -1;
+	json_decref(r);
+	return ok;
 }
 
 void

@@ -24,7 +24,8 @@ struct harness {
 	pid_t pid;
 	char dir[PATH_MAX];
 	char sock[PATH_MAX];
-	char state[PATH_MAX]; /* --state-dir */
+	char state[PATH_MAX];      /* --state-dir */
+	char token_file[PATH_MAX]; /* --token-file */
 	int port;
 	int log_fd;
 	pthread_t reader;
@@ -62,7 +63,11 @@ struct client {
 };
 
 int client_unix(struct client *c, const char *path);
+/* TCP clients authenticate with the harness's token (client_tcp_raw: not). */
 int client_tcp(struct client *c, int port);
+int client_tcp_raw(struct client *c, int port);
+/* Send a hello with token; 0 if jobd took it. */
+int client_auth(struct client *c, const char *token);
 void client_close(struct client *c);
 /* Send raw bytes. */
 int client_send(struct client *c, const char *data, size_t len);
