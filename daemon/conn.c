@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "counters.h"
+#include "job.h"
 #include "jobd.h"
 #include "log.h"
 #include "ops.h"
@@ -39,8 +40,13 @@ struct conn {
 	struct conn_cred cred;    /* unix peers */
 	struct event *auth_timer; /* handshake deadline, or failure delay */
 	json_t *auth_id;          /* the failed hello's id, for the reply */
+	uint64_t active_us;       /* monotonic: last read or write */
+	uint64_t partial_us;      /* since when a line is unfinished, or 0 */
 	LIST_ENTRY(conn) link;
 };
+
+/* How often the deadlines are checked. */
+#define SWEEP_MS 250
 
 /* Input dropped after line_too_long before we give up on a clean close. */
 #define DISCARD_MAX (64 * 1024 * 1024)
@@ -61,6 +67,7 @@ static uint64_t next_conn_id = 1;
  */
 static LIST_HEAD(, conn) graveyard = LIST_HEAD_INITIALIZER(graveyard);
 static struct event *reaper;
+static struct event *sweeper;
 
 static void conn_free(struct conn *c);
 static void conn_read(struct bufferevent *bev, void *arg);
@@ -452,7 +459,65 @@ conn_process(struct conn *c)
 static void
 conn_read(struct bufferevent *bev, void *arg)
 {
-	conn_process(arg);
+	struct conn *c = arg;
+
+	c->active_us = mono_us();
+	if (conn_process(c))
+		return;
+	/* A line begun and not finished starts the line deadline. */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+		c->partial_us = 0;
+	else if (c->partial_us == 0)
+		c->partial_us = c->active_us;
+}
+
+/*
+ * The deadlines, checked for every connection a few times a second: a
+ * line begun must be finished within line_timeout (a client trickling a
+ * byte at a time holds no connection for long), and a connection with
+ * nothing pending (no reply owed, no watch) is closed after idle_timeout.
+ */
+static void
+sweep(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t now = mono_us();
+	struct conn *c, *next;
+	char msg[128];
+
+	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, link);
+		/* Not reading at all while its waits keep answering: let it
+		 * go before its backlog costs more.  (Here, not in
+		 * conn_send(), whose callers may be walking the waiters.) */
+		if (out_backlog(c) > jobd.cfg.conn_out_max) {
+			counter_add(jobd.stats, COUNTER_conns_dropped, 1);
+			conn_drop(c);
+			continue;
+		}
+		if (c->input_done || !c->authed)
+			continue;
+		if (c->partial_us != 0 && !c->paused &&
+		    now - c->partial_us > jobd.cfg.line_timeout_ms * 1000) {
+			snprintf(msg, sizeof msg,
+			    "a request line unfinished after %llu ms; closing",
+			    (unsigned long long)jobd.cfg.line_timeout_ms);
+		} else if (c->owed == 0 && c->partial_us == 0 &&
+		           now - c->active_us >
+		               jobd.cfg.idle_timeout_ms * 1000 &&
+		           !ops_conn_watching(c)) {
+			snprintf(msg, sizeof msg, "idle for %llu ms; closing",
+			    (unsigned long long)jobd.cfg.idle_timeout_ms);
+		} else
+			continue;
+		counter_add(jobd.stats, COUNTER_conns_timed_out, 1);
+		log_info("connection %llu (%s): %s", (unsigned long long)c->id,
+		    c->peer, msg);
+		refuse(c, NULL, PROTO_E_TIMEOUT, msg);
+		evbuffer_drain(bufferevent_get_input(c->bev),
+		    evbuffer_get_length(bufferevent_get_input(c->bev)));
+		if (!c->dead)
+			maybe_close(c);
+	}
 }
 
 static void
@@ -460,6 +525,7 @@ conn_written(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
+	c->active_us = mono_us();
 	if (c->dead || maybe_close(c))
 		return;
 	ops_conn_drained(c);
@@ -490,8 +556,30 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 void
 conn_accept(int fd, const char *peer, const struct conn_cred *cred)
 {
-	struct conn *c = xcalloc(1, sizeof(*c));
+	struct conn *c;
+	char line[192];
+	int n;
 
+	if (nconns >= jobd.cfg.max_conns) {
+		counter_add(jobd.stats, COUNTER_conns_over_limit, 1);
+		n = snprintf(line, sizeof line,
+		    "{\"id\":null,\"ok\":false,\"error\":{\"code\":"
+		    "\"too_many_connections\",\"message\":\"%zu connections "
+		    "open, the limit; try again later\"}}\n",
+		    nconns);
+		(void)!send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		shutdown(fd, SHUT_WR);
+		evutil_closesocket(fd);
+		return;
+	}
+	if (sweeper == NULL) {
+		struct timeval tv = {0, SWEEP_MS * 1000};
+
+		sweeper = event_new(jobd.base, -1, EV_PERSIST, sweep, NULL);
+		event_add(sweeper, &tv);
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->active_us = mono_us();
 	c->id = next_conn_id++;
 	snprintf(c->peer, sizeof c->peer, "%s", peer);
 	if (cred != NULL) {
@@ -572,6 +660,10 @@ conn_close_all(bool now)
 			conn_free(c);
 		else
 			maybe_close(c);
+	}
+	if (sweeper != NULL) {
+		event_free(sweeper);
+		sweeper = NULL;
 	}
 	if (now) {
 		reap(-1, 0, NULL);

@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -93,6 +94,14 @@ usage(FILE *f)
 	    "      --allow-users LIST   unix peers allowed besides root and "
 	    "jobd's user\n"
 	    "      --allow-groups LIST  ...and members of these groups\n"
+	    "      --max-conns N        open connections (default: 16384; "
+	    "the fd limit is raised)\n"
+	    "      --idle-timeout DUR   close a connection with nothing "
+	    "pending (default: 5m)\n"
+	    "      --line-timeout DUR   time to finish a request line once "
+	    "begun (default: 30s)\n"
+	    "      --max-unread BYTES   drop a client whose unread replies "
+	    "pass this (default: 64M)\n"
 	    "  -L, --log-level LEVEL    err, warning, notice, info, debug "
 	    "(default: info)\n"
 	    "  -h, --help               this text\n"
@@ -194,6 +203,10 @@ enum {
 	OPT_SOCKET_GROUP,
 	OPT_ALLOW_USERS,
 	OPT_ALLOW_GROUPS,
+	OPT_MAX_CONNS,
+	OPT_IDLE_TIMEOUT,
+	OPT_LINE_TIMEOUT,
+	OPT_MAX_UNREAD,
 };
 
 /*
@@ -256,6 +269,10 @@ parse_options(int argc, char **argv)
 	    {"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
 	    {"allow-users", required_argument, NULL, OPT_ALLOW_USERS},
 	    {"allow-groups", required_argument, NULL, OPT_ALLOW_GROUPS},
+	    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+	    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+	    {"line-timeout", required_argument, NULL, OPT_LINE_TIMEOUT},
+	    {"max-unread", required_argument, NULL, OPT_MAX_UNREAD},
 	    {"log-level", required_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -281,6 +298,10 @@ parse_options(int argc, char **argv)
 	    .retain_age_ms = 7ULL * 24 * 3600 * 1000,
 	    .shutdown_grace_ms = 10000,
 	    .auth_timeout_ms = 5000,
+	    .max_conns = 16384,
+	    .idle_timeout_ms = 300000,
+	    .line_timeout_ms = 30000,
+	    .conn_out_max = 64 * 1024 * 1024,
 	    .socket_mode = 0600,
 	    .socket_group = -1,
 	    .log_level = LOG_LEVEL_INFO,
@@ -404,6 +425,31 @@ parse_options(int argc, char **argv)
 			r = parse_ids("--allow-groups", optarg, true,
 			    &cfg->allow_gids, &cfg->nallow_gids);
 			break;
+		case OPT_MAX_CONNS:
+			r = parse_count("--max-conns", optarg, 1, 1000000, &v);
+			cfg->max_conns = (size_t)v;
+			break;
+		case OPT_IDLE_TIMEOUT:
+		case OPT_LINE_TIMEOUT:
+			r = parse_duration(ch == OPT_IDLE_TIMEOUT
+			                       ? "--idle-timeout"
+			                       : "--line-timeout",
+			    optarg,
+			    ch == OPT_IDLE_TIMEOUT ? &cfg->idle_timeout_ms
+			                           : &cfg->line_timeout_ms);
+			if (r == 0 && (ch == OPT_IDLE_TIMEOUT
+			                      ? cfg->idle_timeout_ms
+			                      : cfg->line_timeout_ms) == 0) {
+				fprintf(stderr, "jobd: a timeout must be more "
+				                "than 0\n");
+				r = -1;
+			}
+			break;
+		case OPT_MAX_UNREAD:
+			r = parse_count(
+			    "--max-unread", optarg, 1 << 20, 1ULL << 34, &v);
+			cfg->conn_out_max = (size_t)v;
+			break;
 		case OPT_STATE_DIR:
 			free(cfg->state_dir);
 			cfg->state_dir = strcmp(optarg, "none") == 0
@@ -510,6 +556,28 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	jobd_stop();
 }
 
+/* Room for --max-conns connections plus jobs' pipes, within the hard limit. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want =
+	    (rlim_t)jobd.cfg.max_conns + 4 * jobd.cfg.max_running + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || want < rl.rlim_max
+	                  ? want
+	                  : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn(
+		    "cannot raise the open file limit: %s", strerror(errno));
+	if (rl.rlim_cur < want)
+		log_warn("open file limit %llu: fewer than --max-conns %zu "
+		         "connections may fit",
+		    (unsigned long long)rl.rlim_cur, jobd.cfg.max_conns);
+}
+
 int
 jobd_main(int argc, char **argv)
 {
@@ -526,6 +594,7 @@ jobd_main(int argc, char **argv)
 		log_err("%s", err);
 		return 1;
 	}
+	raise_fd_limit();
 	if (jobd.cfg.token_file != NULL &&
 	    auth_load(jobd.cfg.token_file, err, sizeof err) != 0) {
 		log_err("%s", err);

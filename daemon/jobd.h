@@ -35,6 +35,10 @@ struct jobd_config {
 	char *state_dir;          /* "": none */
 	char *token_file;         /* TCP clients' token, or NULL */
 	uint64_t auth_timeout_ms; /* to authenticate after connecting */
+	size_t max_conns;
+	uint64_t idle_timeout_ms; /* a connection with nothing pending */
+	uint64_t line_timeout_ms; /* to finish a line once begun */
+	size_t conn_out_max;      /* unread replies past this: dropped */
 	unsigned socket_mode;     /* of the unix socket */
 	long socket_group;        /* its group, or -1 */
 	unsigned *allow_uids;     /* unix peers let in, besides root and us */

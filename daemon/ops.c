@@ -507,6 +507,19 @@ job_event(struct job *job, const char *event)
 	}
 }
 
+bool
+ops_conn_watching(const struct conn *c)
+{
+	const struct watcher *v;
+
+	LIST_FOREACH(v, &watchers, link)
+	{
+		if (v->conn == c)
+			return true;
+	}
+	return false;
+}
+
 void
 ops_conn_closed(struct conn *c)
 {

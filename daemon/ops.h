@@ -20,6 +20,8 @@ void ops_free(void);
 json_t *ops_dispatch(struct conn *c, const json_t *req);
 /* The connection is going away: forget its waiters and watchers. */
 void ops_conn_closed(struct conn *c);
+/* Is c watching events (so not idle, though it owes no reply)? */
+bool ops_conn_watching(const struct conn *c);
 /* The connection has written all its replies (a slow reader caught up). */
 void ops_conn_drained(struct conn *c);
 /* jobd is stopping: answer every pending wait with shutting_down. */

@@ -59,8 +59,11 @@
 	C(requests_kick, "kick requests")                                     \
 	C(requests_discard, "discard requests")                               \
 	C(requests_cron, "cron requests")                                     \
-	C(auth_failures, "TCP clients refused: bad, late or no token")       \
+	C(auth_failures, "TCP clients refused: bad, late or no token")        \
 	C(conns_refused, "unix clients refused by their credentials")         \
+	C(conns_over_limit, "connections refused: --max-conns reached")       \
+	C(conns_timed_out, "connections closed: idle or a line too slow")     \
+	C(conns_dropped, "connections dropped: replies unread past the cap")  \
 	C(protocol_errors, "requests answered with an error")                 \
 	C(backpressure_pauses,                                                \
 	    "times a client went unread until it read its replies")           \

@@ -36,6 +36,8 @@
 	E(FORBIDDEN, "forbidden")                 \
 	E(STORE_UNAVAILABLE, "store_unavailable") \
 	E(SHUTTING_DOWN, "shutting_down")         \
+	E(TIMEOUT, "timeout")                     \
+	E(TOO_MANY_CONNS, "too_many_connections") \
 	E(INTERNAL, "internal")
 
 #define PROTO_ERR_ENUM(name, code) PROTO_E_##name,
