@@ -356,6 +356,8 @@ handle_line(struct conn *c, const char *line, size_t len)
 	counter_add(jobd.stats, COUNTER_requests, 1);
 	if (proto_decode(line, len, jobd.cfg.max_depth, &req, &code, msg,
 	        sizeof msg) != 0) {
+		if (code == PROTO_E_TOO_DEEP)
+			counter_add(jobd.stats, COUNTER_requests_over_limit, 1);
 		reply_error(c, code, msg);
 		return;
 	}
@@ -381,6 +383,7 @@ refuse_line(struct conn *c)
 
 	snprintf(msg, sizeof msg, "request line exceeds %zu bytes; closing",
 	    jobd.cfg.max_line);
+	counter_add(jobd.stats, COUNTER_requests_over_limit, 1);
 	reply_error(c, PROTO_E_LINE_TOO_LONG, msg);
 	c->input_done = true;
 	c->discarding = true;

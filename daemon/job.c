@@ -12,7 +12,9 @@
 #include <time.h>
 
 #include "compute.h"
+#include "counters.h"
 #include "job.h"
+#include "jobd.h"
 #include "log.h"
 #include "proto.h"
 #include "queue.h"
@@ -237,6 +239,30 @@ free_strv(char **v)
 	free(v);
 }
 
+/* Bytes of a NULL-terminated string vector, a NUL each. */
+static size_t
+strv_size(char **v)
+{
+	size_t n = 0;
+
+	for (; *v != NULL; v++)
+		n += strlen(*v) + 1;
+	return n;
+}
+
+/* A part of the spec within its limit (0: none), or out_of_range. */
+static int
+check_size(struct parse *ps, const char *what, size_t size, size_t max,
+    const char *option)
+{
+	if (max == 0 || size <= max)
+		return 0;
+	counter_add(jobd.stats, COUNTER_requests_over_limit, 1);
+	return parse_fail(ps, PROTO_E_OUT_OF_RANGE,
+	    "%s is %zu bytes; the limit is %zu (jobd %s)", what, size, max,
+	    option);
+}
+
 static int
 parse_argv(struct parse *ps, struct draft *d, const json_t *spec)
 {
@@ -263,7 +289,8 @@ parse_argv(struct parse *ps, struct draft *d, const json_t *spec)
 	if (d->exec->argv[0][0] == '\0')
 		return parse_fail(
 		    ps, PROTO_E_BAD_REQUEST, "argv[0] must not be empty");
-	return 0;
+	return check_size(ps, "argv", strv_size(d->exec->argv),
+	    jobd.cfg.max_argv, "--max-argv");
 }
 
 static int
@@ -294,7 +321,8 @@ parse_env(struct parse *ps, struct draft *d, const json_t *spec)
 	}
 	if (!has_path)
 		d->exec->envp[n++] = xstrdup("PATH=" JOB_DEFAULT_PATH);
-	return 0;
+	return check_size(
+	    ps, "env", strv_size(d->exec->envp), jobd.cfg.max_env, "--max-env");
 }
 
 static int
@@ -315,6 +343,9 @@ parse_exec(struct parse *ps, struct draft *d, const json_t *spec)
 		if (!json_is_string(v))
 			return parse_fail(
 			    ps, PROTO_E_BAD_REQUEST, "stdin must be a string");
+		if (check_size(ps, "stdin", json_string_length(v),
+		        jobd.cfg.max_stdin, "--max-stdin") != 0)
+			return -1;
 		d->exec->stdin_len = json_string_length(v);
 		d->exec->stdin_data = xmalloc(d->exec->stdin_len + 1);
 		memcpy(d->exec->stdin_data, json_string_value(v),

@@ -100,6 +100,11 @@ usage(FILE *f)
 	    "pending (default: 5m)\n"
 	    "      --line-timeout DUR   time to finish a request line once "
 	    "begun (default: 30s)\n"
+	    "      --max-depth N        JSON nesting of a request (default: "
+	    "32)\n"
+	    "      --max-argv BYTES     an exec job's argv (default: 256k)\n"
+	    "      --max-env BYTES      ...its environment (default: 64k)\n"
+	    "      --max-stdin BYTES    ...its stdin (default: 1M)\n"
 	    "      --max-unread BYTES   drop a client whose unread replies "
 	    "pass this (default: 64M)\n"
 	    "  -L, --log-level LEVEL    err, warning, notice, info, debug "
@@ -207,6 +212,10 @@ enum {
 	OPT_IDLE_TIMEOUT,
 	OPT_LINE_TIMEOUT,
 	OPT_MAX_UNREAD,
+	OPT_MAX_DEPTH,
+	OPT_MAX_ARGV,
+	OPT_MAX_ENV,
+	OPT_MAX_STDIN,
 };
 
 /*
@@ -273,6 +282,10 @@ parse_options(int argc, char **argv)
 	    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
 	    {"line-timeout", required_argument, NULL, OPT_LINE_TIMEOUT},
 	    {"max-unread", required_argument, NULL, OPT_MAX_UNREAD},
+	    {"max-depth", required_argument, NULL, OPT_MAX_DEPTH},
+	    {"max-argv", required_argument, NULL, OPT_MAX_ARGV},
+	    {"max-env", required_argument, NULL, OPT_MAX_ENV},
+	    {"max-stdin", required_argument, NULL, OPT_MAX_STDIN},
 	    {"log-level", required_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -302,6 +315,9 @@ parse_options(int argc, char **argv)
 	    .idle_timeout_ms = 300000,
 	    .line_timeout_ms = 30000,
 	    .conn_out_max = 64 * 1024 * 1024,
+	    .max_argv = 256 * 1024,
+	    .max_env = 64 * 1024,
+	    .max_stdin = 1024 * 1024,
 	    .socket_mode = 0600,
 	    .socket_group = -1,
 	    .log_level = LOG_LEVEL_INFO,
@@ -444,6 +460,21 @@ parse_options(int argc, char **argv)
 				                "than 0\n");
 				r = -1;
 			}
+			break;
+		case OPT_MAX_DEPTH:
+			r = parse_count("--max-depth", optarg, 2, 1000, &v);
+			cfg->max_depth = (size_t)v;
+			break;
+		case OPT_MAX_ARGV:
+		case OPT_MAX_ENV:
+		case OPT_MAX_STDIN:
+			r = parse_count(ch == OPT_MAX_ARGV  ? "--max-argv"
+			                : ch == OPT_MAX_ENV ? "--max-env"
+			                                    : "--max-stdin",
+			    optarg, 64, 1ULL << 30, &v);
+			*(ch == OPT_MAX_ARGV    ? &cfg->max_argv
+			    : ch == OPT_MAX_ENV ? &cfg->max_env
+			                        : &cfg->max_stdin) = (size_t)v;
 			break;
 		case OPT_MAX_UNREAD:
 			r = parse_count(

@@ -39,9 +39,10 @@ struct jobd_config {
 	uint64_t idle_timeout_ms; /* a connection with nothing pending */
 	uint64_t line_timeout_ms; /* to finish a line once begun */
 	size_t conn_out_max;      /* unread replies past this: dropped */
-	unsigned socket_mode;     /* of the unix socket */
-	long socket_group;        /* its group, or -1 */
-	unsigned *allow_uids;     /* unix peers let in, besides root and us */
+	size_t max_argv, max_env, max_stdin; /* bytes of an exec job's */
+	unsigned socket_mode;                /* of the unix socket */
+	long socket_group;                   /* its group, or -1 */
+	unsigned *allow_uids; /* unix peers let in, besides root and us */
 	size_t nallow_uids;
 	unsigned *allow_gids; /* ...and members of these groups */
 	size_t nallow_gids;

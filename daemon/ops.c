@@ -627,10 +627,13 @@ op_submit(const struct req *r)
 		    "submit needs \"job\": {...} or \"jobs\": [{...}, ...]");
 	if (many != NULL &&
 	    (!json_is_array(many) || json_array_size(many) == 0 ||
-	        json_array_size(many) > jobd.cfg.max_batch))
+	        json_array_size(many) > jobd.cfg.max_batch)) {
+		if (json_array_size(many) > jobd.cfg.max_batch)
+			counter_add(jobd.stats, COUNTER_requests_over_limit, 1);
 		return fail(r, PROTO_E_BAD_REQUEST,
 		    "jobs must be an array of 1 to %zu job objects",
 		    jobd.cfg.max_batch);
+	}
 	if (json_object_get(r->body, "timeout_ms") != NULL && !wait)
 		return fail(r, PROTO_E_BAD_REQUEST,
 		    "timeout_ms applies only with \"wait\": true");

@@ -64,6 +64,7 @@
 	C(conns_over_limit, "connections refused: --max-conns reached")       \
 	C(conns_timed_out, "connections closed: idle or a line too slow")     \
 	C(conns_dropped, "connections dropped: replies unread past the cap")  \
+	C(requests_over_limit, "requests refused by a size or depth limit")   \
 	C(protocol_errors, "requests answered with an error")                 \
 	C(backpressure_pauses,                                                \
 	    "times a client went unread until it read its replies")           \

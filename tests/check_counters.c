@@ -60,6 +60,7 @@ static const char *const want_counters[][2] = {
     {"conns_over_limit", "connections refused: --max-conns reached"},
     {"conns_timed_out", "connections closed: idle or a line too slow"},
     {"conns_dropped", "connections dropped: replies unread past the cap"},
+    {"requests_over_limit", "requests refused by a size or depth limit"},
     {"protocol_errors", "requests answered with an error"},
     {"backpressure_pauses",
         "times a client went unread until it read its replies"},

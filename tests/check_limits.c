@@ -170,6 +170,62 @@ START_TEST(test_unread_cap)
 }
 END_TEST
 
+/* Sizes of an exec job's parts and the nesting of a request. */
+START_TEST(test_size_limits)
+{
+	static const char *const extra[] = {"--max-argv", "100", "--max-env",
+	    "200", "--max-stdin", "64", "--max-depth", "4", NULL};
+	char req[1024], big[300];
+	struct client c;
+	json_t *r;
+
+	ck_assert_int_eq(harness_start(&H, extra), 0);
+	ck_assert_int_eq(client_unix(&c, H.sock), 0);
+	memset(big, 'x', 150);
+	big[150] = '\0';
+	snprintf(req, sizeof req,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"exec\",\"argv\":[\"echo\","
+	    "\"%s\"]}}",
+	    big);
+	r = client_call(&c, req);
+	ck_assert_str_eq(reply_error_code(r), "out_of_range");
+	ck_assert_ptr_nonnull(
+	    strstr(str(json_object_get(r, "error"), "message"),
+	        "argv is 156 bytes; the limit is 100"));
+	json_decref(r);
+	snprintf(req, sizeof req,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"exec\",\"argv\":[\"true\"],"
+	    "\"env\":{\"A\":\"%s\"}}}",
+	    big);
+	call_err(&c, req, "out_of_range");
+	big[65] = '\0';
+	snprintf(req, sizeof req,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"exec\",\"argv\":[\"cat\"],"
+	    "\"stdin\":\"%s\"}}",
+	    big);
+	call_err(&c, req, "out_of_range");
+	big[64] = '\0';
+	snprintf(req, sizeof req,
+	    "{\"op\":\"submit\",\"wait\":true,\"job\":{\"kind\":\"exec\","
+	    "\"argv\":[\"cat\"],\"stdin\":\"%s\"}}",
+	    big);
+	r = call_ok(&c, req);
+	ck_assert_str_eq(str(json_object_get(r, "job"), "stdout"), big);
+	json_decref(r);
+	/* Nesting: 4 levels pass, 5 do not. */
+	json_decref(call_ok(&c, "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\","
+	                        "\"args\":{\"a\":[1]}}}"));
+	call_err(&c,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\",\"args\":{\"a\":[[1]"
+	    "]}}}",
+	    "too_deep");
+	ck_assert_int_eq(counter_of(&c, "requests_over_limit"), 4);
+	ck_assert_int_eq(counter_of(&c, "jobs_submitted"), 2);
+	client_close(&c);
+	ck_assert_int_eq(harness_stop(&H), 0);
+}
+END_TEST
+
 START_TEST(test_bad_options)
 {
 	static const char *const bad[][3] = {
@@ -177,6 +233,8 @@ START_TEST(test_bad_options)
 	    {"--idle-timeout", "0", NULL},
 	    {"--line-timeout", "soon", NULL},
 	    {"--max-unread", "1k", NULL},
+	    {"--max-depth", "1", NULL},
+	    {"--max-argv", "x", NULL},
 	};
 	const char *argv[4];
 	char *out, *err;
@@ -208,6 +266,7 @@ limits_suite(void)
 	tcase_add_test(tc, test_idle);
 	tcase_add_test(tc, test_max_conns);
 	tcase_add_test(tc, test_unread_cap);
+	tcase_add_test(tc, test_size_limits);
 	tcase_add_test(tc, test_bad_options);
 	suite_add_tcase(s, tc);
 	return s;
