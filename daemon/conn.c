@@ -354,7 +354,7 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 	conn_free(c);
 }
 
-void
+struct conn *
 conn_accept(int fd, const char *peer)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
@@ -366,7 +366,7 @@ conn_accept(int fd, const char *peer)
 		log_warn("connection from %s: cannot set up", peer);
 		evutil_closesocket(fd);
 		free(c);
-		return;
+		return NULL;
 	}
 	bufferevent_setcb(c->bev, conn_read, conn_written, conn_event, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -375,6 +375,7 @@ conn_accept(int fd, const char *peer)
 	counter_add(jobd.stats, COUNTER_conns_total, 1);
 	gauge_add(jobd.stats, GAUGE_conns_current, 1);
 	log_debug("connection %llu from %s", (unsigned long long)c->id, peer);
+	return c;
 }
 
 static void

@@ -20,8 +20,12 @@
 
 struct conn;
 
-/* Take over an accepted socket. */
-void conn_accept(int fd, const char *peer);
+/*
+ * Take over an accepted socket.  Returns the connection, which lives until
+ * it closes (conn_count() tells whether any does), or NULL if it could not
+ * be set up (the socket is closed).
+ */
+struct conn *conn_accept(int fd, const char *peer);
 /* Queue msg (a reference is taken) as one line to the client. */
 void conn_send(struct conn *c, const json_t *msg);
 /*
