@@ -20,9 +20,11 @@
  * fuzzer controls both.  A long stretch goes out in pieces of FUZZ_PIECE
  * bytes (framing sees partial lines).  After each piece the event loop runs
  * a few non-blocking passes: echo jobs finish, zero-length sleeps and retry
- * delays fire, a queue's next jobs start.  The loop never waits for a
- * timer, so sleeps and timeouts of any length cost nothing: what is still
- * pending at the end of the input is dropped.  The one thing the target
+ * delays fire, a queue's next jobs start.  The loop does not wait for
+ * timers there; only at the end of the input does it wait, a few rounds,
+ * for timers due within FUZZ_TIMER_MS (a short sleep, timeout, delay,
+ * backoff or wait).  Longer ones cost nothing: what is still pending at
+ * the end of the input is dropped.  The one thing the target
  * waits for is a compute task on the pool, so that an input runs the same
  * way each time.  The target reads at most FUZZ_READ bytes of replies per
  * pass, through a small socket buffer, so big replies meet the daemon's
@@ -52,6 +54,7 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/types.h>
 
 #include <dirent.h>
@@ -90,11 +93,20 @@
 #define FUZZ_PASSES 4
 /* Passes a stop may take before it counts as hung. */
 #define FUZZ_STOP_PASSES 100000
+/* At the end of an input, timers due this soon fire (rounds of waiting). */
+#define FUZZ_TIMER_MS 3
+#define FUZZ_TIMER_ROUNDS 4
 /* Replies read per pass: a client slower than jobd meets flow control. */
 #define FUZZ_READ 8192
 /* The daemon end's send buffer, and its unread-replies limit. */
 #define FUZZ_SNDBUF 4096
 #define FUZZ_OUT_HIGH (16 * 1024)
+
+/* The daemon's events, gathered to find the first timer. */
+struct event_list {
+	const struct event **v;
+	size_t n, cap;
+};
 
 static struct {
 	bool ready;
@@ -106,6 +118,7 @@ static struct {
 	size_t reply_len, reply_cap;
 	bool stopped;
 	bool show; /* $JOBD_FUZZ_REPLIES: print the replies (stderr) */
+	struct event_list events;
 } F = {.peer = -1};
 
 /* Written from the loop thread only; atomic in case that ever changes. */
@@ -384,6 +397,67 @@ run_passes(int n)
 		run_pass();
 }
 
+/*
+ * event_base_foreach_event() callback: collect the events.  It runs with
+ * the base locked, so their timeouts are read after it.
+ */
+static int
+collect_event(const struct event_base *base, const struct event *ev, void *arg)
+{
+	struct event_list *l = arg;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap == 0 ? 64 : l->cap * 2;
+		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
+	}
+	l->v[l->n++] = ev;
+	return 0;
+}
+
+/* When the first timer is due; false if no timer is pending. */
+static bool
+first_timer(struct timeval *first)
+{
+	struct event_list *l = &F.events;
+	struct timeval tv;
+	size_t i;
+
+	l->n = 0;
+	event_base_foreach_event(jobd.base, collect_event, l);
+	timerclear(first);
+	for (i = 0; i < l->n; i++) {
+		if (event_pending(l->v[i], EV_TIMEOUT, &tv) &&
+		    (!timerisset(first) || timercmp(&tv, first, <)))
+			*first = tv;
+	}
+	return timerisset(first);
+}
+
+/*
+ * Let the timers due within FUZZ_TIMER_MS fire, a few rounds of them: a
+ * millisecond sleep, a short delay or timeout, a wait's timeout, a retry's
+ * backoff.  Longer ones never fire.
+ */
+static void
+run_short_timers(void)
+{
+	struct timeval first, now, wait;
+	int round;
+
+	for (round = 0; round < FUZZ_TIMER_ROUNDS && first_timer(&first);
+	     round++) {
+		gettimeofday(&now, NULL);
+		if (timercmp(&first, &now, >)) {
+			timersub(&first, &now, &wait);
+			if (wait.tv_sec > 0 ||
+			    wait.tv_usec > FUZZ_TIMER_MS * 1000)
+				return;
+			usleep((useconds_t)wait.tv_usec + 100);
+		}
+		run_passes(FUZZ_PASSES);
+	}
+}
+
 /* Write all of data to the daemon, running the loop when it is full. */
 static void
 send_piece(const uint8_t *data, size_t len)
@@ -512,6 +586,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	shutdown(F.peer, SHUT_WR);
 	run_passes(FUZZ_PASSES);
+	run_short_timers();
 	reset();
 	list_children(after, sizeof after);
 	if (strcmp(before, after) != 0)
@@ -538,6 +613,7 @@ fuzz_teardown(void)
 	free(jobd.cfg.state_dir);
 	remove_state_dir();
 	free(F.reply);
+	free(F.events.v);
 	memset(&F, 0, sizeof F);
 	F.peer = -1;
 	memset(&jobd, 0, sizeof jobd);
