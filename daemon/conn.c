@@ -556,7 +556,7 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 	conn_free(c);
 }
 
-void
+struct conn *
 conn_accept(int fd, const char *peer, const struct conn_cred *cred)
 {
 	struct conn *c;
@@ -573,7 +573,7 @@ conn_accept(int fd, const char *peer, const struct conn_cred *cred)
 		(void)!send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		shutdown(fd, SHUT_WR);
 		evutil_closesocket(fd);
-		return;
+		return NULL;
 	}
 	if (sweeper == NULL) {
 		struct timeval tv = {0, SWEEP_MS * 1000};
@@ -595,7 +595,7 @@ conn_accept(int fd, const char *peer, const struct conn_cred *cred)
 		log_warn("connection from %s: cannot set up", peer);
 		evutil_closesocket(fd);
 		free(c);
-		return;
+		return NULL;
 	}
 	bufferevent_setcb(c->bev, conn_read, conn_written, conn_event, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -606,6 +606,7 @@ conn_accept(int fd, const char *peer, const struct conn_cred *cred)
 	counter_add(jobd.stats, COUNTER_conns_total, 1);
 	gauge_add(jobd.stats, GAUGE_conns_current, 1);
 	log_debug("connection %llu from %s", (unsigned long long)c->id, peer);
+	return c;
 }
 
 static void

@@ -35,9 +35,12 @@ struct conn_cred {
 /*
  * Take over an accepted socket.  cred: a unix peer the listener let in;
  * NULL: a TCP peer, which must authenticate (auth.h) before anything else
- * and within auth_timeout_ms.
+ * and within auth_timeout_ms.  Returns the connection, which lives until
+ * it closes (conn_count() tells whether any does), or NULL if it was
+ * refused or could not be set up (the socket is closed).
  */
-void conn_accept(int fd, const char *peer, const struct conn_cred *cred);
+struct conn *conn_accept(
+    int fd, const char *peer, const struct conn_cred *cred);
 /* The peer's credentials; false for TCP peers. */
 bool conn_cred(const struct conn *c, struct conn_cred *out);
 /* Queue msg (a reference is taken) as one line to the client. */

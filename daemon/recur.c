@@ -302,7 +302,7 @@ static const char *const one_off_fields[] = {
  * job would be); NULL with *code and err set.
  */
 static struct recur *
-entry_new(const char *name, const char *schedule, const char *tzname,
+entry_new(const char *name, const char *schedule, const char *tz_text,
     const json_t *spec, int *code, char *err, size_t errlen)
 {
 	struct recur *e = xcalloc(1, sizeof(*e));
@@ -316,13 +316,13 @@ entry_new(const char *name, const char *schedule, const char *tzname,
 		    "schedule: %s", msg);
 		goto fail;
 	}
-	if (tzname != NULL) {
-		if ((e->tz = tz_load(tzname, msg, sizeof msg)) == NULL) {
+	if (tz_text != NULL) {
+		if ((e->tz = tz_load(tz_text, msg, sizeof msg)) == NULL) {
 			recur_fail(code, err, errlen, PROTO_E_BAD_REQUEST,
 			    "tz: %s", msg);
 			goto fail;
 		}
-		e->tz_name = xstrdup(tzname);
+		e->tz_name = xstrdup(tz_text);
 	} else
 		e->tz = R.local;
 	if (!json_is_object(spec)) {

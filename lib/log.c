@@ -76,6 +76,9 @@ log_level_parse(const char *name)
 	return -1;
 }
 
+static void log_write(enum log_level level, const char *fmt, va_list ap,
+    int errnum) __attribute__((format(printf, 2, 0)));
+
 static void
 log_write(enum log_level level, const char *fmt, va_list ap, int errnum)
 {
