@@ -67,9 +67,8 @@ static const struct queue_action queue_actions[] = {
 static int
 queue_setting(struct cmd_ctx *ctx, json_t *set, int opt, const char *arg)
 {
-	struct retry_policy policy;
-	json_t *retry;
-	char err[256];
+	json_t *retry, *backoff;
+	int status;
 	uint64_t n;
 
 	switch (opt) {
@@ -116,13 +115,9 @@ queue_setting(struct cmd_ctx *ctx, json_t *set, int opt, const char *arg)
 		    retry, "max_attempts", json_integer((json_int_t)n + 1));
 		return -1;
 	}
-	retry_policy_default(&policy);
-	if (retry_backoff_parse_spec(&policy, arg, err, sizeof err) != 0)
-		return cmd_usage_error(ctx, "--%s", err);
-	json_object_update_new(retry, json_pack("{s:s, s:I, s:I}", "backoff",
-	                                  retry_backoff_name(policy.backoff),
-	                                  "base_ms", (json_int_t)policy.base_ms,
-	                                  "max_ms", (json_int_t)policy.max_ms));
+	if ((backoff = cmd_parse_backoff(ctx, arg, &status)) == NULL)
+		return status;
+	json_object_update_new(retry, backoff);
 	return -1;
 }
 

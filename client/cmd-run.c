@@ -241,9 +241,8 @@ cmd_spec_parse(struct cmd_ctx *ctx, int argc, char **argv,
 	json_t *spec = json_object(), *env = json_object();
 	const char *kind = "exec", *cwd = NULL, *in = NULL;
 	const char *exec_only = NULL;
-	struct retry_policy policy;
 	struct timespec now;
-	char err[256];
+	json_t *backoff;
 	uint64_t n;
 	int c, status = -1, i;
 
@@ -289,17 +288,9 @@ cmd_spec_parse(struct cmd_ctx *ctx, int argc, char **argv,
 			    spec, "retries", json_integer((json_int_t)n));
 			break;
 		case OPT_BACKOFF:
-			retry_policy_default(&policy);
-			if (retry_backoff_parse_spec(
-			        &policy, optarg, err, sizeof err) != 0) {
-				status = cmd_usage_error(ctx, "--%s", err);
-				break;
-			}
-			json_object_set_new(spec, "retry",
-			    json_pack("{s:s, s:I, s:I}", "backoff",
-			        retry_backoff_name(policy.backoff), "base_ms",
-			        (json_int_t)policy.base_ms, "max_ms",
-			        (json_int_t)policy.max_ms));
+			if ((backoff = cmd_parse_backoff(
+			         ctx, optarg, &status)) != NULL)
+				json_object_set_new(spec, "retry", backoff);
 			break;
 		case OPT_ENV:
 			status = spec_env(ctx, env, optarg);

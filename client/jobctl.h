@@ -111,6 +111,11 @@ int cmd_parse_duration(
     struct cmd_ctx *ctx, const char *option, const char *arg, uint64_t *ms);
 /* Parse an unsigned number in [lo, hi]; -1 if it is not one. */
 int cmd_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+/*
+ * --backoff SPEC as a retry object {"backoff","base_ms","max_ms"}; NULL
+ * after a usage error (*status set).
+ */
+json_t *cmd_parse_backoff(struct cmd_ctx *ctx, const char *arg, int *status);
 /* Queue names: 1 to 64 of [A-Za-z0-9_.-], as jobd takes them. */
 #define CMD_QUEUE_NAME_MAX 64
 /* Check a queue name given to option (or operand); 0, or usage error. */

@@ -219,6 +219,22 @@ cmd_parse_duration(
 	    option, arg);
 }
 
+json_t *
+cmd_parse_backoff(struct cmd_ctx *ctx, const char *arg, int *status)
+{
+	struct retry_policy policy;
+	char err[256];
+
+	retry_policy_default(&policy);
+	if (retry_backoff_parse_spec(&policy, arg, err, sizeof err) != 0) {
+		*status = cmd_usage_error(ctx, "--%s", err);
+		return NULL;
+	}
+	return json_pack("{s:s, s:I, s:I}", "backoff",
+	    retry_backoff_name(policy.backoff), "base_ms",
+	    (json_int_t)policy.base_ms, "max_ms", (json_int_t)policy.max_ms);
+}
+
 int
 cmd_parse_queue(struct cmd_ctx *ctx, const char *option, const char *name)
 {

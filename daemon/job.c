@@ -694,19 +694,28 @@ opts(struct draft *d)
 	return d->opts;
 }
 
+/* What only a submit needs: the refs. */
 static void
-opts_free(struct job_opts *o)
+refs_free(struct job_opts *o)
 {
 	uint32_t i;
 
-	if (o == NULL || o == &opts_none)
-		return;
 	if (o->dep_refs != NULL) {
 		for (i = 0; i < o->ndeps; i++)
 			free(o->dep_refs[i]);
 		free(o->dep_refs);
+		o->dep_refs = NULL;
 	}
 	free(o->ref);
+	o->ref = NULL;
+}
+
+static void
+opts_free(struct job_opts *o)
+{
+	if (o == NULL || o == &opts_none)
+		return;
+	refs_free(o);
 	free(o->key);
 	free(o->deps);
 	free(o->dependents);
@@ -841,20 +850,8 @@ fail:
 void
 job_forget_refs(struct job *job)
 {
-	struct job_opts *o;
-	uint32_t i;
-
-	if (job->opts->dep_refs == NULL && job->opts->ref == NULL)
-		return;
-	o = job_opts_mut(job);
-	if (o->dep_refs != NULL) {
-		for (i = 0; i < o->ndeps; i++)
-			free(o->dep_refs[i]);
-		free(o->dep_refs);
-		o->dep_refs = NULL;
-	}
-	free(o->ref);
-	o->ref = NULL;
+	if (job->opts->dep_refs != NULL || job->opts->ref != NULL)
+		refs_free(job_opts_mut(job));
 }
 
 void

@@ -1029,8 +1029,12 @@ sched_free(void)
 	for (i = 0; i <= S.mask; i++) {
 		if ((job = S.table[i]) == NULL)
 			continue;
-		timer_free(&job_run_mut(job)->timer);
-		timer_free(&job_run_mut(job)->kill_timer);
+		/* Jobs that never ran have no timers: give them no run
+		 * block just to clear it. */
+		if (job->run->timer != NULL || job->run->kill_timer != NULL) {
+			timer_free(&job_run_mut(job)->timer);
+			timer_free(&job_run_mut(job)->kill_timer);
+		}
 		expiry_disarm(job);
 		job_free(job);
 	}
