@@ -17,6 +17,7 @@
 #include "job.h"
 #include "jobd.h"
 #include "log.h"
+#include "ident.h"
 #include "ops.h"
 #include "proto.h"
 #include "xmalloc.h"
@@ -31,13 +32,12 @@ struct conn {
 	bool discarding; /* after a fatal framing error: drop input */
 	bool shut;       /* our side is shut down for writing */
 	size_t discarded;
-	bool input_done; /* no more requests will be read */
-	bool paused;     /* reading stopped for backpressure */
-	bool dead;       /* retired: freed by the reaper, ignore it */
-	size_t waiting;  /* job ids its pending waits wait for */
-	bool authed;     /* unix: by its credentials; TCP: by a token */
-	bool has_cred;
-	struct conn_cred cred;    /* unix peers */
+	bool input_done;       /* no more requests will be read */
+	bool paused;           /* reading stopped for backpressure */
+	bool dead;             /* retired: freed by the reaper, ignore it */
+	size_t waiting;        /* job ids its pending waits wait for */
+	bool authed;           /* unix: by its credentials; TCP: by a token */
+	struct conn_cred cred; /* who it is (TCP: once authed) */
 	struct event *auth_timer; /* handshake deadline, or failure delay */
 	json_t *auth_id;          /* the failed hello's id, for the reply */
 	uint64_t active_us;       /* monotonic: last read or write */
@@ -84,12 +84,10 @@ conn_peer(const struct conn *c)
 	return c->peer;
 }
 
-bool
-conn_cred(const struct conn *c, struct conn_cred *out)
+const struct conn_cred *
+conn_who(const struct conn *c)
 {
-	if (c->has_cred)
-		*out = c->cred;
-	return c->has_cred;
+	return &c->cred;
 }
 
 size_t
@@ -587,9 +585,9 @@ conn_accept(int fd, const char *peer, const struct conn_cred *cred)
 	snprintf(c->peer, sizeof c->peer, "%s", peer);
 	if (cred != NULL) {
 		c->cred = *cred;
-		c->has_cred = true;
 		c->authed = true;
-	}
+	} else
+		c->cred = *ident_tcp();
 	c->bev = bufferevent_socket_new(jobd.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		log_warn("connection from %s: cannot set up", peer);

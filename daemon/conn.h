@@ -22,11 +22,15 @@
 
 struct conn;
 
-/* A unix socket peer's credentials (SO_PEERCRED). */
+/*
+ * Who a client is: a unix peer's credentials (SO_PEERCRED), or for a TCP
+ * client the identity its token grants (ident.h).
+ */
 struct conn_cred {
-	pid_t pid;
+	pid_t pid; /* 0 for TCP */
 	uid_t uid;
 	gid_t gid;
+	bool admin; /* may act on every job and control queues */
 };
 
 /* After a bad token, the reply waits this long (guessing costs time). */
@@ -41,8 +45,8 @@ struct conn_cred {
  */
 struct conn *conn_accept(
     int fd, const char *peer, const struct conn_cred *cred);
-/* The peer's credentials; false for TCP peers. */
-bool conn_cred(const struct conn *c, struct conn_cred *out);
+/* Who the client is. */
+const struct conn_cred *conn_who(const struct conn *c);
 /* Queue msg (a reference is taken) as one line to the client. */
 void conn_send(struct conn *c, const json_t *msg);
 /*

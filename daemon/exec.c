@@ -3,12 +3,12 @@
  *
  * DESIGN
  *
- * A job's process is spawned with posix_spawn() as the leader of its own
- * process group.  The daemon never blocks on it: a pidfd tells the loop when
- * the leader has exited, and the stdout/stderr pipes (non-blocking on the
- * daemon's side) are read as they become readable.  stdin is a pipe fed from
- * a copy of the job's data, again only when it is writable, so a child that
- * reads slowly never stalls the loop.
+ * A job's process is spawned (vfork(), see "Spawning" below) as the leader
+ * of its own process group.  The daemon never blocks on it: a pidfd tells the
+ * loop when the leader has exited, and the stdout/stderr pipes (non-blocking on
+ * the daemon's side) are read as they become readable.  stdin is a pipe fed
+ * from a copy of the job's data, again only when it is writable, so a child
+ * that reads slowly never stalls the loop.
  *
  * The process group is the unit that is signalled.  While the leader is
  * unreaped (running or a zombie) its pid is also the group's id and cannot be
@@ -29,14 +29,16 @@
 
 #include <sys/types.h>
 #include <sys/pidfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -573,53 +575,205 @@ exec_prepare(const struct exec_spec *spec, char *err, size_t errlen)
 	return path;
 }
 
-/* posix_spawn() the leader of a new group.  Returns 0 or an errno value. */
+/*
+ * Spawning.  posix_spawn() cannot change a child's credentials or limits,
+ * so the child is made with vfork() (no copy of the daemon's memory; the
+ * loop's thread waits until the child has called execve() or died) and
+ * sets itself up with raw system calls only: in a child that shares the
+ * daemon's memory, glibc's setuid() would try to change the credentials of
+ * the daemon's threads, and a sanitizer's interceptors would touch the
+ * parent's bookkeeping.  Every signal is blocked across vfork(), and the
+ * child puts each disposition back to the default before it unblocks
+ * them, so none of the daemon's handlers can run in it.  A failure is
+ * reported through a close-on-exec pipe as (step, errno).
+ */
+enum exec_step {
+	STEP_STDIO = 1,
+	STEP_PGROUP,
+	STEP_RLIMIT_AS,
+	STEP_RLIMIT_CPU,
+	STEP_RLIMIT_NOFILE,
+	STEP_RLIMIT_NPROC,
+	STEP_SETGROUPS,
+	STEP_SETGID,
+	STEP_SETUID,
+	STEP_CHDIR,
+	STEP_EXEC,
+};
+
+static const char *const exec_step_name[] = {
+    [STEP_STDIO] = "stdio",
+    [STEP_PGROUP] = "setpgid",
+    [STEP_RLIMIT_AS] = "limit as",
+    [STEP_RLIMIT_CPU] = "limit cpu",
+    [STEP_RLIMIT_NOFILE] = "limit nofile",
+    [STEP_RLIMIT_NPROC] = "limit nproc",
+    [STEP_SETGROUPS] = "setgroups",
+    [STEP_SETGID] = "setgid",
+    [STEP_SETUID] = "setuid",
+    [STEP_CHDIR] = "cwd",
+    [STEP_EXEC] = "execve",
+};
+
+/* What the child needs, prepared by the parent (no allocation after vfork). */
+struct exec_child {
+	const char *path;
+	const struct exec_spec *spec;
+	char *const *envp;
+	int in_fd, out_fd, err_fd; /* in_fd -1: /dev/null */
+	int report_fd;             /* write end of the failure pipe */
+	bool nofile_soft;          /* set nofile to this, without rlimit[] */
+	struct rlimit nofile;
+};
+
+static const int exec_rlimit_resource[EXEC_RLIMIT_N] = {
+    [EXEC_RLIMIT_AS] = RLIMIT_AS,
+    [EXEC_RLIMIT_CPU] = RLIMIT_CPU,
+    [EXEC_RLIMIT_NOFILE] = RLIMIT_NOFILE,
+    [EXEC_RLIMIT_NPROC] = RLIMIT_NPROC,
+};
+
+static __attribute__((noreturn)) void
+exec_child_fail(const struct exec_child *c, int step)
+{
+	int msg[2] = {step, errno};
+
+	syscall(SYS_write, c->report_fd, msg, sizeof msg);
+	syscall(SYS_exit_group, 127);
+	for (;;)
+		;
+}
+
+/* Put fd on target (fd is above stdio: never equal). */
+static int
+exec_child_dup(int fd, int target)
+{
+	return (int)syscall(SYS_dup3, fd, target, 0);
+}
+
+static __attribute__((noreturn, noinline)) void
+exec_child(const struct exec_child *c)
+{
+	const struct exec_spec *s = c->spec;
+	/* A kernel struct sigaction of every layout, all zero: SIG_DFL. */
+	unsigned long dfl[8] = {0}, none = 0;
+	struct rlimit rl;
+	int sig, fd, i;
+
+	for (sig = 1; sig < 65; sig++) {
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, dfl, NULL, sizeof none);
+	}
+	if (c->in_fd != -1)
+		fd = c->in_fd;
+	else if ((fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null",
+	              O_RDONLY | O_CLOEXEC)) < 0)
+		exec_child_fail(c, STEP_STDIO);
+	if ((fd != STDIN_FILENO && exec_child_dup(fd, STDIN_FILENO) < 0) ||
+	    exec_child_dup(c->out_fd, STDOUT_FILENO) < 0 ||
+	    exec_child_dup(c->err_fd, STDERR_FILENO) < 0)
+		exec_child_fail(c, STEP_STDIO);
+	if (syscall(SYS_setpgid, 0, 0) != 0)
+		exec_child_fail(c, STEP_PGROUP);
+	for (i = 0; i < EXEC_RLIMIT_N; i++) {
+		if (s->rlimit[i] == 0)
+			continue;
+		rl.rlim_cur = rl.rlim_max = s->rlimit[i];
+		if (syscall(SYS_prlimit64, 0, exec_rlimit_resource[i], &rl,
+		        NULL) != 0)
+			exec_child_fail(c, STEP_RLIMIT_AS + i);
+	}
+	if (c->nofile_soft &&
+	    syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &c->nofile, NULL) != 0)
+		exec_child_fail(c, STEP_RLIMIT_NOFILE);
+	if (s->creds.change) {
+		if (syscall(SYS_setgroups, s->creds.ngroups, s->creds.groups) !=
+		    0)
+			exec_child_fail(c, STEP_SETGROUPS);
+		if (syscall(SYS_setresgid, s->creds.gid, s->creds.gid,
+		        s->creds.gid) != 0)
+			exec_child_fail(c, STEP_SETGID);
+		if (syscall(SYS_setresuid, s->creds.uid, s->creds.uid,
+		        s->creds.uid) != 0)
+			exec_child_fail(c, STEP_SETUID);
+	}
+	/* As the job's user: its own permission to enter the directory. */
+	if (s->cwd != NULL && syscall(SYS_chdir, s->cwd) != 0)
+		exec_child_fail(c, STEP_CHDIR);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
+	syscall(SYS_execve, c->path, s->argv, c->envp);
+	exec_child_fail(c, STEP_EXEC);
+}
+
+static pid_t
+exec_vfork(const struct exec_child *c)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		exec_child(c);
+	return pid;
+}
+
+/*
+ * Spawn the leader of a new group.  Returns 0, or an errno value with
+ * *step naming what failed (0: the spawn itself).
+ */
 static int
 exec_spawn(pid_t *pid, const char *path, const struct exec_spec *spec,
-    int in_fd, int out_fd, int err_fd)
+    int in_fd, int out_fd, int err_fd, int *step)
 {
 	static char *const empty_env[] = {NULL};
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t set;
-	int error;
+	struct exec_child c = {.path = path,
+	    .spec = spec,
+	    .envp = spec->envp != NULL ? spec->envp : empty_env,
+	    .in_fd = in_fd,
+	    .out_fd = out_fd,
+	    .err_fd = err_fd,
+	    .report_fd = -1};
+	int report[2], msg[2], error = 0;
+	sigset_t all, old;
+	ssize_t n;
 
-	if ((error = posix_spawn_file_actions_init(&fa)) != 0)
+	*step = 0;
+	if (spec->rlimit[EXEC_RLIMIT_NOFILE] == 0 && spec->nofile_soft != 0 &&
+	    getrlimit(RLIMIT_NOFILE, &c.nofile) == 0 &&
+	    c.nofile.rlim_cur > spec->nofile_soft) {
+		c.nofile.rlim_cur = spec->nofile_soft;
+		c.nofile_soft = true;
+	}
+	if (pipe2(report, O_CLOEXEC) != 0)
+		return errno;
+	if ((report[0] = exec_fd_above_stdio(report[0])) == -1 ||
+	    (report[1] = exec_fd_above_stdio(report[1])) == -1) {
+		error = errno;
+		if (report[0] != -1)
+			close(report[0]);
+		if (report[1] != -1)
+			close(report[1]);
 		return error;
-	if ((error = posix_spawnattr_init(&attr)) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		return error;
 	}
-	if (in_fd != -1)
-		error = posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
-	else
-		error = posix_spawn_file_actions_addopen(
-		    &fa, 0, "/dev/null", O_RDONLY, 0);
-	if (error == 0)
-		error = posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-	if (error == 0)
-		error = posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
-	if (error == 0 && spec->cwd != NULL)
-		error = posix_spawn_file_actions_addchdir_np(&fa, spec->cwd);
-	if (error == 0)
-		error = posix_spawnattr_setflags(
-		    &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-		               POSIX_SPAWN_SETSIGDEF);
-	if (error == 0)
-		error = posix_spawnattr_setpgroup(&attr, 0);
+	c.report_fd = report[1];
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	*pid = exec_vfork(&c);
+	if (*pid == -1)
+		error = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(report[1]);
 	if (error == 0) {
-		sigemptyset(&set);
-		error = posix_spawnattr_setsigmask(&attr, &set);
+		/* End of file: the child reached its program. */
+		while ((n = read(report[0], msg, sizeof msg)) == -1 &&
+		       errno == EINTR)
+			;
+		if (n == (ssize_t)sizeof msg) {
+			*step = msg[0];
+			error = msg[1] != 0 ? msg[1] : EIO;
+			while (waitpid(*pid, NULL, 0) == -1 && errno == EINTR)
+				;
+		}
 	}
-	if (error == 0) {
-		sigfillset(&set);
-		error = posix_spawnattr_setsigdefault(&attr, &set);
-	}
-	if (error == 0)
-		error = posix_spawn(pid, path, &fa, &attr, spec->argv,
-		    spec->envp != NULL ? spec->envp : empty_env);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
+	close(report[0]);
 	return error;
 }
 
@@ -632,8 +786,8 @@ exec_start(struct event_base *base, const struct exec_spec *spec,
 	struct timeval tv;
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
 	char *path;
-	pid_t pid;
-	int error, pidfd;
+	pid_t pid = -1;
+	int error, pidfd, step;
 
 	if ((path = exec_prepare(spec, err, errlen)) == NULL)
 		return NULL;
@@ -643,9 +797,16 @@ exec_start(struct event_base *base, const struct exec_spec *spec,
 		snprintf(err, errlen, "pipe: %s", strerror(error));
 		goto fail;
 	}
-	error = exec_spawn(&pid, path, spec, in[0], out[1], errp[1]);
+	error = exec_spawn(&pid, path, spec, in[0], out[1], errp[1], &step);
 	if (error != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(error));
+		if (step == STEP_CHDIR)
+			snprintf(err, errlen, "cwd %s: %s", spec->cwd,
+			    strerror(error));
+		else if (step != 0 && step != STEP_EXEC)
+			snprintf(err, errlen, "%s: %s", exec_step_name[step],
+			    strerror(error));
+		else
+			snprintf(err, errlen, "%s: %s", path, strerror(error));
 		goto fail;
 	}
 	/* The child has its ends; keep only ours. */

@@ -1,10 +1,13 @@
 /*
  * exec: the child processes of exec jobs, run without a thread each.
  *
- * exec_start() looks the program up on the job's own PATH, spawns it with
- * posix_spawn (no copy of the daemon's memory) as the leader of a new
- * process group, with default signal dispositions, an empty signal mask,
- * stdin from the job's data (or /dev/null) and stdout/stderr on pipes.  The
+ * exec_start() looks the program up on the job's own PATH, spawns it
+ * (vfork: no copy of the daemon's memory) as the leader of a new process
+ * group, with default signal dispositions, an empty signal mask, stdin from
+ * the job's data (or /dev/null), stdout/stderr on pipes, the given
+ * resource limits and, when the daemon may, another user's credentials
+ * (groups, then gid, then uid; the working directory is entered as that
+ * user).  The
  * event loop then watches the process through a pidfd and reads the pipes
  * into capped buffers (bytes past the cap are read and counted, not kept).
  *
@@ -29,6 +32,24 @@
 struct event_base;
 struct exec_proc;
 
+/* Resource limits an exec job may set (each 0: inherit jobd's). */
+enum exec_rlimit {
+	EXEC_RLIMIT_AS,     /* address space, bytes */
+	EXEC_RLIMIT_CPU,    /* CPU time, seconds */
+	EXEC_RLIMIT_NOFILE, /* open files */
+	EXEC_RLIMIT_NPROC,  /* processes of the user */
+	EXEC_RLIMIT_N
+};
+
+/* Who the process runs as, when not as the daemon. */
+struct exec_creds {
+	bool change; /* false: the daemon's own credentials */
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups; /* supplementary groups */
+	size_t ngroups;
+};
+
 struct exec_spec {
 	char *const *argv; /* argv[0]: a name looked up on PATH, or a path */
 	char *const *envp; /* the child's whole environment */
@@ -38,6 +59,9 @@ struct exec_spec {
 	size_t output_cap;      /* bytes kept per stream */
 	uint64_t timeout_ms;    /* 0: none */
 	uint64_t kill_grace_ms; /* SIGTERM -> SIGKILL */
+	struct exec_creds creds;
+	uint64_t rlimit[EXEC_RLIMIT_N]; /* soft and hard; 0: inherit */
+	uint64_t nofile_soft; /* without an nofile limit: the soft one; 0 */
 };
 
 enum exec_outcome {

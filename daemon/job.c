@@ -14,6 +14,7 @@
 #include "compute.h"
 #include "counters.h"
 #include "job.h"
+#include "ident.h"
 #include "jobd.h"
 #include "log.h"
 #include "proto.h"
@@ -55,8 +56,8 @@ static const char *const builtin_kinds[] = {
 
 /* The fields a spec may have; anything else is a mistake worth naming. */
 static const char *const spec_fields[] = {"kind", "argv", "env", "cwd", "stdin",
-    "args", "meta", "timeout_ms", "kill_grace_ms", "retries", "retry", "queue",
-    "priority", "delay_ms", "run_at", "expires_at", "key", "unique",
+    "limits", "args", "meta", "timeout_ms", "kill_grace_ms", "retries", "retry",
+    "queue", "priority", "delay_ms", "run_at", "expires_at", "key", "unique",
     "depends_on", "after", "ref", NULL};
 
 const char *
@@ -325,12 +326,68 @@ parse_env(struct parse *ps, struct draft *d, const json_t *spec)
 	    ps, "env", strv_size(d->exec->envp), jobd.cfg.max_env, "--max-env");
 }
 
+static const char *const limit_names[EXEC_RLIMIT_N] = {
+    "as", "cpu", "nofile", "nproc"};
+
+/*
+ * "limits": {"as": bytes, "cpu": seconds, "nofile": n, "nproc": n}, each
+ * at most jobd's own --limit-* (a job may tighten them, not loosen).
+ */
+static int
+parse_limits(struct parse *ps, struct draft *d, const json_t *spec)
+{
+	static const uint64_t lo[EXEC_RLIMIT_N] = {1 << 20, 1, 8, 1};
+	static const uint64_t hi[EXEC_RLIMIT_N] = {
+	    UINT64_C(1) << 50, 1u << 30, 1 << 20, 1 << 22};
+	const json_t *limits = json_object_get(spec, "limits");
+	const char *key;
+	json_t *value;
+	char name[32];
+	uint64_t max;
+	int i;
+
+	if (limits == NULL)
+		return 0;
+	if (!json_is_object(limits))
+		return parse_fail(ps, PROTO_E_BAD_REQUEST,
+		    "limits must be an object with any of as, cpu, nofile, "
+		    "nproc");
+	json_object_foreach((json_t *)(uintptr_t)limits, key, value)
+	{
+		for (i = 0; i < EXEC_RLIMIT_N; i++) {
+			if (strcmp(key, limit_names[i]) == 0)
+				break;
+		}
+		if (i == EXEC_RLIMIT_N)
+			return parse_fail(ps, PROTO_E_BAD_REQUEST,
+			    "limits: unknown limit \"%.32s\" (as, cpu, "
+			    "nofile, nproc)",
+			    key);
+		max =
+		    jobd.cfg.job_limit[i] != 0 ? jobd.cfg.job_limit[i] : hi[i];
+		snprintf(name, sizeof name, "limits.%s", key);
+		if (!json_is_integer(value))
+			return parse_fail(ps, PROTO_E_BAD_REQUEST,
+			    "%s must be an integer", name);
+		if (json_integer_value(value) < (json_int_t)lo[i] ||
+		    (uint64_t)json_integer_value(value) > max)
+			return parse_fail(ps, PROTO_E_OUT_OF_RANGE,
+			    "%s must be from %" PRIu64 " to %" PRIu64 "%s",
+			    name, lo[i], max,
+			    jobd.cfg.job_limit[i] != 0 ? " (jobd's --limit-*)"
+			                               : "");
+		d->exec->limit[i] = (uint64_t)json_integer_value(value);
+	}
+	return 0;
+}
+
 static int
 parse_exec(struct parse *ps, struct draft *d, const json_t *spec)
 {
 	const json_t *v;
 
-	if (parse_argv(ps, d, spec) != 0 || parse_env(ps, d, spec) != 0)
+	if (parse_argv(ps, d, spec) != 0 || parse_env(ps, d, spec) != 0 ||
+	    parse_limits(ps, d, spec) != 0)
 		return -1;
 	if ((v = json_object_get(spec, "cwd")) != NULL) {
 		if (parse_cstring(ps, v, "cwd", &d->exec->cwd) != 0)
@@ -361,7 +418,7 @@ static int
 parse_builtin(struct parse *ps, struct draft *d, const json_t *spec)
 {
 	static const char *const exec_only[] = {
-	    "argv", "env", "cwd", "stdin", NULL};
+	    "argv", "env", "cwd", "stdin", "limits", NULL};
 	const json_t *args = json_object_get(spec, "args");
 	uint64_t ms;
 	size_t i;
@@ -1088,12 +1145,12 @@ job_summary_json(const struct job *job)
 	        : NULL;
 	json_t *o;
 
-	o = json_pack("{s:I, s:s, s:s, s:s, s:i, s:o, s:I}", "id",
+	o = json_pack("{s:I, s:s, s:s, s:s, s:i, s:o, s:I, s:I}", "id",
 	    (json_int_t)job->id, "kind", job_kind_name(job), "state",
 	    job_state_name(job->state), "queue", queue_name(job->queue),
 	    "priority", (int)job->priority, "submitted_at",
 	    json_time(job->submitted_ms), "attempts_made",
-	    (json_int_t)job->run->nattempts);
+	    (json_int_t)job->run->nattempts, "uid", (json_int_t)job->owner);
 	if (job->state == JOB_DELAYED && job->run->due_ms != 0)
 		json_object_set_new(o, "run_at", json_time(job->run->due_ms));
 	if (job->opts->expires_ms != 0)
@@ -1117,11 +1174,31 @@ job_summary_json(const struct job *job)
 	return o;
 }
 
+/* The limits a job asked for, if any. */
+static void
+add_limits(json_t *o, const struct job_exec *ex)
+{
+	json_t *limits = NULL;
+	int i;
+
+	for (i = 0; i < EXEC_RLIMIT_N; i++) {
+		if (ex->limit[i] == 0)
+			continue;
+		if (limits == NULL)
+			limits = json_object();
+		json_object_set_new(limits, limit_names[i],
+		    json_integer((json_int_t)ex->limit[i]));
+	}
+	if (limits != NULL)
+		json_object_set_new(o, "limits", limits);
+}
+
 json_t *
 job_to_json(const struct job *job, unsigned flags)
 {
 	json_t *o = job_summary_json(job), *attempts;
 	const struct attempt *a;
+	const char *user;
 	uint32_t i;
 	bool with_output = (flags & JOB_JSON_OUTPUT) != 0;
 
@@ -1137,7 +1214,10 @@ job_to_json(const struct job *job, unsigned flags)
 			if (ex->cwd != NULL)
 				json_object_set_new(
 				    o, "cwd", json_string(ex->cwd));
+			add_limits(o, ex);
 		}
+		if ((user = ident_user_name(job->owner)) != NULL)
+			json_object_set_new(o, "user", json_string(user));
 		if (job->args_len > 0)
 			json_object_set_new(o, "args", job_args(job));
 		if (job->timeout_ms != 0)

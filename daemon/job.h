@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "exec.h"
 #include "retry.h"
 
 #define JOB_DEFAULT_PATH \
@@ -107,6 +108,7 @@ struct job_exec {
 	char *stdin_data;
 	size_t stdin_len;
 	uint64_t kill_grace_ms;
+	uint64_t limit[EXEC_RLIMIT_N]; /* asked for; 0: jobd's default */
 };
 
 struct job_opts {
@@ -185,6 +187,7 @@ struct job {
 	uint8_t state;       /* enum job_state */
 	uint8_t kind;        /* enum job_kind */
 	uint32_t args_len;   /* bytes of args, or 0 for none */
+	uint32_t owner;      /* uid of the submitter (ident.h) */
 	bool timeout_given;  /* else the queue's default applies */
 	char args[];         /* echo, sleep, compute: the JSON text */
 };

@@ -28,6 +28,8 @@
 #include "auth.h"
 #include "conn.h"
 #include "counters.h"
+#include "exec.h"
+#include "ident.h"
 #include "jobd.h"
 #include "kinds.h"
 #include "listener.h"
@@ -107,6 +109,17 @@ usage(FILE *f)
 	    "      --max-stdin BYTES    ...its stdin (default: 1M)\n"
 	    "      --max-unread BYTES   drop a client whose unread replies "
 	    "pass this (default: 64M)\n"
+	    "      --run-as USER        TCP clients' jobs run as USER when "
+	    "jobd is root\n"
+	    "                           (default: nobody)\n"
+	    "      --admin-groups LIST  members may act on every job and "
+	    "control queues\n"
+	    "      --limit-as SIZE      exec jobs' address space (default "
+	    "and maximum)\n"
+	    "      --limit-cpu DUR      ...their CPU time\n"
+	    "      --limit-nofile N     ...their open files (default: the "
+	    "limit jobd got)\n"
+	    "      --limit-nproc N      ...their user's processes\n"
 	    "  -L, --log-level LEVEL    err, warning, notice, info, debug "
 	    "(default: info)\n"
 	    "  -h, --help               this text\n"
@@ -216,6 +229,12 @@ enum {
 	OPT_MAX_ARGV,
 	OPT_MAX_ENV,
 	OPT_MAX_STDIN,
+	OPT_RUN_AS,
+	OPT_ADMIN_GROUPS,
+	OPT_LIMIT_AS,
+	OPT_LIMIT_CPU,
+	OPT_LIMIT_NOFILE,
+	OPT_LIMIT_NPROC,
 };
 
 /*
@@ -286,6 +305,12 @@ parse_options(int argc, char **argv)
 	    {"max-argv", required_argument, NULL, OPT_MAX_ARGV},
 	    {"max-env", required_argument, NULL, OPT_MAX_ENV},
 	    {"max-stdin", required_argument, NULL, OPT_MAX_STDIN},
+	    {"run-as", required_argument, NULL, OPT_RUN_AS},
+	    {"admin-groups", required_argument, NULL, OPT_ADMIN_GROUPS},
+	    {"limit-as", required_argument, NULL, OPT_LIMIT_AS},
+	    {"limit-cpu", required_argument, NULL, OPT_LIMIT_CPU},
+	    {"limit-nofile", required_argument, NULL, OPT_LIMIT_NOFILE},
+	    {"limit-nproc", required_argument, NULL, OPT_LIMIT_NPROC},
 	    {"log-level", required_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -441,6 +466,35 @@ parse_options(int argc, char **argv)
 			r = parse_ids("--allow-groups", optarg, true,
 			    &cfg->allow_gids, &cfg->nallow_gids);
 			break;
+		case OPT_ADMIN_GROUPS:
+			r = parse_ids("--admin-groups", optarg, true,
+			    &cfg->admin_gids, &cfg->nadmin_gids);
+			break;
+		case OPT_RUN_AS:
+			free(cfg->run_as);
+			cfg->run_as = xstrdup(optarg);
+			break;
+		case OPT_LIMIT_AS:
+			r = parse_count("--limit-as", optarg, 1 << 20,
+			    UINT64_C(1) << 50, &cfg->job_limit[EXEC_RLIMIT_AS]);
+			break;
+		case OPT_LIMIT_CPU:
+			r = parse_duration("--limit-cpu", optarg, &v);
+			if (r == 0 && v < 1000) {
+				fprintf(stderr, "jobd: --limit-cpu: at least "
+				                "1s\n");
+				r = -1;
+			}
+			cfg->job_limit[EXEC_RLIMIT_CPU] = (v + 999) / 1000;
+			break;
+		case OPT_LIMIT_NOFILE:
+			r = parse_count("--limit-nofile", optarg, 8, 1 << 20,
+			    &cfg->job_limit[EXEC_RLIMIT_NOFILE]);
+			break;
+		case OPT_LIMIT_NPROC:
+			r = parse_count("--limit-nproc", optarg, 1, 1 << 22,
+			    &cfg->job_limit[EXEC_RLIMIT_NPROC]);
+			break;
 		case OPT_MAX_CONNS:
 			r = parse_count("--max-conns", optarg, 1, 1000000, &v);
 			cfg->max_conns = (size_t)v;
@@ -595,7 +649,11 @@ raise_fd_limit(void)
 	rlim_t want =
 	    (rlim_t)jobd.cfg.max_conns + 4 * jobd.cfg.max_running + 256;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	/* Jobs get the limit jobd was given, not the raised one. */
+	jobd.cfg.nofile_soft = rl.rlim_cur == RLIM_INFINITY ? 0 : rl.rlim_cur;
+	if (rl.rlim_cur >= want)
 		return;
 	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || want < rl.rlim_max
 	                  ? want
@@ -626,6 +684,11 @@ jobd_main(int argc, char **argv)
 		return 1;
 	}
 	raise_fd_limit();
+	if (ident_init(err, sizeof err) != 0) {
+		log_err("%s", err);
+		statedir_close();
+		return 1;
+	}
 	if (jobd.cfg.token_file != NULL &&
 	    auth_load(jobd.cfg.token_file, err, sizeof err) != 0) {
 		log_err("%s", err);
@@ -706,6 +769,9 @@ out:
 	free(jobd.cfg.token_file);
 	free(jobd.cfg.allow_uids);
 	free(jobd.cfg.allow_gids);
+	free(jobd.cfg.admin_gids);
+	free(jobd.cfg.run_as);
+	ident_free();
 	auth_free();
 	libevent_global_shutdown();
 	return status;

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "exec.h"
+
 struct event_base;
 struct pool;
 struct chan;
@@ -46,6 +48,12 @@ struct jobd_config {
 	size_t nallow_uids;
 	unsigned *allow_gids; /* ...and members of these groups */
 	size_t nallow_gids;
+	unsigned *admin_gids; /* members may act on every job */
+	size_t nadmin_gids;
+	char *run_as; /* TCP clients' jobs run as (root jobd), or NULL */
+	/* Exec jobs' resource limits: default and most a job may ask. */
+	uint64_t job_limit[EXEC_RLIMIT_N]; /* 0: none */
+	uint64_t nofile_soft;              /* the fd limit jobd started with */
 	int log_level;
 };
 

@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "counters.h"
+#include "ident.h"
 #include "jobd.h"
 #include "listener.h"
 #include "log.h"
@@ -34,18 +35,6 @@ static struct {
 } listeners[MAX_LISTENERS];
 static int nlisteners;
 
-static bool
-listed(const unsigned *v, size_t n, unsigned x)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (v[i] == x)
-			return true;
-	}
-	return false;
-}
-
 /*
  * May this unix peer talk to jobd?  root and jobd's own user may; so may
  * the users of --allow-users and the members of --allow-groups (and of
@@ -55,34 +44,16 @@ listed(const unsigned *v, size_t n, unsigned x)
 static bool
 peer_allowed(int fd, const struct ucred *uc)
 {
-	gid_t small[64], *groups = small;
-	socklen_t len = sizeof small;
-	bool ok = false;
-	size_t i, n;
+	size_t i;
 
-	if (uc->uid == 0 || uc->uid == geteuid() ||
-	    listed(jobd.cfg.allow_uids, jobd.cfg.nallow_uids, uc->uid) ||
-	    listed(jobd.cfg.allow_gids, jobd.cfg.nallow_gids, uc->gid))
+	if (uc->uid == 0 || uc->uid == geteuid())
 		return true;
-	if (jobd.cfg.nallow_gids == 0)
-		return false;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0) {
-		if (errno != ERANGE)
-			return false;
-		groups = xmalloc(len);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) !=
-		    0) {
-			free(groups);
-			return false;
-		}
+	for (i = 0; i < jobd.cfg.nallow_uids; i++) {
+		if (jobd.cfg.allow_uids[i] == uc->uid)
+			return true;
 	}
-	n = len / sizeof(gid_t);
-	for (i = 0; i < n && !ok; i++)
-		ok = listed(
-		    jobd.cfg.allow_gids, jobd.cfg.nallow_gids, groups[i]);
-	if (groups != small)
-		free(groups);
-	return ok;
+	return ident_peer_in_groups(
+	    fd, uc->gid, jobd.cfg.allow_gids, jobd.cfg.nallow_gids);
 }
 
 /* A unix peer: let it in by its credentials, or tell it why not. */
@@ -116,7 +87,8 @@ accept_unix(int fd)
 		evutil_closesocket(fd);
 		return;
 	}
-	cred = (struct conn_cred){uc.pid, uc.uid, uc.gid};
+	cred = (struct conn_cred){
+	    uc.pid, uc.uid, uc.gid, ident_unix_admin(fd, uc.uid, uc.gid)};
 	conn_accept(fd, peer, &cred);
 }
 

@@ -17,6 +17,7 @@
 #include "counters.h"
 #include "exec.h"
 #include "follow.h"
+#include "ident.h"
 #include "jobd.h"
 #include "log.h"
 #include "ops.h"
@@ -244,6 +245,8 @@ find_jobs(
 {
 	size_t i;
 
+	const struct conn_cred *who = conn_who(r->conn);
+
 	*jobs = xcalloc(n, sizeof(**jobs));
 	for (i = 0; i < n; i++) {
 		if (((*jobs)[i] = sched_find(ids[i])) == NULL) {
@@ -253,6 +256,12 @@ find_jobs(
 			    "no job %" PRIu64 " (never submitted, or "
 			    "dropped by retention)",
 			    ids[i]);
+		}
+		if (!ident_may(who, (*jobs)[i]->owner)) {
+			free(*jobs);
+			*jobs = NULL;
+			return fail(r, PROTO_E_FORBIDDEN,
+			    "job %" PRIu64 " belongs to another user", ids[i]);
 		}
 	}
 	return NULL;
@@ -448,6 +457,8 @@ watcher_wants(const struct watcher *w, const struct job *job)
 	size_t i;
 
 	if (w->queue != NULL && strcmp(w->queue, queue_name(job->queue)) != 0)
+		return false;
+	if (!ident_may(conn_who(w->conn), job->owner))
 		return false;
 	if (w->ids == NULL)
 		return true;
@@ -653,8 +664,11 @@ op_submit(const struct req *r)
 			return fail(r, (enum proto_err)code, "%s", err);
 		}
 	}
+	for (i = 0; i < n; i++)
+		jobs[i]->owner = conn_who(r->conn)->uid;
 	duplicate = xcalloc(n, sizeof(*duplicate));
 	serr.single = single;
+	serr.who = conn_who(r->conn);
 	if (sched_submit(jobs, n, duplicate, &serr) != 0) {
 		for (i = 0; i < n; i++)
 			job_free(jobs[i]);
@@ -684,9 +698,11 @@ static json_t *
 queue_set(const struct req *r, const char *name)
 {
 	static const char *const settings[] = {
-	    "concurrency", "max_length", "timeout_ms", "retry", NULL};
+	    "concurrency", "max_length", "timeout_ms", "retry", "run_as", NULL};
 	uint64_t concurrency = 0, max_length = 0, timeout_ms = 0;
 	const json_t *retry = json_object_get(r->body, "retry");
+	const json_t *run_as = json_object_get(r->body, "run_as");
+	long uid = -1;
 	struct retry_policy policy;
 	struct queue *q;
 	json_t *reply;
@@ -700,7 +716,7 @@ queue_set(const struct req *r, const char *name)
 	if (settings[i] == NULL)
 		return fail(r, PROTO_E_BAD_REQUEST,
 		    "queue set needs one or more of concurrency, max_length, "
-		    "timeout_ms, retry");
+		    "timeout_ms, retry, run_as");
 	if ((reply = get_uint(r, "concurrency", 0, 65536, &concurrency)) !=
 	        NULL ||
 	    (reply = get_uint(r, "max_length", 0, jobd.cfg.max_queued,
@@ -714,7 +730,23 @@ queue_set(const struct req *r, const char *name)
 		    0)
 			return fail(r, PROTO_E_BAD_REQUEST, "%s", msg);
 	}
+	if (run_as != NULL && !json_is_null(run_as)) {
+		if ((!json_is_string(run_as) && !json_is_integer(run_as)) ||
+		    (uid = json_is_string(run_as)
+		               ? ident_parse_user(json_string_value(run_as))
+		               : (long)json_integer_value(run_as)) < 0 ||
+		    uid > (long)UINT32_MAX)
+			return fail(r, PROTO_E_BAD_REQUEST,
+			    "run_as must be a user name or uid known to the "
+			    "system, or null (jobs run as their owners)");
+		if (!ident_can_switch() && (uid_t)uid != geteuid())
+			return fail(r, PROTO_E_BAD_REQUEST,
+			    "run_as: jobd does not run as root, so its jobs "
+			    "run as its own user");
+	}
 	q = queue_get(name);
+	if (run_as != NULL)
+		queue_set_run_as(q, uid);
 	if (json_object_get(r->body, "concurrency") != NULL)
 		queue_set_concurrency(q, (unsigned)concurrency);
 	if (json_object_get(r->body, "max_length") != NULL)
@@ -734,11 +766,12 @@ static json_t *
 op_cron(const struct req *r)
 {
 	static const char *const add_fields[] = {"action", "name", "schedule",
-	    "tz", "job", "overlap", "catch_up", "replace", NULL};
+	    "tz", "job", "overlap", "catch_up", "replace", "user", NULL};
 	static const char *const list_fields[] = {"action", NULL};
 	static const char *const name_fields[] = {"action", "name", NULL};
 	const char *action =
 	    json_string_value(json_object_get(r->body, "action"));
+	const struct conn_cred *who = conn_who(r->conn);
 	json_t *reply, *out;
 	char err[512];
 	int code = PROTO_E_BAD_REQUEST;
@@ -749,18 +782,18 @@ op_cron(const struct req *r)
 	if (strcmp(action, "add") == 0) {
 		if ((reply = check_fields(r, add_fields)) != NULL)
 			return reply;
-		out = recur_add(r->body, &code, err, sizeof err);
+		out = recur_add(r->body, who, &code, err, sizeof err);
 	} else if (strcmp(action, "list") == 0) {
 		if ((reply = check_fields(r, list_fields)) != NULL)
 			return reply;
-		out = recur_list();
+		out = recur_list(who);
 	} else if (strcmp(action, "remove") == 0 ||
 	           strcmp(action, "run") == 0) {
 		if ((reply = check_fields(r, name_fields)) != NULL)
 			return reply;
 		out = action[1] == 'e'
-		          ? recur_remove(r->body, &code, err, sizeof err)
-		          : recur_run(r->body, &code, err, sizeof err);
+		          ? recur_remove(r->body, who, &code, err, sizeof err)
+		          : recur_run(r->body, who, &code, err, sizeof err);
 	} else
 		return fail(r, PROTO_E_BAD_REQUEST,
 		    "cron action \"%.32s\" is unknown (add, list, remove, "
@@ -778,7 +811,7 @@ static json_t *
 op_queue(const struct req *r)
 {
 	static const char *const set_fields[] = {"action", "name",
-	    "concurrency", "max_length", "timeout_ms", "retry", NULL};
+	    "concurrency", "max_length", "timeout_ms", "retry", "run_as", NULL};
 	static const char *const fields[] = {"action", "name", NULL};
 	const char *action =
 	    json_string_value(json_object_get(r->body, "action"));
@@ -813,6 +846,11 @@ op_queue(const struct req *r)
 		return fail(r, PROTO_E_BAD_REQUEST,
 		    "queue action \"%.32s\" is unknown (list, pause, resume, "
 		    "drain, clear, set)",
+		    action);
+	if (!conn_who(r->conn)->admin)
+		return fail(r, PROTO_E_FORBIDDEN,
+		    "queue %s needs root, jobd's user or a member of "
+		    "--admin-groups",
 		    action);
 	if (strcmp(action, "set") == 0)
 		return queue_set(r, name);
@@ -924,6 +962,7 @@ get_time(const struct req *r, const char *key, uint64_t *ms)
 }
 
 struct list_ctx {
+	const struct conn_cred *who;
 	unsigned states;       /* bit per job_state; 0: all */
 	const char *queue;     /* NULL: all */
 	const char *key;       /* NULL: all */
@@ -940,6 +979,8 @@ list_one(struct job *job, void *arg)
 	struct list_ctx *lc = arg;
 
 	if (lc->states != 0 && !(lc->states & (1u << job->state)))
+		return true;
+	if (!ident_may(lc->who, job->owner))
 		return true;
 	if (lc->queue != NULL && strcmp(lc->queue, queue_name(job->queue)) != 0)
 		return true;
@@ -966,8 +1007,9 @@ list_jobs(const struct req *r, unsigned forced_states)
 	    "state", "after", "limit", "queue", "key", "since", "until", NULL};
 	static const char *const dead_fields[] = {
 	    "after", "limit", "queue", "since", "until", NULL};
-	struct list_ctx lc = {
-	    .states = forced_states, .limit = LIST_LIMIT_DEFAULT};
+	struct list_ctx lc = {.who = conn_who(r->conn),
+	    .states = forced_states,
+	    .limit = LIST_LIMIT_DEFAULT};
 	const json_t *state = json_object_get(r->body, "state"), *v;
 	uint64_t after = 0;
 	json_t *reply;
@@ -1028,6 +1070,7 @@ op_dead(const struct req *r)
 }
 
 struct dead_ctx {
+	const struct conn_cred *who;
 	const char *queue;
 	struct job **jobs;
 	size_t n, cap;
@@ -1038,7 +1081,7 @@ collect_dead(struct job *job, void *arg)
 {
 	struct dead_ctx *dc = arg;
 
-	if (!sched_is_dead(job) ||
+	if (!sched_is_dead(job) || !ident_may(dc->who, job->owner) ||
 	    (dc->queue != NULL &&
 	        strcmp(dc->queue, queue_name(job->queue)) != 0))
 		return true;
@@ -1057,7 +1100,7 @@ select_dead(const struct req *r, struct job ***jobs, size_t *n)
 	static const char *const fields[] = {
 	    "job", "jobs", "all", "queue", NULL};
 	const json_t *queue = json_object_get(r->body, "queue");
-	struct dead_ctx dc = {NULL, NULL, 0, 0};
+	struct dead_ctx dc = {conn_who(r->conn), NULL, NULL, 0, 0};
 	bool all = false, single;
 	json_t *reply;
 

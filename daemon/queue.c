@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "ident.h"
 #include "queue.h"
 #include "xmalloc.h"
 
@@ -34,6 +35,7 @@ struct queue {
 	size_t max_length;
 	uint64_t timeout_ms;
 	struct retry_policy *retry;
+	long run_as; /* exec jobs' user, or -1: their owner */
 	uint64_t submitted, succeeded, failed, timed_out, cancelled, expired,
 	    dependency_failed;
 	size_t rindex; /* in the runnable heap, or NOT_RUNNABLE */
@@ -128,6 +130,7 @@ queue_get(const char *name)
 	q = xcalloc(1, sizeof(*q));
 	q->name = xstrdup(name);
 	q->rindex = NOT_RUNNABLE;
+	q->run_as = -1;
 	LIST_INSERT_HEAD(&queues, q, link);
 	names_insert(q);
 	return q;
@@ -454,6 +457,18 @@ queue_set_timeout(struct queue *q, uint64_t ms)
 }
 
 void
+queue_set_run_as(struct queue *q, long uid)
+{
+	q->run_as = uid;
+}
+
+long
+queue_run_as(const struct queue *q)
+{
+	return q->run_as;
+}
+
+void
 queue_set_retry(struct queue *q, const struct retry_policy *p)
 {
 	free(q->retry);
@@ -490,6 +505,13 @@ queue_json(const struct queue *q)
 	    "timeout_ms", (json_int_t)q->timeout_ms);
 	if (q->retry != NULL)
 		json_object_set_new(o, "retry", retry_policy_to_json(q->retry));
+	if (q->run_as >= 0) {
+		const char *user = ident_user_name((uid_t)q->run_as);
+
+		json_object_set_new(o, "run_as",
+		    user != NULL ? json_string(user)
+		                 : json_integer((json_int_t)q->run_as));
+	}
 	json_object_update_new(
 	    o, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "submitted",
 	           (json_int_t)q->submitted, "succeeded",

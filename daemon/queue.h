@@ -61,6 +61,9 @@ size_t queue_max_length(const struct queue *q);
 void queue_set_max_length(struct queue *q, size_t n);
 void queue_set_timeout(struct queue *q, uint64_t ms);
 void queue_set_retry(struct queue *q, const struct retry_policy *p);
+/* Exec jobs of q run as this uid (jobd as root), or -1: as their owner. */
+void queue_set_run_as(struct queue *q, long uid);
+long queue_run_as(const struct queue *q);
 void queue_apply_defaults(const struct queue *q, struct job *job);
 void queue_note_finish(struct queue *q, enum job_state state);
 

@@ -21,12 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <unistd.h>
 
 #include "counters.h"
 #include "cron.h"
 #include "jobd.h"
 #include "log.h"
 #include "proto.h"
+#include "ident.h"
 #include "queue.h"
 #include "recur.h"
 #include "sched.h"
@@ -43,6 +45,7 @@ struct recur {
 	char *tz_name; /* NULL: jobd's local zone */
 	struct tz *tz; /* its own, or R.local */
 	json_t *spec;
+	uid_t owner; /* its jobs are this user's, and run as them */
 	bool allow_overlap;
 	bool catch_up;
 	uint64_t created_ms;
@@ -113,6 +116,7 @@ entry_free(struct recur *e)
 static json_t *
 entry_json(const struct recur *e)
 {
+	const char *user;
 	json_t *o;
 
 	o = json_pack("{s:s, s:s, s:s, s:O, s:s, s:b, s:o, s:I, s:I, s:I}",
@@ -131,6 +135,9 @@ entry_json(const struct recur *e)
 	if (e->last_error != NULL)
 		json_object_set_new(
 		    o, "last_error", json_string(e->last_error));
+	json_object_set_new(o, "uid", json_integer((json_int_t)e->owner));
+	if ((user = ident_user_name(e->owner)) != NULL)
+		json_object_set_new(o, "user", json_string(user));
 	return o;
 }
 
@@ -159,6 +166,8 @@ save(void)
 
 		if (e->tz_name != NULL)
 			json_object_set_new(o, "tz", json_string(e->tz_name));
+		json_object_set_new(
+		    o, "uid", json_integer((json_int_t)e->owner));
 		json_array_append_new(arr, o);
 	}
 	root = json_pack(
@@ -205,7 +214,10 @@ set_error(struct recur *e, const char *msg)
 static struct job *
 fire(struct recur *e, bool check_overlap, int *codep)
 {
-	struct submit_error serr = {.single = true};
+	/* The owner's rights, as if they had submitted it. */
+	struct conn_cred who = {
+	    0, e->owner, 0, e->owner == 0 || e->owner == geteuid()};
+	struct submit_error serr = {.single = true, .who = &who};
 	struct job *job, *last;
 	char err[512];
 	json_t *spec;
@@ -223,6 +235,8 @@ fire(struct recur *e, bool check_overlap, int *codep)
 	spec = firing_spec(e);
 	job = job_parse(spec, "job", &code, err, sizeof err);
 	json_decref(spec);
+	if (job != NULL)
+		job->owner = e->owner;
 	if (job == NULL || sched_submit(&job, 1, &dup, &serr) != 0) {
 		if (job != NULL) {
 			snprintf(err, sizeof err, "%s", serr.msg);
@@ -384,8 +398,11 @@ req_name(
 }
 
 json_t *
-recur_add(const json_t *req, int *code, char *err, size_t errlen)
+recur_add(const json_t *req, const struct conn_cred *who, int *code, char *err,
+    size_t errlen)
 {
+	const json_t *user = json_object_get(req, "user");
+	long owner = (long)who->uid;
 	const json_t *overlap = json_object_get(req, "overlap");
 	const json_t *tz = json_object_get(req, "tz");
 	bool catch_up = false, replace = false;
@@ -417,7 +434,28 @@ recur_add(const json_t *req, int *code, char *err, size_t errlen)
 		    "runs) or \"allow\"");
 		return NULL;
 	}
+	if (user != NULL &&
+	    ((!json_is_string(user) && !json_is_integer(user)) ||
+	        (owner = json_is_string(user)
+	                     ? ident_parse_user(json_string_value(user))
+	                     : (long)json_integer_value(user)) < 0 ||
+	        owner > (long)UINT32_MAX)) {
+		recur_fail(code, err, errlen, PROTO_E_BAD_REQUEST,
+		    "user must be a user name or uid known to the system");
+		return NULL;
+	}
+	if (!ident_may(who, (uid_t)owner)) {
+		recur_fail(code, err, errlen, PROTO_E_FORBIDDEN,
+		    "only root, jobd's user or a member of --admin-groups "
+		    "may add a recurring job that runs as another user");
+		return NULL;
+	}
 	old = find(name);
+	if (old != NULL && !ident_may(who, old->owner)) {
+		recur_fail(code, err, errlen, PROTO_E_FORBIDDEN,
+		    "cron %s belongs to another user", name);
+		return NULL;
+	}
 	if (old != NULL && !replace) {
 		recur_fail(code, err, errlen, PROTO_E_BAD_REQUEST,
 		    "cron %s exists (remove it, or add with \"replace\": true)",
@@ -435,6 +473,7 @@ recur_add(const json_t *req, int *code, char *err, size_t errlen)
 	e->allow_overlap =
 	    overlap != NULL && strcmp(json_string_value(overlap), "allow") == 0;
 	e->catch_up = catch_up;
+	e->owner = (uid_t)owner;
 	e->created_ms = now;
 	e->next_ms = next_after(e, now);
 	if (old != NULL) {
@@ -467,14 +506,17 @@ cmp_entry(const void *a, const void *b)
 }
 
 json_t *
-recur_list(void)
+recur_list(const struct conn_cred *who)
 {
 	struct recur *e, **v = xcalloc(R.n + 1, sizeof(*v));
 	json_t *arr = json_array();
 	size_t i, n = 0;
 
 	TAILQ_FOREACH(e, &R.entries, link)
-	v[n++] = e;
+	{
+		if (ident_may(who, e->owner))
+			v[n++] = e;
+	}
 	qsort(v, n, sizeof(*v), cmp_entry);
 	for (i = 0; i < n; i++)
 		json_array_append_new(arr, entry_json(v[i]));
@@ -483,7 +525,8 @@ recur_list(void)
 }
 
 static struct recur *
-req_entry(const json_t *req, int *code, char *err, size_t errlen)
+req_entry(const json_t *req, const struct conn_cred *who, int *code, char *err,
+    size_t errlen)
 {
 	struct recur *e;
 	const char *name;
@@ -493,13 +536,19 @@ req_entry(const json_t *req, int *code, char *err, size_t errlen)
 	if ((e = find(name)) == NULL)
 		recur_fail(code, err, errlen, PROTO_E_NOT_FOUND,
 		    "no recurring job named %s", name);
+	else if (!ident_may(who, e->owner)) {
+		recur_fail(code, err, errlen, PROTO_E_FORBIDDEN,
+		    "cron %s belongs to another user", name);
+		e = NULL;
+	}
 	return e;
 }
 
 json_t *
-recur_remove(const json_t *req, int *code, char *err, size_t errlen)
+recur_remove(const json_t *req, const struct conn_cred *who, int *code,
+    char *err, size_t errlen)
 {
-	struct recur *e = req_entry(req, code, err, errlen);
+	struct recur *e = req_entry(req, who, code, err, errlen);
 	json_t *out;
 
 	if (e == NULL)
@@ -514,9 +563,10 @@ recur_remove(const json_t *req, int *code, char *err, size_t errlen)
 }
 
 json_t *
-recur_run(const json_t *req, int *code, char *err, size_t errlen)
+recur_run(const json_t *req, const struct conn_cred *who, int *code, char *err,
+    size_t errlen)
 {
-	struct recur *e = req_entry(req, code, err, errlen);
+	struct recur *e = req_entry(req, who, code, err, errlen);
 	uint64_t skipped;
 	struct job *job;
 	json_t *out;
@@ -582,6 +632,10 @@ load_entry(const json_t *o, uint64_t now, char *err, size_t errlen)
 	}
 	e->allow_overlap = json_is_true(json_object_get(o, "allow_overlap"));
 	e->catch_up = json_is_true(json_object_get(o, "catch_up"));
+	/* Entries saved before owners were kept are jobd's user's. */
+	e->owner = json_is_integer(json_object_get(o, "uid"))
+	               ? (uid_t)json_integer_value(json_object_get(o, "uid"))
+	               : geteuid();
 	e->created_ms = saved_uint(o, "created_ms");
 	e->last_ms = saved_uint(o, "last_ms");
 	e->last_job = saved_uint(o, "last_job");

@@ -16,6 +16,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+struct conn_cred;
+
 #define RECUR_MAX 10000 /* entries */
 
 /* Load the entries kept in the state directory; -1 with a message. */
@@ -34,9 +36,12 @@ void recur_free(void);
  *           like a scheduled one is skipped while the last job runs
  *           (overlap "skip"): then "skipped": true and "job" is that job
  */
-json_t *recur_add(const json_t *req, int *code, char *err, size_t errlen);
-json_t *recur_list(void);
-json_t *recur_remove(const json_t *req, int *code, char *err, size_t errlen);
-json_t *recur_run(const json_t *req, int *code, char *err, size_t errlen);
+json_t *recur_add(const json_t *req, const struct conn_cred *who, int *code,
+    char *err, size_t errlen);
+json_t *recur_list(const struct conn_cred *who);
+json_t *recur_remove(const json_t *req, const struct conn_cred *who, int *code,
+    char *err, size_t errlen);
+json_t *recur_run(const json_t *req, const struct conn_cred *who, int *code,
+    char *err, size_t errlen);
 
 #endif

@@ -21,6 +21,7 @@
 #include "counters.h"
 #include "exec.h"
 #include "follow.h"
+#include "ident.h"
 #include "jobd.h"
 #include "kinds.h"
 #include "log.h"
@@ -216,20 +217,52 @@ exec_finished(const struct exec_result *res, void *arg)
 	    NULL);
 }
 
+/* Does the environment set name? */
+static bool
+env_has(char *const *envp, const char *name)
+{
+	size_t len = strlen(name), i;
+
+	for (i = 0; envp[i] != NULL; i++) {
+		if (strncmp(envp[i], name, len) == 0 && envp[i][len] == '=')
+			return true;
+	}
+	return false;
+}
+
 static void
 start_exec(struct job *job)
 {
+	const struct job_exec *ex = job->spec.exec;
 	struct exec_spec spec;
+	struct exec_creds creds;
+	const char *user, *home;
 	char err[512], **envp;
-	size_t n = 0, i;
+	size_t n = 0, i, extra;
 
-	while (job->spec.exec->envp[n] != NULL)
+	if (ident_job_user(job->owner, queue_run_as(job->queue), &creds, &user,
+	        &home, err, sizeof err) != 0) {
+		log_info("job %llu: %s", (unsigned long long)job->id, err);
+		sched_attempt_end(job, OUTCOME_SPAWN_FAILED, 126, 0, err);
+		return;
+	}
+	while (ex->envp[n] != NULL)
 		n++;
-	envp = xcalloc(n + 3, sizeof(char *));
+	envp = xcalloc(n + 6, sizeof(char *));
 	for (i = 0; i < n; i++)
-		envp[i] = job->spec.exec->envp[i];
-	xasprintf(&envp[n], "JOBD_JOB_ID=%llu", (unsigned long long)job->id);
-	xasprintf(&envp[n + 1], "JOBD_ATTEMPT=%u", job_run_mut(job)->nattempts);
+		envp[i] = ex->envp[i];
+	extra = n;
+	xasprintf(
+	    &envp[extra++], "JOBD_JOB_ID=%llu", (unsigned long long)job->id);
+	xasprintf(
+	    &envp[extra++], "JOBD_ATTEMPT=%u", job_run_mut(job)->nattempts);
+	/* Who the job runs as, unless it says otherwise. */
+	if (user != NULL && !env_has(ex->envp, "USER"))
+		xasprintf(&envp[extra++], "USER=%s", user);
+	if (user != NULL && !env_has(ex->envp, "LOGNAME"))
+		xasprintf(&envp[extra++], "LOGNAME=%s", user);
+	if (home != NULL && !env_has(ex->envp, "HOME"))
+		xasprintf(&envp[extra++], "HOME=%s", home);
 	spec = (struct exec_spec){
 	    .argv = job->spec.exec->argv,
 	    .envp = envp,
@@ -239,15 +272,20 @@ start_exec(struct job *job)
 	    .output_cap = jobd.cfg.output_cap,
 	    .timeout_ms = job->timeout_ms,
 	    .kill_grace_ms = job->spec.exec->kill_grace_ms,
+	    .creds = creds,
+	    .nofile_soft = jobd.cfg.nofile_soft,
 	};
+	for (i = 0; i < EXEC_RLIMIT_N; i++)
+		spec.rlimit[i] =
+		    ex->limit[i] != 0 ? ex->limit[i] : jobd.cfg.job_limit[i];
 	buf_clear(&job_run_mut(job)->out);
 	buf_clear(&job_run_mut(job)->err);
 	/* Output is tapped only for a job that has followers. */
 	job_run_mut(job)->proc = exec_start(jobd.base, &spec, exec_finished,
 	    job_run_mut(job)->follow != NULL ? follow_output : NULL, job, err,
 	    sizeof err);
-	free(envp[n]);
-	free(envp[n + 1]);
+	for (i = n; i < extra; i++)
+		free(envp[i]);
 	free(envp);
 	if (job_run_mut(job)->proc == NULL) {
 		log_info("job %llu: %s", (unsigned long long)job->id, err);
@@ -334,15 +372,27 @@ arm_expiry(struct job *job, uint64_t now)
 
 /*
  * Unique keys: a jansson object serves as the string hash map from a key
- * to the id of the latest job submitted with it.
+ * to the id of the latest job submitted with it.  Each user has keys of
+ * their own: the map's key is "UID:KEY".
  */
+#define KEY_SLOT_MAX (JOB_KEY_MAX + 16)
+
+static const char *
+key_slot(const struct job *job, char *buf)
+{
+	snprintf(
+	    buf, KEY_SLOT_MAX, "%u:%s", (unsigned)job->owner, job->opts->key);
+	return buf;
+}
+
 static struct job *
 key_match(const struct job *job)
 {
+	char slot[KEY_SLOT_MAX];
 	struct job *old;
 	json_t *id;
 
-	if ((id = json_object_get(S.keys, job->opts->key)) == NULL ||
+	if ((id = json_object_get(S.keys, key_slot(job, slot))) == NULL ||
 	    (old = sched_find((uint64_t)json_integer_value(id))) == NULL)
 		return NULL;
 	return !job_finished(old) || job->opts->key_any ? old : NULL;
@@ -351,12 +401,13 @@ key_match(const struct job *job)
 static void
 key_forget(struct job *job)
 {
+	char slot[KEY_SLOT_MAX];
 	json_t *id;
 
 	if (job->opts->key != NULL &&
-	    (id = json_object_get(S.keys, job->opts->key)) != NULL &&
+	    (id = json_object_get(S.keys, key_slot(job, slot))) != NULL &&
 	    (uint64_t)json_integer_value(id) == job->id)
-		json_object_del(S.keys, job->opts->key);
+		json_object_del(S.keys, slot);
 }
 
 static int submit_fail(struct submit_error *e, int code, const char *fmt, ...)
@@ -397,6 +448,7 @@ check_deps(struct job **jobs, size_t n, struct submit_error *e)
 	size_t i, j, k, head = 0, tail = 0, nedges = 0;
 	size_t *indeg, *order, *first, *users;
 	json_t *refs = NULL, *v;
+	struct job *dep;
 	uint32_t d;
 	char w[32];
 	int rc = 0;
@@ -434,7 +486,8 @@ check_deps(struct job **jobs, size_t n, struct submit_error *e)
 				}
 				job_opts_mut(jobs[i])->deps[d] =
 				    DEP_REF | (uint64_t)json_integer_value(v);
-			} else if (sched_find(jobs[i]->opts->deps[d]) == NULL) {
+			} else if ((dep = sched_find(jobs[i]->opts->deps[d])) ==
+			           NULL) {
 				rc = submit_fail(e, PROTO_E_NOT_FOUND,
 				    "%s.depends_on[%u]: %s job %llu",
 				    where(e->single, i, w, sizeof w), d,
@@ -442,6 +495,13 @@ check_deps(struct job **jobs, size_t n, struct submit_error *e)
 				        ? "no longer kept:"
 				        : "no such",
 				    (unsigned long long)jobs[i]->opts->deps[d]);
+				goto out;
+			} else if (!ident_may(e->who, dep->owner)) {
+				rc = submit_fail(e, PROTO_E_FORBIDDEN,
+				    "%s.depends_on[%u]: job %llu belongs to "
+				    "another user",
+				    where(e->single, i, w, sizeof w), d,
+				    (unsigned long long)dep->id);
 				goto out;
 			}
 		}
@@ -578,6 +638,7 @@ sched_submit(
 	uint64_t now = now_ms();
 	size_t i;
 	char w[32];
+	char slot[KEY_SLOT_MAX];
 	int rc = 0;
 
 	if (S.nqueued + n > jobd.cfg.max_queued)
@@ -621,7 +682,7 @@ sched_submit(
 		queue_apply_defaults(jobs[i]->queue, jobs[i]);
 		jobs[i]->id = S.next_id++;
 		if (jobs[i]->opts->key != NULL)
-			json_object_set_new(S.keys, jobs[i]->opts->key,
+			json_object_set_new(S.keys, key_slot(jobs[i], slot),
 			    json_integer((json_int_t)jobs[i]->id));
 		jobs[i]->submitted_ms = now;
 		jobs[i]->state = JOB_WAITING;

@@ -20,6 +20,8 @@
 
 #include "job.h"
 
+struct conn_cred;
+
 typedef void (*sched_event_fn)(struct job *job, const char *event);
 
 int sched_init(void);
@@ -30,7 +32,8 @@ struct queue;
 
 struct submit_error {
 	bool single; /* in: the jobs came as "job", not "jobs" */
-	int code;    /* PROTO_E_* */
+	const struct conn_cred *who; /* in: the submitter */
+	int code;                    /* PROTO_E_* */
 	char msg[256];
 };
 
