@@ -22,6 +22,7 @@ enum {
 	OPT_CATCH_UP,
 	OPT_ALLOW_OVERLAP,
 	OPT_REPLACE,
+	OPT_USER,
 };
 
 static const struct option cron_options[] = {
@@ -29,6 +30,7 @@ static const struct option cron_options[] = {
     {"catch-up", no_argument, NULL, OPT_CATCH_UP},
     {"allow-overlap", no_argument, NULL, OPT_ALLOW_OVERLAP},
     {"replace", no_argument, NULL, OPT_REPLACE},
+    {"user", required_argument, NULL, OPT_USER},
     {NULL, 0, NULL, 0},
 };
 
@@ -55,6 +57,18 @@ cron_option(struct cmd_ctx *ctx, int opt, const char *arg, void *data)
 		break;
 	case OPT_REPLACE:
 		json_object_set_new(req, "replace", json_true());
+		break;
+	case OPT_USER:
+		/* Who its jobs run as (an admin's choice): a name or uid. */
+		if (arg[0] == '\0')
+			return cmd_usage_error(
+			    ctx, "--user: a user name or uid");
+		if (strspn(arg, "0123456789") == strlen(arg) &&
+		    strlen(arg) < 10)
+			json_object_set_new(
+			    req, "user", json_integer(atoll(arg)));
+		else
+			json_object_set_new(req, "user", json_string(arg));
 		break;
 	default:
 		return cmd_usage_error(ctx, "unexpected option");
@@ -229,9 +243,10 @@ cmd_cron_exec(struct cmd_ctx *ctx, int argc, char **argv)
 
 const struct cmd_entry cmd_cron_entry = {
     .name = "cron",
-    .usage = "add NAME 'SCHEDULE' [--tz ZONE] [--catch-up] "
-             "[--allow-overlap] [--replace] [RUN OPTION]... [--] CMD "
-             "[ARG]... | list | remove NAME | run NAME",
+    .usage =
+        "add NAME 'SCHEDULE' [--tz ZONE] [--catch-up] "
+        "[--allow-overlap] [--replace] [--user USER] [RUN OPTION]... [--] CMD "
+        "[ARG]... | list | remove NAME | run NAME",
     .summary = "recurring jobs: add, list, remove, or fire one now",
     .exec = cmd_cron_exec,
 };

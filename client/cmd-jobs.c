@@ -160,6 +160,34 @@ print_deps(const json_t *job)
 	print_field("after:", buf);
 }
 
+/* "limits: as 1.0 GiB, cpu 60s, nofile 64, nproc 100" */
+static void
+print_limits(const json_t *limits)
+{
+	const char *key;
+	json_t *v;
+	char buf[160];
+	size_t used = 0;
+	long long n;
+
+	if (!json_is_object(limits) || json_object_size(limits) == 0)
+		return;
+	buf[0] = '\0';
+	json_object_foreach((json_t *)(uintptr_t)limits, key, v)
+	{
+		n = (long long)json_integer_value(v);
+		if (strcmp(key, "as") == 0 && n >= 1 << 20)
+			snprintf(buf + used, sizeof buf - used, "%sas %lldM",
+			    used > 0 ? ", " : "", n >> 20);
+		else
+			snprintf(buf + used, sizeof buf - used, "%s%s %lld%s",
+			    used > 0 ? ", " : "", key, n,
+			    strcmp(key, "cpu") == 0 ? "s" : "");
+		used = strlen(buf);
+	}
+	print_field("limits:", buf);
+}
+
 static void
 print_job(const json_t *job)
 {
@@ -184,6 +212,13 @@ print_job(const json_t *job)
 	}
 	if ((v = json_object_get(job, "key")) != NULL)
 		print_field("key:", json_string_value(v));
+	if ((v = json_object_get(job, "user")) != NULL)
+		print_field("user:", json_string_value(v));
+	else if ((v = json_object_get(job, "uid")) != NULL) {
+		snprintf(buf, sizeof buf, "uid %lld",
+		    (long long)json_integer_value(v));
+		print_field("user:", buf);
+	}
 	print_deps(job);
 	text = out_command(job);
 	print_field(
@@ -191,6 +226,7 @@ print_job(const json_t *job)
 	free(text);
 	if ((v = json_object_get(job, "cwd")) != NULL)
 		print_field("cwd:", json_string_value(v));
+	print_limits(json_object_get(job, "limits"));
 	if ((v = json_object_get(job, "timeout_ms")) != NULL) {
 		out_duration_us(
 		    buf, sizeof buf, (double)json_integer_value(v) * 1000);

@@ -33,6 +33,8 @@ enum {
 	OPT_RETRIES,
 	OPT_BACKOFF,
 	OPT_NO_RETRY,
+	OPT_RUN_AS,
+	OPT_NO_RUN_AS,
 };
 
 static const struct option queue_options[] = {
@@ -42,6 +44,8 @@ static const struct option queue_options[] = {
     {"retries", required_argument, NULL, OPT_RETRIES},
     {"backoff", required_argument, NULL, OPT_BACKOFF},
     {"no-retry", no_argument, NULL, OPT_NO_RETRY},
+    {"run-as", required_argument, NULL, OPT_RUN_AS},
+    {"no-run-as", no_argument, NULL, OPT_NO_RUN_AS},
     CMD_COMMON_OPTIONS,
 };
 
@@ -97,6 +101,17 @@ queue_setting(struct cmd_ctx *ctx, json_t *set, int opt, const char *arg)
 		return -1;
 	case OPT_NO_RETRY:
 		json_object_set_new(set, "retry", json_null());
+		return -1;
+	case OPT_RUN_AS:
+		/* A user name or uid: jobd looks it up. */
+		if (cmd_parse_uint(arg, 0, UINT32_MAX - 1, &n) == 0)
+			json_object_set_new(
+			    set, "run_as", json_integer((json_int_t)n));
+		else
+			json_object_set_new(set, "run_as", json_string(arg));
+		return -1;
+	case OPT_NO_RUN_AS:
+		json_object_set_new(set, "run_as", json_null());
 		return -1;
 	default:
 		break;
@@ -317,12 +332,13 @@ queue_exec(struct cmd_ctx *ctx, int argc, char **argv, json_t *set)
 		    ctx, "unexpected argument \"%s\"", argv[optind + want]);
 	if (json_object_size(set) > 0 && strcmp(action->name, "set") != 0)
 		return cmd_usage_error(ctx,
-		    "--limit, --max-length, --timeout, --retries, --backoff "
-		    "and --no-retry are for queue set");
+		    "--limit, --max-length, --timeout, --retries, --backoff, "
+		    "--no-retry, --run-as and --no-run-as are for queue set");
 	if (json_object_size(set) == 0 && strcmp(action->name, "set") == 0)
 		return cmd_usage_error(ctx,
 		    "set needs one or more of --limit, --max-length, "
-		    "--timeout, --retries, --backoff, --no-retry");
+		    "--timeout, --retries, --backoff, --no-retry, --run-as, "
+		    "--no-run-as");
 
 	req = json_pack("{s:s, s:s, s:s}", "op", "queue", "action",
 	    want == 3 ? "set" : action->name, "name", name);
@@ -363,8 +379,8 @@ const struct cmd_entry cmd_queue_entry = {
     .name = "queue",
     .usage = "{pause|resume|drain|clear} NAME | limit NAME N | set NAME "
              "[--limit N] [--max-length N] [--timeout DUR] [--retries N] "
-             "[--backoff SPEC] [--no-retry]",
+             "[--backoff SPEC] [--no-retry] [--run-as USER | --no-run-as]",
     .summary = "pause, resume, drain or clear a queue, or set its limit, "
-               "max length, default timeout and retries",
+               "max length, default timeout, retries and user",
     .exec = cmd_queue_exec,
 };

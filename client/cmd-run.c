@@ -51,6 +51,7 @@ enum {
 	OPT_KEY_ANY,
 	OPT_AFTER,
 	OPT_AFTER_ANY,
+	OPT_LIMIT,
 };
 
 /* A job's priority: lower runs first (jobd's default is 100). */
@@ -85,16 +86,70 @@ static const struct option spec_options[] = {
     {"expires", required_argument, NULL, OPT_EXPIRES},
     {"after", required_argument, NULL, OPT_AFTER},
     {"after-any", no_argument, NULL, OPT_AFTER_ANY},
+    {"limit", required_argument, NULL, OPT_LIMIT},
     CMD_COMMON_OPTIONS,
 };
 
 #define SPEC_USAGE                                                           \
 	"[--timeout DUR] [--retries N] [--backoff SPEC] [--kill-grace DUR] " \
-	"[--env K[=V]]... [--cwd DIR] [--stdin FILE|-] [--meta JSON] "       \
+	"[--env K[=V]]... [--cwd DIR] [--stdin FILE|-] "                     \
+	"[--limit as|cpu|nofile|nproc=N]... [--meta JSON] "                  \
 	"[--queue NAME] [--priority N] [--delay DUR | --run-at TIME] "       \
 	"[--expires TIME] [--key KEY [--key-any]] [--after ID]... "          \
 	"[--after-any] "                                                     \
 	"{[--] CMD [ARG]... | --kind KIND [--args JSON]}"
+
+/*
+ * --limit NAME=VALUE into the spec's "limits": as=SIZE (k, M, G), cpu=DUR
+ * (whole seconds), nofile=N, nproc=N.  jobd checks the ranges.
+ */
+static int
+spec_limit(struct cmd_ctx *ctx, json_t *spec, const char *arg)
+{
+	static const char *const names[] = {"as", "cpu", "nofile", "nproc"};
+	const char *eq = strchr(arg, '=');
+	json_t *limits = json_object_get(spec, "limits");
+	uint64_t v, ms;
+	size_t i, len;
+	unsigned shift = 0;
+	char *end;
+
+	len = eq != NULL ? (size_t)(eq - arg) : 0;
+	for (i = 0; i < 4; i++) {
+		if (strlen(names[i]) == len && strncmp(arg, names[i], len) == 0)
+			break;
+	}
+	if (eq == NULL || i == 4)
+		return cmd_usage_error(ctx,
+		    "--limit: \"%s\" is not as=SIZE, cpu=DUR, nofile=N or "
+		    "nproc=N",
+		    arg);
+	if (i == 1) {
+		if (cmd_parse_duration(ctx, "--limit cpu", eq + 1, &ms) != 0)
+			return JOBCTL_EXIT_ERROR;
+		v = (ms + 999) / 1000;
+	} else {
+		errno = 0;
+		v = strtoull(eq + 1, &end, 10);
+		if (i == 0 && end != eq + 1 && *end != '\0' &&
+		    strchr("kMG", *end) != NULL) {
+			shift = *end == 'k' ? 10 : *end == 'M' ? 20 : 30;
+			end++;
+		}
+		if (end == eq + 1 || *end != '\0' || errno != 0 ||
+		    eq[1] == '-' || v > (UINT64_MAX >> shift))
+			return cmd_usage_error(ctx,
+			    "--limit %s: \"%s\" is not a number%s", names[i],
+			    eq + 1, i == 0 ? " of bytes (k, M, G)" : "");
+		v <<= shift;
+	}
+	if (limits == NULL) {
+		limits = json_object();
+		json_object_set_new(spec, "limits", limits);
+	}
+	json_object_set_new(limits, names[i], json_integer((json_int_t)v));
+	return -1;
+}
 
 /* Read all of fd; NULL with errno. */
 static char *
@@ -299,6 +354,10 @@ cmd_spec_parse(struct cmd_ctx *ctx, int argc, char **argv,
 		case OPT_CWD:
 			cwd = optarg;
 			exec_only = "--cwd";
+			break;
+		case OPT_LIMIT:
+			status = spec_limit(ctx, spec, optarg);
+			exec_only = "--limit";
 			break;
 		case OPT_STDIN:
 			in = optarg;

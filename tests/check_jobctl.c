@@ -2319,6 +2319,70 @@ START_TEST(test_dead_pages)
 }
 END_TEST
 
+/* --limit reaches the job; bad values are usage errors; get shows them. */
+START_TEST(test_run_limits)
+{
+	struct result r;
+	long long id;
+	char buf[32];
+
+	r = JOBCTL("run", "--limit", "nofile=64", "--limit", "as=512M",
+	    "--limit", "cpu=1m", "--", "sh", "-c",
+	    "ulimit -n; ulimit -v; ulimit -t");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "64\n524288\n60\n");
+	result_free(&r);
+	id = submit("--limit", "nproc=100", "--", "true", NULL);
+	snprintf(buf, sizeof buf, "%lld", id);
+	r = JOBCTL("get", buf);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "nproc 100"));
+	ck_assert_ptr_nonnull(strstr(r.out, "user:"));
+	result_free(&r);
+	r = JOBCTL("run", "--limit", "stack=1", "--", "true");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "--limit"));
+	result_free(&r);
+	r = JOBCTL("run", "--limit", "as=lots", "--", "true");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "not a number of bytes"));
+	result_free(&r);
+	r = JOBCTL("run", "--limit", "nofile=1", "--", "true");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "limits.nofile"));
+	result_free(&r);
+	r = JOBCTL("run", "--kind", "echo", "--limit", "cpu=1s");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "--limit is only for commands"));
+	result_free(&r);
+	if (geteuid() != 0)
+		return;
+	/* A queue's user (jobd runs as root here). */
+	r = JOBCTL("queue", "set", "svc", "--run-as", "daemon");
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	r = JOBCTL("run", "--queue", "svc", "--", "id", "-un");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "daemon\n");
+	result_free(&r);
+	r = JOBCTL("queue", "set", "svc", "--run-as", "no-such-user");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "run_as"));
+	result_free(&r);
+	r = JOBCTL("queue", "set", "svc", "--no-run-as");
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	r = JOBCTL(
+	    "cron", "add", "d", "@daily", "--user", "daemon", "--", "true");
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	r = JOBCTL("--json", "cron", "list");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "\"user\":\"daemon\""));
+	result_free(&r);
+}
+END_TEST
+
 static Suite *
 jobctl_suite(void)
 {
@@ -2338,6 +2402,7 @@ jobctl_suite(void)
 	tcase_add_test(tc, test_run_env);
 	tcase_add_test(tc, test_run_cwd);
 	tcase_add_test(tc, test_run_stdin);
+	tcase_add_test(tc, test_run_limits);
 	tcase_add_test(tc, test_run_binary_output);
 	tcase_add_test(tc, test_run_interrupt);
 	suite_add_tcase(s, tc);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/pidfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -615,4 +616,74 @@ counter_of(struct client *c, const char *name)
 	n = json_integer_value(v);
 	json_decref(r);
 	return n;
+}
+
+json_t *
+harness_calls_as(
+    const char *sock, uid_t uid, gid_t gid, const char *const *reqs)
+{
+	json_t *replies = json_array(), *reply;
+	char *text = NULL, *line, *save;
+	size_t len = 0, cap = 0;
+	int pfd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(pfd) != 0)
+		return NULL;
+	if ((pid = fork()) == 0) {
+		struct client c;
+		char *l;
+		size_t i;
+
+		close(pfd[0]);
+		if (setgroups(0, NULL) != 0 || setgid(gid) != 0 ||
+		    setuid(uid) != 0)
+			_exit(3);
+		if (client_unix(&c, sock) != 0)
+			_exit(4);
+		for (i = 0; reqs[i] != NULL; i++) {
+			if (client_send(&c, reqs[i], strlen(reqs[i])) != 0 ||
+			    client_send(&c, "\n", 1) != 0)
+				_exit(5);
+			l = client_line(&c, 30000);
+			dprintf(pfd[1], "%s\n", l != NULL ? l : "null");
+			free(l);
+		}
+		client_close(&c);
+		_exit(0);
+	}
+	close(pfd[1]);
+	for (;;) {
+		if (len + 4096 > cap) {
+			cap = cap * 2 + 8192;
+			text = realloc(text, cap);
+		}
+		if ((n = read(pfd[0], text + len, cap - len - 1)) <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			break;
+		}
+		len += (size_t)n;
+	}
+	close(pfd[0]);
+	text[len] = '\0';
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr,
+		    "harness_calls_as: client as uid %u: status %d\n",
+		    (unsigned)uid, status);
+		free(text);
+		json_decref(replies);
+		return NULL;
+	}
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		reply = json_loads(line, 0, NULL);
+		json_array_append_new(
+		    replies, reply != NULL ? reply : json_null());
+	}
+	free(text);
+	return replies;
 }

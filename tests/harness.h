@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sys/types.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -93,6 +94,15 @@ const char *str(const json_t *obj, const char *key);
 json_int_t num(const json_t *obj, const char *key);
 /* A counter or gauge from stats. */
 json_int_t counter_of(struct client *c, const char *name);
+
+/*
+ * Connect to the unix socket sock as uid/gid (the test must be root and
+ * the socket reachable by that user), send each request line and read one
+ * reply to each: a JSON array of the replies (null for a missing one), or
+ * NULL if the client could not run.
+ */
+json_t *harness_calls_as(
+    const char *sock, uid_t uid, gid_t gid, const char *const *reqs);
 
 /* Run a program, capture stdout/stderr, return the exit status. */
 int run_capture(
