@@ -52,6 +52,7 @@ enum {
 	OPT_AFTER,
 	OPT_AFTER_ANY,
 	OPT_LIMIT,
+	OPT_OUTPUT_CAP,
 };
 
 /* A job's priority: lower runs first (jobd's default is 100). */
@@ -87,13 +88,15 @@ static const struct option spec_options[] = {
     {"after", required_argument, NULL, OPT_AFTER},
     {"after-any", no_argument, NULL, OPT_AFTER_ANY},
     {"limit", required_argument, NULL, OPT_LIMIT},
+    {"output-cap", required_argument, NULL, OPT_OUTPUT_CAP},
     CMD_COMMON_OPTIONS,
 };
 
 #define SPEC_USAGE                                                           \
 	"[--timeout DUR] [--retries N] [--backoff SPEC] [--kill-grace DUR] " \
 	"[--env K[=V]]... [--cwd DIR] [--stdin FILE|-] "                     \
-	"[--limit as|cpu|nofile|nproc=N]... [--meta JSON] "                  \
+	"[--limit as|cpu|nofile|nproc=N]... [--output-cap SIZE] "            \
+	"[--meta JSON] "                                                     \
 	"[--queue NAME] [--priority N] [--delay DUR | --run-at TIME] "       \
 	"[--expires TIME] [--key KEY [--key-any]] [--after ID]... "          \
 	"[--after-any] "                                                     \
@@ -111,8 +114,6 @@ spec_limit(struct cmd_ctx *ctx, json_t *spec, const char *arg)
 	json_t *limits = json_object_get(spec, "limits");
 	uint64_t v, ms;
 	size_t i, len;
-	unsigned shift = 0;
-	char *end;
 
 	len = eq != NULL ? (size_t)(eq - arg) : 0;
 	for (i = 0; i < 4; i++) {
@@ -128,21 +129,11 @@ spec_limit(struct cmd_ctx *ctx, json_t *spec, const char *arg)
 		if (cmd_parse_duration(ctx, "--limit cpu", eq + 1, &ms) != 0)
 			return JOBCTL_EXIT_ERROR;
 		v = (ms + 999) / 1000;
-	} else {
-		errno = 0;
-		v = strtoull(eq + 1, &end, 10);
-		if (i == 0 && end != eq + 1 && *end != '\0' &&
-		    strchr("kMG", *end) != NULL) {
-			shift = *end == 'k' ? 10 : *end == 'M' ? 20 : 30;
-			end++;
-		}
-		if (end == eq + 1 || *end != '\0' || errno != 0 ||
-		    eq[1] == '-' || v > (UINT64_MAX >> shift))
-			return cmd_usage_error(ctx,
-			    "--limit %s: \"%s\" is not a number%s", names[i],
-			    eq + 1, i == 0 ? " of bytes (k, M, G)" : "");
-		v <<= shift;
-	}
+	} else if ((i == 0 ? cmd_parse_size(eq + 1, &v)
+	                   : cmd_parse_uint(eq + 1, 0, UINT64_MAX, &v)) != 0)
+		return cmd_usage_error(ctx,
+		    "--limit %s: \"%s\" is not a number%s", names[i], eq + 1,
+		    i == 0 ? " of bytes (k, M, G)" : "");
 	if (limits == NULL) {
 		limits = json_object();
 		json_object_set_new(spec, "limits", limits);
@@ -358,6 +349,18 @@ cmd_spec_parse(struct cmd_ctx *ctx, int argc, char **argv,
 		case OPT_LIMIT:
 			status = spec_limit(ctx, spec, optarg);
 			exec_only = "--limit";
+			break;
+		case OPT_OUTPUT_CAP:
+			if (cmd_parse_size(optarg, &n) != 0 || n == 0) {
+				status = cmd_usage_error(ctx,
+				    "--output-cap: \"%s\" is not a number of "
+				    "bytes (k, M, G)",
+				    optarg);
+				break;
+			}
+			json_object_set_new(
+			    spec, "output_cap", json_integer((json_int_t)n));
+			exec_only = "--output-cap";
 			break;
 		case OPT_STDIN:
 			in = optarg;

@@ -109,6 +109,8 @@ int cmd_usage_error(struct cmd_ctx *ctx, const char *fmt, ...)
 /* Parse a duration option (500ms, 30s, 5m); usage error text on failure. */
 int cmd_parse_duration(
     struct cmd_ctx *ctx, const char *option, const char *arg, uint64_t *ms);
+/* A size in bytes with an optional k, M or G; -1 if it is not one. */
+int cmd_parse_size(const char *s, uint64_t *out);
 /* Parse an unsigned number in [lo, hi]; -1 if it is not one. */
 int cmd_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 /*

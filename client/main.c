@@ -209,6 +209,27 @@ cmd_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 }
 
 int
+cmd_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end != '\0' && end[1] == '\0' && strchr("kMG", *end) != NULL) {
+		shift = *end == 'k' ? 10 : *end == 'M' ? 20 : 30;
+		end++;
+	}
+	if (errno != 0 || *end != '\0' || v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int
 cmd_parse_duration(
     struct cmd_ctx *ctx, const char *option, const char *arg, uint64_t *ms)
 {

@@ -56,7 +56,7 @@ static const char *const builtin_kinds[] = {
 
 /* The fields a spec may have; anything else is a mistake worth naming. */
 static const char *const spec_fields[] = {"kind", "argv", "env", "cwd", "stdin",
-    "limits", "args", "meta", "timeout_ms", "kill_grace_ms", "retries", "retry",
+    "limits", "output_cap", "args", "meta", "timeout_ms", "kill_grace_ms", "retries", "retry",
     "queue", "priority", "delay_ms", "run_at", "expires_at", "key", "unique",
     "depends_on", "after", "ref", NULL};
 
@@ -387,7 +387,9 @@ parse_exec(struct parse *ps, struct draft *d, const json_t *spec)
 	const json_t *v;
 
 	if (parse_argv(ps, d, spec) != 0 || parse_env(ps, d, spec) != 0 ||
-	    parse_limits(ps, d, spec) != 0)
+	    parse_limits(ps, d, spec) != 0 ||
+	    parse_uint(ps, spec, "output_cap", 1, jobd.cfg.output_cap,
+	        &d->exec->output_cap) < 0)
 		return -1;
 	if ((v = json_object_get(spec, "cwd")) != NULL) {
 		if (parse_cstring(ps, v, "cwd", &d->exec->cwd) != 0)
@@ -418,7 +420,7 @@ static int
 parse_builtin(struct parse *ps, struct draft *d, const json_t *spec)
 {
 	static const char *const exec_only[] = {
-	    "argv", "env", "cwd", "stdin", "limits", NULL};
+	    "argv", "env", "cwd", "stdin", "limits", "output_cap", NULL};
 	const json_t *args = json_object_get(spec, "args");
 	uint64_t ms;
 	size_t i;
@@ -1215,6 +1217,9 @@ job_to_json(const struct job *job, unsigned flags)
 				json_object_set_new(
 				    o, "cwd", json_string(ex->cwd));
 			add_limits(o, ex);
+			if (ex->output_cap != 0)
+				json_object_set_new(o, "output_cap",
+				    json_integer((json_int_t)ex->output_cap));
 		}
 		if ((user = ident_user_name(job->owner)) != NULL)
 			json_object_set_new(o, "user", json_string(user));

@@ -109,6 +109,7 @@ struct job_exec {
 	size_t stdin_len;
 	uint64_t kill_grace_ms;
 	uint64_t limit[EXEC_RLIMIT_N]; /* asked for; 0: jobd's default */
+	uint64_t output_cap;           /* bytes kept per stream; 0: jobd's */
 };
 
 struct job_opts {

@@ -269,7 +269,8 @@ start_exec(struct job *job)
 	    .cwd = job->spec.exec->cwd,
 	    .stdin_data = job->spec.exec->stdin_data,
 	    .stdin_len = job->spec.exec->stdin_len,
-	    .output_cap = jobd.cfg.output_cap,
+	    .output_cap =
+	        ex->output_cap != 0 ? ex->output_cap : jobd.cfg.output_cap,
 	    .timeout_ms = job->timeout_ms,
 	    .kill_grace_ms = job->spec.exec->kill_grace_ms,
 	    .creds = creds,

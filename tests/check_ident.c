@@ -444,6 +444,23 @@ START_TEST(test_limits)
 	    num(json_object_get(json_object_get(r, "job"), "limits"), "nofile"),
 	    64);
 	json_decref(r);
+	/* A job's own output cap, below jobd's. */
+	r = call_ok(&c, "{\"op\":\"submit\",\"wait\":true,\"job\":{\"kind\":"
+	                "\"exec\",\"output_cap\":10,\"argv\":[\"seq\","
+	                "\"100\"]}}");
+	ck_assert_str_eq(
+	    str(json_object_get(r, "job"), "stdout"), "1\n2\n3\n4\n5\n");
+	ck_assert(json_is_true(
+	    json_object_get(json_object_get(r, "job"), "stdout_truncated")));
+	json_decref(r);
+	call_err(&c,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"exec\",\"output_cap\":"
+	    "1073741824,\"argv\":[\"true\"]}}",
+	    "out_of_range");
+	call_err(&c,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\",\"output_cap\":"
+	    "10}}",
+	    "bad_request");
 	/* Bad limits: refused with the reason. */
 	call_err(&c,
 	    "{\"op\":\"submit\",\"job\":{\"kind\":\"exec\",\"limits\":"

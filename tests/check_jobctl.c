@@ -2339,6 +2339,13 @@ START_TEST(test_run_limits)
 	ck_assert_ptr_nonnull(strstr(r.out, "nproc 100"));
 	ck_assert_ptr_nonnull(strstr(r.out, "user:"));
 	result_free(&r);
+	r = JOBCTL("run", "--output-cap", "4", "--", "echo", "abcdefgh");
+	ck_assert_str_eq(r.out, "abcd");
+	result_free(&r);
+	r = JOBCTL("run", "--output-cap", "4x", "--", "true");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "--output-cap"));
+	result_free(&r);
 	r = JOBCTL("run", "--limit", "stack=1", "--", "true");
 	ck_assert_int_eq(r.rc, 125);
 	ck_assert_ptr_nonnull(strstr(r.err, "--limit"));
