@@ -40,6 +40,7 @@
 #include "retry.h"
 #include "recur.h"
 #include "sched.h"
+#include "sdnotify.h"
 #include "statedir.h"
 #include "xmalloc.h"
 
@@ -49,6 +50,10 @@ struct jobd jobd;
 
 static struct event *sig_term, *sig_int;
 static struct event *flush_timer;
+static struct event *status_timer; /* STATUS= for the service manager */
+
+/* How often the service manager hears what jobd is doing. */
+#define STATUS_INTERVAL_S 5
 
 static void
 usage(FILE *f)
@@ -630,8 +635,29 @@ jobd_stop(void)
 	jobd.stopping = true;
 	log_notice("stopping: %zu job(s) running, %zu waiting",
 	    sched_count_running(), sched_count_queued());
+	sdnotify_send("STOPPING=1\nSTATUS=stopping: %zu job(s) running",
+	    sched_count_running());
 	listener_close_all();
 	sched_stop(jobd.cfg.shutdown_grace_ms, stopped);
+}
+
+/* The service manager's STATUS= line: what jobd is doing now. */
+static void
+status_text(char *buf, size_t len)
+{
+	snprintf(buf, len, "%zu running, %zu queued, %zu connection(s)",
+	    sched_count_running(), sched_count_queued(), conn_count());
+}
+
+static void
+status_update(evutil_socket_t fd, short what, void *arg)
+{
+	char buf[128];
+
+	if (jobd.stopping)
+		return;
+	status_text(buf, sizeof buf);
+	sdnotify_send("STATUS=%s", buf);
 }
 
 static void
@@ -714,6 +740,8 @@ jobd_main(int argc, char **argv)
 		log_err("cannot set up the event loop");
 		return 1;
 	}
+	/* Before any thread exists: it edits the environment. */
+	sdnotify_init(jobd.base);
 	if ((jobd.pool = pool_create(jobd.cfg.workers)) == NULL) {
 		log_err("cannot start %u workers: %s", jobd.cfg.workers,
 		    strerror(errno));
@@ -744,12 +772,24 @@ jobd_main(int argc, char **argv)
 	log_notice("jobd %s ready: pid %d, %u workers, up to %u jobs at once",
 	    PACKAGE_VERSION, (int)getpid(), jobd.cfg.workers,
 	    jobd.cfg.max_running);
+	/* Listeners bound, workers up: the service manager may go on. */
+	if (sdnotify_enabled()) {
+		struct timeval tv = {STATUS_INTERVAL_S, 0};
+
+		status_timer =
+		    event_new(jobd.base, -1, EV_PERSIST, status_update, NULL);
+		event_add(status_timer, &tv);
+		status_text(err, sizeof err);
+		sdnotify_send("READY=1\nSTATUS=%s", err);
+	}
 
 	event_base_dispatch(jobd.base);
 	log_notice("stopped");
 	status = 0;
 	event_free(sig_term);
 	event_free(sig_int);
+	if (status_timer != NULL)
+		event_free(status_timer);
 	if (flush_timer != NULL)
 		event_free(flush_timer);
 out:
@@ -758,6 +798,7 @@ out:
 	ops_free();
 	recur_free();
 	pool_free(jobd.pool); /* nothing is queued: every job has ended */
+	sdnotify_free();
 	sched_free();
 	statedir_close();
 	kinds_free();
