@@ -31,6 +31,7 @@ struct conn_cred {
 	uid_t uid;
 	gid_t gid;
 	bool admin; /* may act on every job and control queues */
+	bool tcp;   /* a TCP client (the --run-as identity) */
 };
 
 /* After a bad token, the reply waits this long (guessing costs time). */

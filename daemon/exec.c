@@ -89,6 +89,10 @@ struct exec_proc {
 	struct event *drain_ev;   /* give up on the pipes after reaping */
 	bool killing;             /* SIGTERM sent; kill_reason is the outcome */
 	enum exec_outcome kill_reason;
+	int report_fd;  /* forked: its failure report, read at its end */
+	int spawn_step; /* what failed before execve(), or 0 */
+	int spawn_errno;
+	char *name, *cwd; /* forked: for the failure's message */
 
 	exec_done_fn done;
 	exec_output_fn output;
@@ -96,6 +100,9 @@ struct exec_proc {
 };
 
 static void exec_finish(struct exec_proc *);
+static void exec_step_message(int step, int error, const char *name,
+    const char *cwd, char *err, size_t errlen);
+static int exec_read_report(int fd, int *step, int *error);
 
 static void
 exec_ms_to_tv(uint64_t ms, struct timeval *tv)
@@ -433,6 +440,11 @@ exec_pid_cb(evutil_socket_t fd, short what, void *arg)
 		p->status = 0xff << 8; /* as if exit(255) */
 	}
 	p->reaped = true;
+	if (p->report_fd != -1) {
+		exec_read_report(p->report_fd, &p->spawn_step, &p->spawn_errno);
+		close(p->report_fd);
+		p->report_fd = -1;
+	}
 	event_free(p->pid_ev);
 	p->pid_ev = NULL;
 	close(p->pidfd);
@@ -495,6 +507,10 @@ exec_free(struct exec_proc *p)
 	event_free(p->timeout_ev);
 	event_free(p->kill_ev);
 	event_free(p->drain_ev);
+	if (p->report_fd != -1)
+		close(p->report_fd);
+	free(p->name);
+	free(p->cwd);
 	free(p);
 }
 
@@ -502,6 +518,7 @@ static void
 exec_finish(struct exec_proc *p)
 {
 	struct exec_result res;
+	char spawn_error[512];
 
 	/* A child that has not read all its stdin will not read more. */
 	exec_stdin_close(p);
@@ -512,7 +529,14 @@ exec_finish(struct exec_proc *p)
 		res.exit_code = WEXITSTATUS(p->status);
 	else if (WIFSIGNALED(p->status))
 		res.signal = WTERMSIG(p->status);
-	if (p->killing)
+	if (p->spawn_step != 0) {
+		/* It never ran its program (a forked child's report). */
+		exec_step_message(p->spawn_step, p->spawn_errno, p->name,
+		    p->cwd, spawn_error, sizeof spawn_error);
+		res.outcome = EXEC_SPAWN_FAILED;
+		res.error = spawn_error;
+		res.spawn_errno = p->spawn_errno;
+	} else if (p->killing)
 		res.outcome = p->kill_reason;
 	else if (WIFSIGNALED(p->status))
 		res.outcome = EXEC_SIGNALED;
@@ -529,6 +553,52 @@ exec_finish(struct exec_proc *p)
 
 	p->done(&res, p->arg);
 	exec_free(p);
+}
+
+static void
+exec_free_strv(char **v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * The paths execvp() would try for name on path (NULL: the default), as
+ * text only: no file is looked at.  A name with a '/' is itself.
+ */
+static char **
+exec_candidates(const char *name, const char *path)
+{
+	const char *p, *colon;
+	char **v;
+	size_t n = 2, i = 0;
+
+	if (path == NULL)
+		path = EXEC_DEFAULT_PATH;
+	for (p = path; *p != '\0'; p++)
+		n += *p == ':';
+	v = xcalloc(n, sizeof(*v));
+	if (strchr(name, '/') != NULL) {
+		v[0] = xstrdup(name);
+		return v;
+	}
+	for (p = path;; p = colon + 1) {
+		colon = strchrnul(p, ':');
+		/* An empty element is the current directory. */
+		if (colon == p)
+			v[i++] = xstrdup(name);
+		else
+			xasprintf(
+			    &v[i++], "%.*s/%s", (int)(colon - p), p, name);
+		if (*colon == '\0')
+			break;
+	}
+	return v;
 }
 
 /*
@@ -577,15 +647,26 @@ exec_prepare(const struct exec_spec *spec, char *err, size_t errlen)
 
 /*
  * Spawning.  posix_spawn() cannot change a child's credentials or limits,
- * so the child is made with vfork() (no copy of the daemon's memory; the
- * loop's thread waits until the child has called execve() or died) and
- * sets itself up with raw system calls only: in a child that shares the
- * daemon's memory, glibc's setuid() would try to change the credentials of
- * the daemon's threads, and a sanitizer's interceptors would touch the
- * parent's bookkeeping.  Every signal is blocked across vfork(), and the
- * child puts each disposition back to the default before it unblocks
- * them, so none of the daemon's handlers can run in it.  A failure is
- * reported through a close-on-exec pipe as (step, errno).
+ * so the child sets itself up (stdio, process group, rlimits, groups, gid,
+ * uid, cwd) with raw system calls and execs.  Raw calls, because in a
+ * child that shares the daemon's memory glibc's setuid() would try to
+ * change the credentials of the daemon's threads, and sanitizers'
+ * interceptors would touch the parent's bookkeeping.  Every signal is
+ * blocked across the fork, and the child puts each disposition back to
+ * the default before it unblocks them, so none of the daemon's handlers
+ * can run in it.  A failure is reported through a close-on-exec pipe as
+ * (step, errno).
+ *
+ * A job that runs as jobd's own user is spawned with vfork(): no copy of
+ * the daemon's memory, and the loop's thread waits only until the child
+ * has called execve(), so the report is read at once.  A job that runs as
+ * another user is spawned with fork(): once the child has switched users,
+ * that user may stop it (SIGSTOP cannot be blocked) before it reaches
+ * execve(), and a vfork() parent would wait for it forever.  Its report
+ * is read when the process ends, and the child, not jobd, finds the
+ * program on PATH and enters the cwd, as the user: jobd's own checks run
+ * as root and would tell the user which files exist where they may not
+ * look.
  */
 enum exec_step {
 	STEP_STDIO = 1,
@@ -598,6 +679,7 @@ enum exec_step {
 	STEP_SETGID,
 	STEP_SETUID,
 	STEP_CHDIR,
+	STEP_SIGNALS,
 	STEP_EXEC,
 };
 
@@ -612,18 +694,35 @@ static const char *const exec_step_name[] = {
     [STEP_SETGID] = "setgid",
     [STEP_SETUID] = "setuid",
     [STEP_CHDIR] = "cwd",
+    [STEP_SIGNALS] = "signal mask",
     [STEP_EXEC] = "execve",
 };
 
-/* What the child needs, prepared by the parent (no allocation after vfork). */
+/* The raw calls take 32-bit ids only under these names on some ABIs. */
+#ifdef SYS_setresuid32
+#define EXEC_SYS_SETGROUPS SYS_setgroups32
+#define EXEC_SYS_SETRESGID SYS_setresgid32
+#define EXEC_SYS_SETRESUID SYS_setresuid32
+#else
+#define EXEC_SYS_SETGROUPS SYS_setgroups
+#define EXEC_SYS_SETRESGID SYS_setresgid
+#define EXEC_SYS_SETRESUID SYS_setresuid
+#endif
+
+/* The kernel's struct rlimit64, on every ABI. */
+struct exec_rlimit64 {
+	uint64_t cur, max;
+};
+
+/* What the child needs, prepared by the parent (no allocation after fork). */
 struct exec_child {
-	const char *path;
+	const char *const *paths; /* programs to try, in order */
 	const struct exec_spec *spec;
 	char *const *envp;
 	int in_fd, out_fd, err_fd; /* in_fd -1: /dev/null */
 	int report_fd;             /* write end of the failure pipe */
 	bool nofile_soft;          /* set nofile to this, without rlimit[] */
-	struct rlimit nofile;
+	struct exec_rlimit64 nofile;
 };
 
 static const int exec_rlimit_resource[EXEC_RLIMIT_N] = {
@@ -634,9 +733,9 @@ static const int exec_rlimit_resource[EXEC_RLIMIT_N] = {
 };
 
 static __attribute__((noreturn)) void
-exec_child_fail(const struct exec_child *c, int step)
+exec_child_fail(const struct exec_child *c, int step, int error)
 {
-	int msg[2] = {step, errno};
+	int msg[2] = {step, error};
 
 	syscall(SYS_write, c->report_fd, msg, sizeof msg);
 	syscall(SYS_exit_group, 127);
@@ -656,53 +755,72 @@ exec_child(const struct exec_child *c)
 {
 	const struct exec_spec *s = c->spec;
 	/* A kernel struct sigaction of every layout, all zero: SIG_DFL. */
-	unsigned long dfl[8] = {0}, none = 0;
-	struct rlimit rl;
-	int sig, fd, i;
+	unsigned long dfl[8] = {0};
+	unsigned char none[_NSIG / 8] = {0};
+	struct exec_rlimit64 rl;
+	int sig, fd, i, error, denied = 0;
 
-	for (sig = 1; sig < 65; sig++) {
+	for (sig = 1; sig < _NSIG; sig++) {
 		if (sig != SIGKILL && sig != SIGSTOP)
 			syscall(SYS_rt_sigaction, sig, dfl, NULL, sizeof none);
 	}
 	if (c->in_fd != -1)
 		fd = c->in_fd;
-	else if ((fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null",
-	              O_RDONLY | O_CLOEXEC)) < 0)
-		exec_child_fail(c, STEP_STDIO);
+	else if ((fd = (int)syscall(
+	              SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY)) < 0)
+		exec_child_fail(c, STEP_STDIO, errno);
+	/* /dev/null may have landed on 0 itself (jobd had no stdin). */
 	if ((fd != STDIN_FILENO && exec_child_dup(fd, STDIN_FILENO) < 0) ||
 	    exec_child_dup(c->out_fd, STDOUT_FILENO) < 0 ||
 	    exec_child_dup(c->err_fd, STDERR_FILENO) < 0)
-		exec_child_fail(c, STEP_STDIO);
+		exec_child_fail(c, STEP_STDIO, errno);
+	if (c->in_fd == -1 && fd != STDIN_FILENO)
+		syscall(SYS_close, fd);
 	if (syscall(SYS_setpgid, 0, 0) != 0)
-		exec_child_fail(c, STEP_PGROUP);
+		exec_child_fail(c, STEP_PGROUP, errno);
 	for (i = 0; i < EXEC_RLIMIT_N; i++) {
 		if (s->rlimit[i] == 0)
 			continue;
-		rl.rlim_cur = rl.rlim_max = s->rlimit[i];
+		rl.cur = rl.max = s->rlimit[i];
 		if (syscall(SYS_prlimit64, 0, exec_rlimit_resource[i], &rl,
 		        NULL) != 0)
-			exec_child_fail(c, STEP_RLIMIT_AS + i);
+			exec_child_fail(c, STEP_RLIMIT_AS + i, errno);
 	}
 	if (c->nofile_soft &&
 	    syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &c->nofile, NULL) != 0)
-		exec_child_fail(c, STEP_RLIMIT_NOFILE);
+		exec_child_fail(c, STEP_RLIMIT_NOFILE, errno);
 	if (s->creds.change) {
-		if (syscall(SYS_setgroups, s->creds.ngroups, s->creds.groups) !=
-		    0)
-			exec_child_fail(c, STEP_SETGROUPS);
-		if (syscall(SYS_setresgid, s->creds.gid, s->creds.gid,
+		if (syscall(EXEC_SYS_SETGROUPS, s->creds.ngroups,
+		        s->creds.groups) != 0)
+			exec_child_fail(c, STEP_SETGROUPS, errno);
+		if (syscall(EXEC_SYS_SETRESGID, s->creds.gid, s->creds.gid,
 		        s->creds.gid) != 0)
-			exec_child_fail(c, STEP_SETGID);
-		if (syscall(SYS_setresuid, s->creds.uid, s->creds.uid,
+			exec_child_fail(c, STEP_SETGID, errno);
+		if (syscall(EXEC_SYS_SETRESUID, s->creds.uid, s->creds.uid,
 		        s->creds.uid) != 0)
-			exec_child_fail(c, STEP_SETUID);
+			exec_child_fail(c, STEP_SETUID, errno);
 	}
 	/* As the job's user: its own permission to enter the directory. */
 	if (s->cwd != NULL && syscall(SYS_chdir, s->cwd) != 0)
-		exec_child_fail(c, STEP_CHDIR);
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
-	syscall(SYS_execve, c->path, s->argv, c->envp);
-	exec_child_fail(c, STEP_EXEC);
+		exec_child_fail(c, STEP_CHDIR, errno);
+	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, none, NULL, sizeof none) !=
+	    0)
+		exec_child_fail(c, STEP_SIGNALS, errno);
+	/* The candidates in order, as execvp() tries PATH. */
+	error = ENOENT;
+	for (i = 0; c->paths[i] != NULL; i++) {
+		syscall(SYS_execve, c->paths[i], s->argv, c->envp);
+		error = errno;
+		if (error == EACCES)
+			denied = 1;
+		else if (error != ENOENT && error != ENOTDIR &&
+		         error != ESTALE && error != ENODEV &&
+		         error != ETIMEDOUT)
+			break;
+	}
+	if (c->paths[i] == NULL && denied)
+		error = EACCES;
+	exec_child_fail(c, STEP_EXEC, error);
 }
 
 static pid_t
@@ -715,65 +833,107 @@ exec_vfork(const struct exec_child *c)
 	return pid;
 }
 
+static pid_t
+exec_fork(const struct exec_child *c)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		exec_child(c);
+	return pid;
+}
+
+/* What a (step, errno) report means, for the job's error. */
+static void
+exec_step_message(int step, int error, const char *name, const char *cwd,
+    char *err, size_t errlen)
+{
+	if (step == STEP_CHDIR)
+		snprintf(err, errlen, "cwd %s: %s", cwd, strerror(error));
+	else if (step == STEP_EXEC && error == ENOENT)
+		snprintf(err, errlen, "program not found: %s", name);
+	else if (step == STEP_EXEC)
+		snprintf(err, errlen, "%s: %s", name, strerror(error));
+	else if (step > 0 && step < STEP_EXEC)
+		snprintf(err, errlen, "%s: %s", exec_step_name[step],
+		    strerror(error));
+	else
+		snprintf(err, errlen, "spawn: %s", strerror(error));
+}
+
+/* A report from the pipe: 1 (*step, *error set), 0 (none: it ran). */
+static int
+exec_read_report(int fd, int *step, int *error)
+{
+	int msg[2];
+	ssize_t n;
+
+	while ((n = read(fd, msg, sizeof msg)) == -1 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof msg)
+		return 0;
+	*step = msg[0];
+	*error = msg[1] != 0 ? msg[1] : EIO;
+	return 1;
+}
+
 /*
- * Spawn the leader of a new group.  Returns 0, or an errno value with
- * *step naming what failed (0: the spawn itself).
+ * Spawn the leader of a new group, trying paths in order.  Returns 0 or
+ * an errno value with *step naming what failed (0: the spawn itself).
+ * For a job that changes users (fork), *report is the pipe to read when
+ * it ends; else -1 and a failure is known now.
  */
 static int
-exec_spawn(pid_t *pid, const char *path, const struct exec_spec *spec,
-    int in_fd, int out_fd, int err_fd, int *step)
+exec_spawn(pid_t *pid, const char *const *paths, const struct exec_spec *spec,
+    int in_fd, int out_fd, int err_fd, int *step, int *report)
 {
 	static char *const empty_env[] = {NULL};
-	struct exec_child c = {.path = path,
+	struct exec_child c = {.paths = paths,
 	    .spec = spec,
 	    .envp = spec->envp != NULL ? spec->envp : empty_env,
 	    .in_fd = in_fd,
 	    .out_fd = out_fd,
 	    .err_fd = err_fd,
 	    .report_fd = -1};
-	int report[2], msg[2], error = 0;
+	int fds[2], error = 0;
+	struct rlimit rl;
 	sigset_t all, old;
-	ssize_t n;
 
 	*step = 0;
+	*report = -1;
 	if (spec->rlimit[EXEC_RLIMIT_NOFILE] == 0 && spec->nofile_soft != 0 &&
-	    getrlimit(RLIMIT_NOFILE, &c.nofile) == 0 &&
-	    c.nofile.rlim_cur > spec->nofile_soft) {
-		c.nofile.rlim_cur = spec->nofile_soft;
+	    getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur > spec->nofile_soft) {
+		c.nofile.cur = spec->nofile_soft;
+		c.nofile.max = rl.rlim_max;
 		c.nofile_soft = true;
 	}
-	if (pipe2(report, O_CLOEXEC) != 0)
+	if (pipe2(fds, O_CLOEXEC) != 0)
 		return errno;
-	if ((report[0] = exec_fd_above_stdio(report[0])) == -1 ||
-	    (report[1] = exec_fd_above_stdio(report[1])) == -1) {
+	if ((fds[0] = exec_fd_above_stdio(fds[0])) == -1 ||
+	    (fds[1] = exec_fd_above_stdio(fds[1])) == -1) {
 		error = errno;
-		if (report[0] != -1)
-			close(report[0]);
-		if (report[1] != -1)
-			close(report[1]);
+		exec_close_pair(fds);
 		return error;
 	}
-	c.report_fd = report[1];
+	c.report_fd = fds[1];
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	*pid = exec_vfork(&c);
+	*pid = spec->creds.change ? exec_fork(&c) : exec_vfork(&c);
 	if (*pid == -1)
 		error = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	close(report[1]);
-	if (error == 0) {
-		/* End of file: the child reached its program. */
-		while ((n = read(report[0], msg, sizeof msg)) == -1 &&
-		       errno == EINTR)
-			;
-		if (n == (ssize_t)sizeof msg) {
-			*step = msg[0];
-			error = msg[1] != 0 ? msg[1] : EIO;
-			while (waitpid(*pid, NULL, 0) == -1 && errno == EINTR)
-				;
-		}
+	close(fds[1]);
+	if (error == 0 && spec->creds.change) {
+		/* It may not have reached execve() yet: read at its end. */
+		*report = fds[0];
+		return 0;
 	}
-	close(report[0]);
+	if (error == 0 && exec_read_report(fds[0], step, &error)) {
+		while (waitpid(*pid, NULL, 0) == -1 && errno == EINTR)
+			;
+	}
+	close(fds[0]);
 	return error;
 }
 
@@ -785,28 +945,37 @@ exec_start(struct event_base *base, const struct exec_spec *spec,
 	struct exec_proc *p;
 	struct timeval tv;
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
-	char *path;
+	char *path = NULL, **paths;
 	pid_t pid = -1;
-	int error, pidfd, step;
+	int error, pidfd, step, report = -1;
 
-	if ((path = exec_prepare(spec, err, errlen)) == NULL)
-		return NULL;
+	if (spec->creds.change) {
+		/* Another user's: the child looks, as that user. */
+		if (spec->argv == NULL || spec->argv[0] == NULL) {
+			snprintf(err, errlen, "empty argv");
+			errno = EINVAL;
+			return NULL;
+		}
+		paths =
+		    exec_candidates(spec->argv[0], exec_env_path(spec->envp));
+	} else {
+		if ((path = exec_prepare(spec, err, errlen)) == NULL)
+			return NULL;
+		paths = xcalloc(2, sizeof(*paths));
+		paths[0] = path;
+	}
 	if ((spec->stdin_data != NULL && exec_pipe(in, true) == -1) ||
 	    exec_pipe(out, false) == -1 || exec_pipe(errp, false) == -1) {
 		error = errno;
 		snprintf(err, errlen, "pipe: %s", strerror(error));
 		goto fail;
 	}
-	error = exec_spawn(&pid, path, spec, in[0], out[1], errp[1], &step);
+	error = exec_spawn(&pid, (const char *const *)paths, spec, in[0],
+	    out[1], errp[1], &step, &report);
 	if (error != 0) {
-		if (step == STEP_CHDIR)
-			snprintf(err, errlen, "cwd %s: %s", spec->cwd,
-			    strerror(error));
-		else if (step != 0 && step != STEP_EXEC)
-			snprintf(err, errlen, "%s: %s", exec_step_name[step],
-			    strerror(error));
-		else
-			snprintf(err, errlen, "%s: %s", path, strerror(error));
+		exec_step_message(step, error,
+		    path != NULL ? path : spec->argv[0], spec->cwd, err,
+		    errlen);
 		goto fail;
 	}
 	/* The child has its ends; keep only ours. */
@@ -824,9 +993,14 @@ exec_start(struct event_base *base, const struct exec_spec *spec,
 			;
 		goto fail;
 	}
-	free(path);
+	exec_free_strv(paths);
 
 	p = xcalloc(1, sizeof *p);
+	p->report_fd = report;
+	if (report != -1) {
+		p->name = xstrdup(spec->argv[0]);
+		p->cwd = spec->cwd != NULL ? xstrdup(spec->cwd) : NULL;
+	}
 	p->pid = pid;
 	p->pidfd = pidfd;
 	p->output_cap = spec->output_cap;
@@ -872,7 +1046,9 @@ exec_start(struct event_base *base, const struct exec_spec *spec,
 	return p;
 
 fail:
-	free(path);
+	exec_free_strv(paths);
+	if (report != -1)
+		close(report);
 	exec_close_pair(in);
 	exec_close_pair(out);
 	exec_close_pair(errp);

@@ -65,11 +65,12 @@ struct exec_spec {
 };
 
 enum exec_outcome {
-	EXEC_EXITED,      /* exit_code is set (0 or not) */
-	EXEC_SIGNALED,    /* died of signal */
-	EXEC_TIMED_OUT,   /* killed after timeout_ms */
-	EXEC_CANCELLED,   /* killed by exec_kill(EXEC_CANCELLED) */
-	EXEC_INTERRUPTED, /* killed by exec_kill(EXEC_INTERRUPTED): shutdown */
+	EXEC_EXITED,       /* exit_code is set (0 or not) */
+	EXEC_SIGNALED,     /* died of signal */
+	EXEC_TIMED_OUT,    /* killed after timeout_ms */
+	EXEC_CANCELLED,    /* killed by exec_kill(EXEC_CANCELLED) */
+	EXEC_INTERRUPTED,  /* killed by exec_kill(EXEC_INTERRUPTED): shutdown */
+	EXEC_SPAWN_FAILED, /* never ran its program: error says why */
 };
 
 struct exec_result {
@@ -82,6 +83,8 @@ struct exec_result {
 	size_t out_len, err_len;
 	uint64_t out_total, err_total; /* bytes produced, kept or not */
 	bool out_truncated, err_truncated;
+	const char *error; /* EXEC_SPAWN_FAILED: why */
+	int spawn_errno;   /* EXEC_SPAWN_FAILED: ENOENT, EACCES, ... */
 };
 
 /* Called once when the process is finished; the exec_proc is freed after. */

@@ -29,6 +29,7 @@ struct user {
 	gid_t *groups;
 	int ngroups;
 	time_t fetched;
+	bool missing; /* no such user (a miss is remembered too) */
 };
 
 static struct {
@@ -82,6 +83,10 @@ user_fetch(struct user *u, uid_t uid)
 	n = 32;
 	u->groups = xreallocarray(NULL, (size_t)n, sizeof(gid_t));
 	while (getgrouplist(pw.pw_name, pw.pw_gid, u->groups, &n) == -1) {
+		if (n > 65536) {
+			n = 0; /* a database gone wrong: no extra groups */
+			break;
+		}
 		n = n < 32 ? 64 : n * 2;
 		u->groups = xreallocarray(u->groups, (size_t)n, sizeof(gid_t));
 	}
@@ -108,17 +113,41 @@ user_get(uid_t uid)
 			oldest = &I.cache[i];
 	}
 	if (u != NULL && now - u->fetched < USER_TTL_S && now >= u->fetched)
-		return u;
+		return u->missing ? NULL : u;
 	if (u == NULL)
 		u = I.n < USER_CACHE_MAX ? &I.cache[I.n++] : oldest;
 	user_clear(u);
 	if (user_fetch(u, uid) != 0) {
-		/* Not kept: the slot is reused (the last one is moved in). */
-		*u = I.cache[--I.n];
-		memset(&I.cache[I.n], 0, sizeof I.cache[I.n]);
+		u->uid = uid;
+		u->missing = true;
+		u->fetched = now;
 		return NULL;
 	}
 	return u;
+}
+
+bool
+ident_known_uid(unsigned long uid)
+{
+	return uid < (uid_t)-1 && user_get((uid_t)uid) != NULL;
+}
+
+bool
+ident_uid_admin(uid_t uid)
+{
+	struct user *u;
+	int i;
+
+	if (uid == 0 || uid == geteuid())
+		return true;
+	if ((u = user_get(uid)) == NULL)
+		return false;
+	for (i = 0; i < u->ngroups; i++) {
+		if (listed(jobd.cfg.admin_gids, jobd.cfg.nadmin_gids,
+		        u->groups[i]))
+			return true;
+	}
+	return false;
 }
 
 long
@@ -130,9 +159,9 @@ ident_parse_user(const char *s)
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (end != s && *end == '\0' && errno == 0 && v < (uid_t)-1)
-		return (long)v;
-	if ((pw = getpwnam(s)) != NULL)
+	if (end != s && *end == '\0' && errno == 0)
+		return ident_known_uid(v) ? (long)v : -1;
+	if ((pw = getpwnam(s)) != NULL && pw->pw_uid != (uid_t)-1)
 		return (long)pw->pw_uid;
 	return -1;
 }
@@ -185,7 +214,6 @@ ident_init(char *err, size_t errlen)
 {
 	struct user *u;
 	long uid;
-	int i;
 
 	I.can_switch = geteuid() == 0;
 	if (jobd.cfg.run_as != NULL) {
@@ -208,15 +236,12 @@ ident_init(char *err, size_t errlen)
 			uid = 65534;
 	} else
 		uid = (long)geteuid();
+	I.tcp.tcp = true;
 	I.tcp.uid = (uid_t)uid;
 	I.tcp.gid = getegid();
-	I.tcp.admin = uid == 0 || (uid_t)uid == geteuid();
-	if ((u = user_get((uid_t)uid)) != NULL) {
+	I.tcp.admin = ident_uid_admin((uid_t)uid);
+	if ((u = user_get((uid_t)uid)) != NULL)
 		I.tcp.gid = u->gid;
-		for (i = 0; i < u->ngroups && !I.tcp.admin; i++)
-			I.tcp.admin = listed(jobd.cfg.admin_gids,
-			    jobd.cfg.nadmin_gids, u->groups[i]);
-	}
 	return 0;
 }
 
@@ -243,11 +268,13 @@ int
 ident_job_user(uid_t owner, long run_as, struct exec_creds *creds,
     const char **name, const char **home, char *err, size_t errlen)
 {
-	uid_t uid = run_as >= 0 ? (uid_t)run_as : owner;
+	uid_t uid = owner;
 	struct user *u;
 
 	memset(creds, 0, sizeof *creds);
 	*name = *home = NULL;
+	if (run_as >= 0)
+		uid = (uid_t)run_as;
 	if (!I.can_switch)
 		uid = geteuid();
 	if ((u = user_get(uid)) == NULL) {
@@ -261,7 +288,8 @@ ident_job_user(uid_t owner, long run_as, struct exec_creds *creds,
 	}
 	*name = u->name;
 	*home = u->home;
-	if (I.can_switch) {
+	/* jobd's own user (root's jobs under a root jobd): no switch. */
+	if (I.can_switch && uid != geteuid()) {
 		creds->change = true;
 		creds->uid = uid;
 		creds->gid = u->gid;

@@ -7,8 +7,10 @@
  * jobd's own user, or a member of an --admin-group.  Queue control and
  * other users' recurring jobs need an admin too.
  *
- * When jobd runs as root, an exec job runs as its owner (or as its
- * queue's run_as user), with that user's groups, HOME, USER and LOGNAME;
+ * When jobd runs as root, an exec job runs as its owner (or, if an admin
+ * or a TCP client submitted it, as its queue's run_as user: a unix user's
+ * own jobs always run as that user, or any allowed user could run code as
+ * the queue's), with that user's groups, HOME, USER and LOGNAME;
  * otherwise every job runs as jobd's user.  Users are looked up in the
  * system's databases and the answers kept for a minute.
  *
@@ -60,8 +62,11 @@ bool ident_can_switch(void);
 int ident_job_user(uid_t owner, long run_as, struct exec_creds *creds,
     const char **name, const char **home, char *err, size_t errlen);
 
-/* A user name or number; -1 if unknown. */
+/* A user name or uid known to the system; -1 if it is not. */
 long ident_parse_user(const char *s);
+bool ident_known_uid(unsigned long uid);
+/* Is uid an admin (root, jobd's user, a member of --admin-groups)? */
+bool ident_uid_admin(uid_t uid);
 /* A user's name, or NULL (cached). */
 const char *ident_user_name(uid_t uid);
 

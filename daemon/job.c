@@ -56,9 +56,9 @@ static const char *const builtin_kinds[] = {
 
 /* The fields a spec may have; anything else is a mistake worth naming. */
 static const char *const spec_fields[] = {"kind", "argv", "env", "cwd", "stdin",
-    "limits", "output_cap", "args", "meta", "timeout_ms", "kill_grace_ms", "retries", "retry",
-    "queue", "priority", "delay_ms", "run_at", "expires_at", "key", "unique",
-    "depends_on", "after", "ref", NULL};
+    "limits", "output_cap", "args", "meta", "timeout_ms", "kill_grace_ms",
+    "retries", "retry", "queue", "priority", "delay_ms", "run_at", "expires_at",
+    "key", "unique", "depends_on", "after", "ref", NULL};
 
 const char *
 job_state_name(enum job_state s)
@@ -365,6 +365,8 @@ parse_limits(struct parse *ps, struct draft *d, const json_t *spec)
 			    key);
 		max =
 		    jobd.cfg.job_limit[i] != 0 ? jobd.cfg.job_limit[i] : hi[i];
+		if (jobd.cfg.job_hard[i] != 0 && jobd.cfg.job_hard[i] < max)
+			max = jobd.cfg.job_hard[i];
 		snprintf(name, sizeof name, "limits.%s", key);
 		if (!json_is_integer(value))
 			return parse_fail(ps, PROTO_E_BAD_REQUEST,
@@ -374,8 +376,7 @@ parse_limits(struct parse *ps, struct draft *d, const json_t *spec)
 			return parse_fail(ps, PROTO_E_OUT_OF_RANGE,
 			    "%s must be from %" PRIu64 " to %" PRIu64 "%s",
 			    name, lo[i], max,
-			    jobd.cfg.job_limit[i] != 0 ? " (jobd's --limit-*)"
-			                               : "");
+			    max < hi[i] ? " (jobd's own limit)" : "");
 		d->exec->limit[i] = (uint64_t)json_integer_value(value);
 	}
 	return 0;

@@ -190,6 +190,8 @@ struct job {
 	uint32_t args_len;   /* bytes of args, or 0 for none */
 	uint32_t owner;      /* uid of the submitter (ident.h) */
 	bool timeout_given;  /* else the queue's default applies */
+	bool queue_user_ok;  /* an admin's or TCP client's: its queue's
+	                        run_as applies (ident.h) */
 	char args[];         /* echo, sleep, compute: the JSON text */
 };
 

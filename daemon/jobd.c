@@ -667,6 +667,37 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	jobd_stop();
 }
 
+/*
+ * jobd's own hard limits bound what jobs may ask (as root, jobd could set
+ * more); a --limit-* above them is a mistake worth stopping for.
+ */
+static int
+job_limits_init(char *err, size_t errlen)
+{
+	static const int resource[EXEC_RLIMIT_N] = {
+	    RLIMIT_AS, RLIMIT_CPU, RLIMIT_NOFILE, RLIMIT_NPROC};
+	static const char *const option[EXEC_RLIMIT_N] = {
+	    "--limit-as", "--limit-cpu", "--limit-nofile", "--limit-nproc"};
+	struct rlimit rl;
+	int i;
+
+	for (i = 0; i < EXEC_RLIMIT_N; i++) {
+		if (getrlimit(resource[i], &rl) != 0 ||
+		    rl.rlim_max == RLIM_INFINITY)
+			continue;
+		jobd.cfg.job_hard[i] = rl.rlim_max;
+		if (jobd.cfg.job_limit[i] > rl.rlim_max) {
+			snprintf(err, errlen,
+			    "%s %llu: above jobd's own hard limit, %llu",
+			    option[i],
+			    (unsigned long long)jobd.cfg.job_limit[i],
+			    (unsigned long long)rl.rlim_max);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Room for --max-conns connections plus jobs' pipes, within the hard limit. */
 static void
 raise_fd_limit(void)
@@ -709,7 +740,14 @@ jobd_main(int argc, char **argv)
 		log_err("%s", err);
 		return 1;
 	}
+	if (job_limits_init(err, sizeof err) != 0) {
+		log_err("%s", err);
+		statedir_close();
+		return 1;
+	}
 	raise_fd_limit();
+	/* Descriptors jobd was handed must not reach other users' jobs. */
+	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 	if (ident_init(err, sizeof err) != 0) {
 		log_err("%s", err);
 		statedir_close();

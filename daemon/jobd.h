@@ -54,6 +54,7 @@ struct jobd_config {
 	/* Exec jobs' resource limits: default and most a job may ask. */
 	uint64_t job_limit[EXEC_RLIMIT_N]; /* 0: none */
 	uint64_t nofile_soft;              /* the fd limit jobd started with */
+	uint64_t job_hard[EXEC_RLIMIT_N];  /* jobd's hard limits; 0: none */
 	int log_level;
 };
 

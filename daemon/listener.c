@@ -87,8 +87,10 @@ accept_unix(int fd)
 		evutil_closesocket(fd);
 		return;
 	}
-	cred = (struct conn_cred){
-	    uc.pid, uc.uid, uc.gid, ident_unix_admin(fd, uc.uid, uc.gid)};
+	cred = (struct conn_cred){.pid = uc.pid,
+	    .uid = uc.uid,
+	    .gid = uc.gid,
+	    .admin = ident_unix_admin(fd, uc.uid, uc.gid)};
 	conn_accept(fd, peer, &cred);
 }
 

@@ -664,8 +664,11 @@ op_submit(const struct req *r)
 			return fail(r, (enum proto_err)code, "%s", err);
 		}
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		jobs[i]->owner = conn_who(r->conn)->uid;
+		jobs[i]->queue_user_ok =
+		    conn_who(r->conn)->admin || conn_who(r->conn)->tcp;
+	}
 	duplicate = xcalloc(n, sizeof(*duplicate));
 	serr.single = single;
 	serr.who = conn_who(r->conn);
@@ -734,8 +737,11 @@ queue_set(const struct req *r, const char *name)
 		if ((!json_is_string(run_as) && !json_is_integer(run_as)) ||
 		    (uid = json_is_string(run_as)
 		               ? ident_parse_user(json_string_value(run_as))
-		               : (long)json_integer_value(run_as)) < 0 ||
-		    uid > (long)UINT32_MAX)
+		           : json_integer_value(run_as) >= 0 &&
+		                   ident_known_uid((
+		                       unsigned long)json_integer_value(run_as))
+		               ? (long)json_integer_value(run_as)
+		               : -1) < 0)
 			return fail(r, PROTO_E_BAD_REQUEST,
 			    "run_as must be a user name or uid known to the "
 			    "system, or null (jobs run as their owners)");
@@ -743,6 +749,9 @@ queue_set(const struct req *r, const char *name)
 			return fail(r, PROTO_E_BAD_REQUEST,
 			    "run_as: jobd does not run as root, so its jobs "
 			    "run as its own user");
+		if (uid == 0 && conn_who(r->conn)->uid != 0)
+			return fail(r, PROTO_E_FORBIDDEN,
+			    "run_as: only root may make jobs run as root");
 	}
 	q = queue_get(name);
 	if (run_as != NULL)

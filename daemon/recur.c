@@ -216,7 +216,7 @@ fire(struct recur *e, bool check_overlap, int *codep)
 {
 	/* The owner's rights, as if they had submitted it. */
 	struct conn_cred who = {
-	    0, e->owner, 0, e->owner == 0 || e->owner == geteuid()};
+	    .uid = e->owner, .admin = ident_uid_admin(e->owner)};
 	struct submit_error serr = {.single = true, .who = &who};
 	struct job *job, *last;
 	char err[512];
@@ -235,8 +235,10 @@ fire(struct recur *e, bool check_overlap, int *codep)
 	spec = firing_spec(e);
 	job = job_parse(spec, "job", &code, err, sizeof err);
 	json_decref(spec);
-	if (job != NULL)
+	if (job != NULL) {
 		job->owner = e->owner;
+		job->queue_user_ok = who.admin;
+	}
 	if (job == NULL || sched_submit(&job, 1, &dup, &serr) != 0) {
 		if (job != NULL) {
 			snprintf(err, sizeof err, "%s", serr.msg);
@@ -438,22 +440,33 @@ recur_add(const json_t *req, const struct conn_cred *who, int *code, char *err,
 	    ((!json_is_string(user) && !json_is_integer(user)) ||
 	        (owner = json_is_string(user)
 	                     ? ident_parse_user(json_string_value(user))
-	                     : (long)json_integer_value(user)) < 0 ||
-	        owner > (long)UINT32_MAX)) {
+	                 : json_integer_value(user) >= 0 &&
+	                         ident_known_uid(
+	                             (unsigned long)json_integer_value(user))
+	                     ? (long)json_integer_value(user)
+	                     : -1) < 0)) {
 		recur_fail(code, err, errlen, PROTO_E_BAD_REQUEST,
 		    "user must be a user name or uid known to the system");
-		return NULL;
-	}
-	if (!ident_may(who, (uid_t)owner)) {
-		recur_fail(code, err, errlen, PROTO_E_FORBIDDEN,
-		    "only root, jobd's user or a member of --admin-groups "
-		    "may add a recurring job that runs as another user");
 		return NULL;
 	}
 	old = find(name);
 	if (old != NULL && !ident_may(who, old->owner)) {
 		recur_fail(code, err, errlen, PROTO_E_FORBIDDEN,
 		    "cron %s belongs to another user", name);
+		return NULL;
+	}
+	/* A replaced entry stays its owner's unless user says otherwise. */
+	if (user == NULL && old != NULL)
+		owner = (long)old->owner;
+	if (!ident_may(who, (uid_t)owner)) {
+		recur_fail(code, err, errlen, PROTO_E_FORBIDDEN,
+		    "only root, jobd's user or a member of --admin-groups "
+		    "may add a recurring job that runs as another user");
+		return NULL;
+	}
+	if (owner == 0 && who->uid != 0) {
+		recur_fail(code, err, errlen, PROTO_E_FORBIDDEN,
+		    "only root may add a recurring job that runs as root");
 		return NULL;
 	}
 	if (old != NULL && !replace) {
@@ -633,9 +646,18 @@ load_entry(const json_t *o, uint64_t now, char *err, size_t errlen)
 	e->allow_overlap = json_is_true(json_object_get(o, "allow_overlap"));
 	e->catch_up = json_is_true(json_object_get(o, "catch_up"));
 	/* Entries saved before owners were kept are jobd's user's. */
-	e->owner = json_is_integer(json_object_get(o, "uid"))
-	               ? (uid_t)json_integer_value(json_object_get(o, "uid"))
-	               : geteuid();
+	e->owner = geteuid();
+	if (json_object_get(o, "uid") != NULL) {
+		json_int_t uid = json_integer_value(json_object_get(o, "uid"));
+
+		if (!json_is_integer(json_object_get(o, "uid")) || uid < 0 ||
+		    uid >= (json_int_t)UINT32_MAX) {
+			entry_free(e);
+			snprintf(err, errlen, "entry %.64s: a bad uid", name);
+			return -1;
+		}
+		e->owner = (uid_t)uid;
+	}
 	e->created_ms = saved_uint(o, "created_ms");
 	e->last_ms = saved_uint(o, "last_ms");
 	e->last_job = saved_uint(o, "last_job");

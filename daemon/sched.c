@@ -201,10 +201,20 @@ exec_finished(const struct exec_result *res, void *arg)
 	    [EXEC_TIMED_OUT] = OUTCOME_TIMED_OUT,
 	    [EXEC_CANCELLED] = OUTCOME_CANCELLED,
 	    [EXEC_INTERRUPTED] = OUTCOME_INTERRUPTED,
+	    [EXEC_SPAWN_FAILED] = OUTCOME_SPAWN_FAILED,
 	};
 	struct job *job = arg;
 	enum attempt_outcome outcome = outcome_of[res->outcome];
 
+	if (res->outcome == EXEC_SPAWN_FAILED) {
+		/* A forked child that could not become the job. */
+		job_run_mut(job)->proc = NULL;
+		log_info(
+		    "job %llu: %s", (unsigned long long)job->id, res->error);
+		sched_attempt_end(job, OUTCOME_SPAWN_FAILED,
+		    res->spawn_errno == ENOENT ? 127 : 126, 0, res->error);
+		return;
+	}
 	if (res->outcome == EXEC_EXITED && res->exit_code == 0)
 		outcome = OUTCOME_SUCCEEDED;
 	job_run_mut(job)->proc = NULL;
@@ -240,8 +250,9 @@ start_exec(struct job *job)
 	char err[512], **envp;
 	size_t n = 0, i, extra;
 
-	if (ident_job_user(job->owner, queue_run_as(job->queue), &creds, &user,
-	        &home, err, sizeof err) != 0) {
+	if (ident_job_user(job->owner,
+	        job->queue_user_ok ? queue_run_as(job->queue) : -1, &creds,
+	        &user, &home, err, sizeof err) != 0) {
 		log_info("job %llu: %s", (unsigned long long)job->id, err);
 		sched_attempt_end(job, OUTCOME_SPAWN_FAILED, 126, 0, err);
 		return;

@@ -502,7 +502,8 @@ static void
 open_client(void)
 {
 	/* A unix peer jobd lets in: requests reach dispatch. */
-	struct conn_cred cred = {getpid(), geteuid(), getegid(), true};
+	struct conn_cred cred = {
+	    .pid = getpid(), .uid = geteuid(), .gid = getegid(), .admin = true};
 	int sv[2], size = FUZZ_SNDBUF;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
@@ -549,7 +550,7 @@ reset(void)
 	/* Once more, for the reaper of the dropped connection. */
 	event_base_loop(jobd.base, EVLOOP_NONBLOCK);
 	sched_free();
-	entries = recur_list(&(struct conn_cred){0, 0, 0, true});
+	entries = recur_list(&(struct conn_cred){.admin = true});
 	recur = json_array_size(json_object_get(entries, "cron")) > 0;
 	json_decref(entries);
 	if (recur) {

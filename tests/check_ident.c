@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -141,10 +143,33 @@ START_TEST(test_runs_as_submitter)
 	    "{\"op\":\"submit\",\"wait\":true,\"job\":{\"kind\":\"exec\","
 	    "\"cwd\":\"/root\",\"argv\":[\"true\"]}}");
 	ck_assert_str_eq(str(json_object_get(r, "job"), "state"), "failed");
+	ck_assert_str_eq(str(json_object_get(r, "job"), "error"),
+	    "cwd /root: Permission denied");
 	ck_assert_int_eq(num(json_object_get(r, "job"), "uid"), NOBODY);
 	json_decref(r);
+	/* Where the user may not look, a file that exists and one that does
+	 * not look the same. */
+	r = ok_as(NOBODY, NOBODY,
+	    "{\"op\":\"submit\",\"wait\":true,\"job\":{\"kind\":\"exec\","
+	    "\"argv\":[\"/root/.bashrc\"]}}");
+	ck_assert_str_eq(str(json_object_get(r, "job"), "error"),
+	    "/root/.bashrc: Permission denied");
+	json_decref(r);
+	r = ok_as(NOBODY, NOBODY,
+	    "{\"op\":\"submit\",\"wait\":true,\"job\":{\"kind\":\"exec\","
+	    "\"argv\":[\"/root/no-such-file\"]}}");
+	ck_assert_str_eq(str(json_object_get(r, "job"), "error"),
+	    "/root/no-such-file: Permission denied");
+	json_decref(r);
+	r = ok_as(NOBODY, NOBODY,
+	    "{\"op\":\"submit\",\"wait\":true,\"job\":{\"kind\":\"exec\","
+	    "\"argv\":[\"no-such-program\"]}}");
+	ck_assert_str_eq(str(json_object_get(r, "job"), "error"),
+	    "program not found: no-such-program");
+	ck_assert_int_eq(num(json_object_get(r, "job"), "exit_code"), 127);
+	json_decref(r);
 	r = call_ok(&c, "{\"op\":\"list\",\"state\":\"failed\"}");
-	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), 1);
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), 4);
 	json_decref(r);
 	client_close(&c);
 	ck_assert_int_eq(harness_stop(&H), 0);
@@ -263,6 +288,24 @@ START_TEST(test_admin)
 	start(admins);
 	json_decref(ok_as(NOBODY, NOBODY,
 	    "{\"op\":\"queue\",\"action\":\"pause\",\"name\":\"q\"}"));
+	/* An admin group is not root: nothing it sets runs as root. */
+	err_as(NOBODY, NOBODY,
+	    "{\"op\":\"queue\",\"action\":\"set\",\"name\":\"q\","
+	    "\"run_as\":\"root\"}",
+	    "forbidden");
+	err_as(NOBODY, NOBODY,
+	    "{\"op\":\"queue\",\"action\":\"set\",\"name\":\"q\","
+	    "\"run_as\":0}",
+	    "forbidden");
+	err_as(NOBODY, NOBODY,
+	    "{\"op\":\"cron\",\"action\":\"add\",\"name\":\"r\","
+	    "\"user\":0,\"schedule\":\"@daily\",\"job\":{\"kind\":"
+	    "\"echo\"}}",
+	    "forbidden");
+	json_decref(ok_as(NOBODY, NOBODY,
+	    "{\"op\":\"cron\",\"action\":\"add\",\"name\":\"d\","
+	    "\"user\":\"daemon\",\"schedule\":\"@daily\",\"job\":{"
+	    "\"kind\":\"echo\"}}"));
 	json_decref(ok_as(DAEMON, DAEMON, SLEEPER));
 	/* An admin sees the other user's job; daemon, not an admin,
 	 * does not see nobody's. */
@@ -351,12 +394,30 @@ START_TEST(test_queue_run_as)
 	    "\"exec\",\"queue\":\"svc\",\"argv\":[\"id\",\"-u\"]}}");
 	ck_assert_str_eq(str(json_object_get(r, "job"), "stdout"), "1\n");
 	json_decref(r);
+	/* A unix user's own job runs as that user, queue or not; a TCP
+	 * client's takes the queue's user. */
 	out = out_of(ok_as(NOBODY, NOBODY,
 	    "{\"op\":\"submit\",\"wait\":true,\"job\":{\"kind\":"
 	    "\"exec\","
 	    "\"queue\":\"svc\",\"argv\":[\"id\",\"-u\"]}}"));
-	ck_assert_str_eq(out, "1\n");
+	ck_assert_str_eq(out, "65534\n");
 	free(out);
+	{
+		struct client t;
+
+		ck_assert_int_eq(client_tcp(&t, H.port), 0);
+		r = call_ok(&t, "{\"op\":\"submit\",\"wait\":true,\"job\":{"
+		                "\"kind\":\"exec\",\"queue\":\"svc\",\"argv\":"
+		                "[\"id\",\"-u\"]}}");
+		ck_assert_str_eq(
+		    str(json_object_get(r, "job"), "stdout"), "1\n");
+		json_decref(r);
+		client_close(&t);
+	}
+	call_err(&c,
+	    "{\"op\":\"queue\",\"action\":\"set\",\"name\":\"svc\","
+	    "\"run_as\":3999999999}",
+	    "bad_request");
 	call_err(&c,
 	    "{\"op\":\"queue\",\"action\":\"set\",\"name\":\"svc\","
 	    "\"run_as\":\"no-such-user\"}",
@@ -500,7 +561,7 @@ START_TEST(test_limits)
 	    "{\"nofile\":101},\"argv\":[\"true\"]}}");
 	ck_assert_str_eq(reply_error_code(r), "out_of_range");
 	ck_assert_ptr_nonnull(
-	    strstr(str(json_object_get(r, "error"), "message"), "--limit"));
+	    strstr(str(json_object_get(r, "error"), "message"), "own limit"));
 	json_decref(r);
 	client_close(&c);
 	ck_assert_int_eq(harness_stop(&H), 0);
@@ -571,6 +632,9 @@ START_TEST(test_cron_owner)
 	    "{\"op\":\"cron\",\"action\":\"remove\",\"name\":\"mine\"}",
 	    "forbidden");
 	err_as(DAEMON, DAEMON,
+	    "{\"op\":\"cron\",\"action\":\"run\",\"name\":\"mine\"}",
+	    "forbidden");
+	err_as(DAEMON, DAEMON,
 	    "{\"op\":\"cron\",\"action\":\"add\",\"name\":\"mine\","
 	    "\"replace\":true,\"schedule\":\"@daily\",\"job\":{"
 	    "\"kind\":"
@@ -591,6 +655,14 @@ START_TEST(test_cron_owner)
 	    str(json_array_get(json_object_get(r, "cron"), 0), "user"),
 	    "nobody");
 	json_decref(r);
+	/* root replacing it keeps its owner. */
+	r = call_ok(&c, "{\"op\":\"cron\",\"action\":\"add\",\"name\":"
+	                "\"mine\",\"replace\":true,\"schedule\":\"@daily\","
+	                "\"job\":{\"kind\":\"echo\"}}");
+	ck_assert_int_eq(num(json_object_get(r, "cron"), "uid"), NOBODY);
+	json_decref(r);
+	json_decref(call_ok(&c, "{\"op\":\"cron\",\"action\":\"remove\","
+	                        "\"name\":\"mine\"}"));
 	r = call_ok(&c, "{\"op\":\"cron\",\"action\":\"add\",\"name\":\"d\","
 	                "\"user\":\"daemon\",\"schedule\":\"@daily\",\"job\":"
 	                "{\"kind\":\"echo\"}}");
@@ -620,6 +692,100 @@ START_TEST(test_cron_owner)
 }
 END_TEST
 
+/*
+ * As uid: watch every job; once told (a byte on go), submit an echo job
+ * and read the stream until that job's "finished" event.  Writes every
+ * line it read to out.
+ */
+static void
+watcher_as(uid_t uid, int go, int out)
+{
+	static const char watch[] = "{\"op\":\"watch\",\"id\":1001}\n";
+	static const char submit[] = "{\"op\":\"submit\",\"id\":1002,"
+	                             "\"job\":{\"kind\":\"echo\"}}\n";
+	struct client c;
+	char *line, byte;
+	json_t *msg;
+	json_int_t mine = -1;
+
+	if (setgroups(0, NULL) != 0 || setgid(uid) != 0 || setuid(uid) != 0 ||
+	    client_unix(&c, H.sock) != 0)
+		_exit(3);
+	client_send(&c, watch, strlen(watch));
+	if ((line = client_line(&c, 30000)) == NULL)
+		_exit(4);
+	dprintf(out, "%s\n", line);
+	free(line);
+	if (read(go, &byte, 1) != 1)
+		_exit(5);
+	client_send(&c, submit, strlen(submit));
+	while ((line = client_line(&c, 30000)) != NULL) {
+		dprintf(out, "%s\n", line);
+		msg = json_loads(line, 0, NULL);
+		free(line);
+		if (num(msg, "id") == 1002)
+			mine = num(json_object_get(msg, "job"), "id");
+		if (mine > 0 && str(msg, "event") != NULL &&
+		    strcmp(str(msg, "event"), "finished") == 0 &&
+		    num(json_object_get(msg, "job"), "id") == mine) {
+			json_decref(msg);
+			_exit(0);
+		}
+		json_decref(msg);
+	}
+	_exit(6);
+}
+
+/* A user's watch stream carries their own jobs' events only. */
+START_TEST(test_watch_filtered)
+{
+	int go[2], out[2], status;
+	char buf[65536], needle[64];
+	struct client c;
+	json_t *r;
+	json_int_t theirs;
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (!start_shared())
+		return;
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(out), 0);
+	if ((pid = fork()) == 0) {
+		close(go[1]);
+		close(out[0]);
+		watcher_as(NOBODY, go[0], out[1]);
+	}
+	close(go[0]);
+	close(out[1]);
+	/* The watch is set up once its reply is out. */
+	n = read(out[0], buf, sizeof buf - 1);
+	ck_assert_int_gt(n, 0);
+	len = (size_t)n;
+	ck_assert_int_eq(client_unix(&c, H.sock), 0);
+	r = call_ok(&c, "{\"op\":\"submit\",\"wait\":true,\"job\":{\"kind\":"
+	                "\"echo\"}}");
+	theirs = num(json_object_get(r, "job"), "id");
+	json_decref(r);
+	client_close(&c);
+	ck_assert_int_eq(write(go[1], "x", 1), 1);
+	while (len < sizeof buf - 1 &&
+	       (n = read(out[0], buf + len, sizeof buf - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	/* Its own job's events came; root's job's did not. */
+	ck_assert_ptr_nonnull(strstr(buf, "\"event\":\"finished\""));
+	snprintf(needle, sizeof needle, "\"id\":%lld,", (long long)theirs);
+	ck_assert_ptr_null(strstr(buf, needle));
+	close(go[1]);
+	close(out[0]);
+	ck_assert_int_eq(harness_stop(&H), 0);
+}
+END_TEST
+
 static Suite *
 ident_suite(void)
 {
@@ -629,6 +795,7 @@ ident_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_runs_as_submitter);
 	tcase_add_test(tc, test_visibility);
+	tcase_add_test(tc, test_watch_filtered);
 	tcase_add_test(tc, test_admin);
 	tcase_add_test(tc, test_tcp_run_as);
 	tcase_add_test(tc, test_queue_run_as);
