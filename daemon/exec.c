@@ -555,18 +555,6 @@ exec_finish(struct exec_proc *p)
 	exec_free(p);
 }
 
-static void
-exec_free_strv(char **v)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
 /*
  * The paths execvp() would try for name on path (NULL: the default), as
  * text only: no file is looked at.  A name with a '/' is itself.
@@ -993,7 +981,7 @@ exec_start(struct event_base *base, const struct exec_spec *spec,
 			;
 		goto fail;
 	}
-	exec_free_strv(paths);
+	strv_free(paths);
 
 	p = xcalloc(1, sizeof *p);
 	p->report_fd = report;
@@ -1046,7 +1034,7 @@ exec_start(struct event_base *base, const struct exec_spec *spec,
 	return p;
 
 fail:
-	exec_free_strv(paths);
+	strv_free(paths);
 	if (report != -1)
 		close(report);
 	exec_close_pair(in);

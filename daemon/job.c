@@ -228,18 +228,6 @@ parse_cstring(struct parse *ps, const json_t *v, const char *name, char **out)
 	return 0;
 }
 
-static void
-free_strv(char **v)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* Bytes of a NULL-terminated string vector, a NUL each. */
 static size_t
 strv_size(char **v)
@@ -788,8 +776,8 @@ exec_free(struct job_exec *e)
 {
 	if (e == NULL)
 		return;
-	free_strv(e->argv);
-	free_strv(e->envp);
+	strv_free(e->argv);
+	strv_free(e->envp);
 	free(e->cwd);
 	free(e->stdin_data);
 	free(e);

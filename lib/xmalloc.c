@@ -70,6 +70,18 @@ xstrndup(const char *s, size_t n)
 	return p;
 }
 
+void
+strv_free(char **v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
 void *
 xaligned_alloc(size_t alignment, size_t size)
 {

@@ -18,6 +18,8 @@ char *xstrndup(const char *s, size_t n);
 /* Cache-line (or stricter power-of-two) aligned allocation; free with free().
  */
 void *xaligned_alloc(size_t alignment, size_t size);
+/* Free a NULL-terminated array of strings and the strings (NULL: none). */
+void strv_free(char **v);
 int xasprintf(char **ret, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int xvasprintf(char **ret, const char *fmt, va_list ap)
