@@ -317,10 +317,10 @@ batch_loop(struct batch *b)
 		pfd[0] = (struct pollfd){STDIN_FILENO, POLLIN, 0};
 		if (b->in_eof || b->inflight >= b->inflight_max)
 			pfd[0].fd = -1;
-		pfd[1] = (struct pollfd){conn_fd(b->conn), POLLIN, 0};
-		if (conn_pending(b->conn) > 0)
-			pfd[1].events |= POLLOUT;
-		if (poll(pfd, 2, -1) == -1) {
+		pfd[1] = (struct pollfd){
+		    conn_fd(b->conn), conn_poll_events(b->conn), 0};
+		/* Replies already decrypted by TLS: do not block. */
+		if (poll(pfd, 2, conn_buffered(b->conn) ? 0 : -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			out_warn("poll: %s", strerror(errno));
@@ -329,10 +329,7 @@ batch_loop(struct batch *b)
 		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		    read_input(b) == -1)
 			return -1;
-		if ((pfd[1].revents & POLLOUT) && conn_write_some(b->conn))
-			goto lost;
-		if ((pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
-		    conn_read_some(b->conn) == -1)
+		if (conn_poll_done(b->conn, pfd[1].revents) == -1)
 			goto lost;
 		while ((r = conn_next(b->conn, &reply)) == 1) {
 			r = take_reply(b, reply);

@@ -6,14 +6,27 @@
  * caller decides.  Input is consumed from in_off and compacted before a
  * read; `scanned` remembers how far a newline was already looked for, so a
  * multi-megabyte reply arriving in pieces is scanned once.
+ *
+ * TLS (tls.h): the handshake runs in conn_open() with the same deadline
+ * as connect(), so a verification failure is a connection failure.  After
+ * it, SSL_read() and SSL_write() stand in for recv() and send() on the
+ * non-blocking socket.  Either may need the other direction (a TLS 1.3
+ * key update, a post-handshake message): read_wants_write and
+ * write_wants_read remember that, and conn_poll_events() asks poll() for
+ * it.  A record is decrypted whole, so input may sit in OpenSSL after a
+ * read where poll() cannot see it: conn_buffered() says so and the wait
+ * loops do not block then.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +38,7 @@
 
 #include "conn.h"
 #include "proto.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define CONN_READ_CHUNK 65536
@@ -32,6 +46,11 @@
 
 struct conn {
 	int fd;
+	SSL *ssl; /* NULL: plain */
+	SSL_CTX *ssl_ctx;
+	bool read_wants_write; /* the last SSL_read() waits for POLLOUT */
+	bool write_wants_read; /* the last SSL_write() waits for POLLIN */
+	char tls_error[256];   /* why TLS failed, or "" */
 	char *in;
 	size_t in_off, in_len, in_cap, scanned;
 	char *out;
@@ -120,13 +139,15 @@ connect_unix(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
-/* HOST:PORT or [V6]:PORT. */
+#define CONN_HOST_MAX 256
+
+/* HOST:PORT or [V6]:PORT; the host part is left in host. */
 static int
-connect_tcp(const char *addr, char *err, size_t errlen)
+connect_tcp(
+    const char *addr, char host[CONN_HOST_MAX], char *err, size_t errlen)
 {
 	struct addrinfo hints = {0}, *res, *ai;
 	const char *shown = addr, *colon, *port;
-	char host[256];
 	size_t n;
 	int fd = -1, r, saved = 0;
 
@@ -144,7 +165,7 @@ connect_tcp(const char *addr, char *err, size_t errlen)
 		n = (size_t)(colon - addr);
 		port = colon + 1;
 	}
-	if (n == 0 || n >= sizeof host || port[0] == '\0')
+	if (n == 0 || n >= CONN_HOST_MAX || port[0] == '\0')
 		goto bad;
 	memcpy(host, addr, n);
 	host[n] = '\0';
@@ -177,24 +198,49 @@ bad:
 	return -1;
 }
 
-struct conn *
-conn_open(const char *addr, char *err, size_t errlen)
+static bool
+is_tcp_addr(const char *addr)
 {
-	struct conn *c;
-	int fd;
+	return strncmp(addr, "unix:", 5) != 0 && strchr(addr, '/') == NULL;
+}
 
+struct conn *
+conn_open(
+    const char *addr, const struct conn_tls *tls, char *err, size_t errlen)
+{
+	char host[CONN_HOST_MAX];
+	struct conn *c;
+	SSL_CTX *ssl_ctx = NULL;
+	int fd, saved;
+
+	/* The files first: a bad one is a usage error, not a jobd's. */
+	if (tls != NULL && tls->ca_file != NULL && is_tcp_addr(addr) &&
+	    (ssl_ctx = tls_client_context(tls, err, errlen)) == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
 	if (strncmp(addr, "unix:", 5) == 0)
 		fd = connect_unix(addr + 5, err, errlen);
 	else if (strchr(addr, '/') != NULL)
 		fd = connect_unix(addr, err, errlen);
 	else
-		fd = connect_tcp(addr, err, errlen);
-	if (fd == -1)
+		fd = connect_tcp(addr, host, err, errlen);
+	if (fd == -1) {
+		SSL_CTX_free(ssl_ctx);
 		return NULL;
+	}
 	c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
 	c->next_id = 1;
 	c->kept = json_array();
+	if ((c->ssl_ctx = ssl_ctx) != NULL &&
+	    (c->ssl = tls_client_start(ssl_ctx, fd, addr, host,
+	         CONN_CONNECT_TIMEOUT_MS, err, errlen)) == NULL) {
+		saved = errno;
+		conn_close(c);
+		errno = saved;
+		return NULL;
+	}
 	return c;
 }
 
@@ -203,6 +249,14 @@ conn_close(struct conn *c)
 {
 	if (c == NULL)
 		return;
+	if (c->ssl != NULL) {
+		/* close_notify if the socket takes it now: never waits. */
+		if (c->tls_error[0] == '\0' && SSL_is_init_finished(c->ssl))
+			(void)SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+		ERR_clear_error();
+	}
+	SSL_CTX_free(c->ssl_ctx);
 	close(c->fd);
 	free(c->in);
 	free(c->out);
@@ -252,11 +306,46 @@ conn_pending(const struct conn *c)
 	return c->out_len - c->out_off;
 }
 
+/* conn_write_some() over TLS. */
+static int
+tls_write_some(struct conn *c)
+{
+	size_t len;
+	int n, e;
+
+	c->write_wants_read = false;
+	while (c->out_off < c->out_len) {
+		len = c->out_len - c->out_off;
+		ERR_clear_error();
+		errno = 0;
+		n = SSL_write(c->ssl, c->out + c->out_off,
+		    len > INT_MAX ? INT_MAX : (int)len);
+		if (n > 0) {
+			c->out_off += (size_t)n;
+			continue;
+		}
+		e = SSL_get_error(c->ssl, n);
+		if (e == SSL_ERROR_WANT_WRITE)
+			return 0;
+		if (e == SSL_ERROR_WANT_READ) {
+			c->write_wants_read = true;
+			return 0;
+		}
+		/* As on the plain path: drop the output, keep reading. */
+		ERR_clear_error();
+		c->out_off = c->out_len = 0;
+		return 0;
+	}
+	return 0;
+}
+
 int
 conn_write_some(struct conn *c)
 {
 	ssize_t n;
 
+	if (c->ssl != NULL)
+		return tls_write_some(c);
 	while (c->out_off < c->out_len) {
 		n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
 		    MSG_NOSIGNAL);
@@ -278,6 +367,34 @@ conn_write_some(struct conn *c)
 	return 0;
 }
 
+/* One SSL_read() into the input buffer, which has room. */
+static int
+tls_read_some(struct conn *c)
+{
+	size_t room = c->in_cap - c->in_len;
+	int n, e;
+
+	c->read_wants_write = false;
+	ERR_clear_error();
+	errno = 0;
+	n = SSL_read(
+	    c->ssl, c->in + c->in_len, room > INT_MAX ? INT_MAX : (int)room);
+	if (n > 0) {
+		c->in_len += (size_t)n;
+		return 0;
+	}
+	e = SSL_get_error(c->ssl, n);
+	if (e == SSL_ERROR_WANT_READ)
+		return 0;
+	if (e == SSL_ERROR_WANT_WRITE) {
+		c->read_wants_write = true;
+		return 0;
+	}
+	errno =
+	    tls_client_failure(c->ssl, e, c->tls_error, sizeof c->tls_error);
+	return -1;
+}
+
 int
 conn_read_some(struct conn *c)
 {
@@ -295,6 +412,8 @@ conn_read_some(struct conn *c)
 		                : c->in_len + CONN_READ_CHUNK;
 		c->in = xreallocarray(c->in, c->in_cap, 1);
 	}
+	if (c->ssl != NULL)
+		return tls_read_some(c);
 	for (;;) {
 		n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
 		if (n == -1 && errno == EINTR)
@@ -342,17 +461,61 @@ conn_next(struct conn *c, json_t **reply)
 	return 1;
 }
 
+short
+conn_poll_events(const struct conn *c)
+{
+	short events = POLLIN;
+
+	/* A TLS write waiting for input must not spin on POLLOUT. */
+	if ((conn_pending(c) > 0 && !c->write_wants_read) ||
+	    c->read_wants_write)
+		events |= POLLOUT;
+	return events;
+}
+
+bool
+conn_buffered(const struct conn *c)
+{
+	return c->ssl != NULL && SSL_pending(c->ssl) > 0;
+}
+
+int
+conn_poll_done(struct conn *c, short revents)
+{
+	bool readable =
+	    (revents & (POLLIN | POLLHUP | POLLERR)) != 0 || conn_buffered(c);
+	bool writable = (revents & POLLOUT) != 0;
+
+	/* A TLS operation that waited for the other direction goes on. */
+	if (c->read_wants_write && writable)
+		readable = true;
+	if (c->write_wants_read && readable)
+		writable = true;
+	if (readable && conn_read_some(c) == -1)
+		return -1;
+	if (writable && conn_write_some(c) == -1)
+		return -1;
+	return 0;
+}
+
+const char *
+conn_error(const struct conn *c)
+{
+	return c->tls_error[0] != '\0' ? c->tls_error : NULL;
+}
+
 /* One poll() round: write if there is output, read if there is input. */
 static int
 conn_wait_io(struct conn *c, int64_t deadline)
 {
-	struct pollfd pfd = {c->fd, POLLIN, 0};
+	struct pollfd pfd = {c->fd, conn_poll_events(c), 0};
 	struct timespec ts, *tsp = NULL;
 	int64_t left;
 	int r;
 
-	if (conn_pending(c) > 0)
-		pfd.events |= POLLOUT;
+	/* Input decrypted already: read it without waiting. */
+	if (conn_buffered(c))
+		return conn_poll_done(c, 0);
 	if (deadline >= 0) {
 		left = deadline - mono_ms();
 		if (left < 0)
@@ -368,12 +531,7 @@ conn_wait_io(struct conn *c, int64_t deadline)
 		errno = ETIMEDOUT;
 		return -1;
 	}
-	if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) &&
-	    conn_read_some(c) == -1)
-		return -1;
-	if ((pfd.revents & POLLOUT) && conn_write_some(c) == -1)
-		return -1;
-	return 0;
+	return conn_poll_done(c, pfd.revents);
 }
 
 json_int_t

@@ -9,8 +9,16 @@
  * (batch reads stdin in the same loop) and a signal can interrupt a wait
  * (conn_set_sigmask()).
  *
+ * With TLS options, a TCP connection is TLS: conn_open() completes the
+ * handshake, verifying jobd's certificate against a CA and the host name
+ * or address of the address given; the rest is the same, except that a
+ * caller with its own poll() loop must use conn_poll_events(),
+ * conn_buffered() and conn_poll_done() (a TLS read may need the socket to
+ * be writable, and decrypted input may wait in OpenSSL, unseen by poll).
+ *
  * Errors: NULL or -1 with errno; EPIPE means jobd closed the connection,
- * EPROTO that it sent a line that is not a JSON object.
+ * EPROTO that it sent a line that is not a JSON object, ECONNABORTED that
+ * TLS failed (conn_error() says why).
  */
 #ifndef JOBCTL_CONN_H
 #define JOBCTL_CONN_H
@@ -22,12 +30,22 @@
 
 struct conn;
 
+/* TLS settings for TCP addresses (PEM files). */
+struct conn_tls {
+	const char *ca_file;   /* verify jobd's certificate; NULL: no TLS */
+	const char *cert_file; /* present this certificate, or NULL */
+	const char *key_file;  /* ...with this key */
+};
+
 /*
  * Connect to "unix:PATH", "HOST:PORT" or "[V6ADDR]:PORT" (a bare path with
- * a "/" in it counts as unix:PATH).  NULL with errno and a message in err
- * ("cannot connect to unix:/x: No such file or directory").
+ * a "/" in it counts as unix:PATH); over TLS if tls (may be NULL) has a
+ * CA file and the address is TCP.  NULL with errno and a message in err
+ * ("cannot connect to unix:/x: No such file or directory", "cannot connect
+ * to 127.0.0.1:7411: TLS: certificate verify failed: ...").
  */
-struct conn *conn_open(const char *addr, char *err, size_t errlen);
+struct conn *conn_open(
+    const char *addr, const struct conn_tls *tls, char *err, size_t errlen);
 void conn_close(struct conn *c);
 int conn_fd(const struct conn *c);
 
@@ -49,6 +67,14 @@ size_t conn_pending(const struct conn *c);
 int conn_write_some(struct conn *c);
 /* Read what the socket has now; 0, or -1 with errno (EPIPE at EOF). */
 int conn_read_some(struct conn *c);
+/* The poll() events to wait for: POLLIN, and POLLOUT when needed. */
+short conn_poll_events(const struct conn *c);
+/* Is input waiting in the TLS layer?  Then poll() must not block. */
+bool conn_buffered(const struct conn *c);
+/* Read and write as poll()'s revents allow; 0, or -1 with errno. */
+int conn_poll_done(struct conn *c, short revents);
+/* Why TLS failed ("certificate verify failed: ..."), or NULL. */
+const char *conn_error(const struct conn *c);
 /* The next buffered reply: 1 (*reply set), 0 if none yet, -1 (EPROTO). */
 int conn_next(struct conn *c, json_t **reply);
 

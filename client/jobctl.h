@@ -38,6 +38,9 @@ struct cmd_ctx {
 	const struct cmd_entry *entry;
 	const char *addr;       /* --addr, $JOBD_ADDR or the default */
 	const char *token_file; /* --token-file or $JOBD_TOKEN_FILE: TCP */
+	const char *tls_ca;     /* --tls-ca or $JOBD_TLS_CA: TCP is TLS */
+	const char *tls_cert;   /* --tls-cert or $JOBD_TLS_CERT */
+	const char *tls_key;    /* --tls-key or $JOBD_TLS_KEY */
 	bool json;              /* --json: machine output */
 	struct conn *conn;      /* NULL until cmd_connect() */
 };
@@ -75,6 +78,9 @@ enum {
 	CMD_OPT_JSON = 0x100,
 	CMD_OPT_ADDR,
 	CMD_OPT_TOKEN_FILE,
+	CMD_OPT_TLS_CA,
+	CMD_OPT_TLS_CERT,
+	CMD_OPT_TLS_KEY,
 	CMD_OPT_COMMAND_FIRST = 0x200,
 };
 
@@ -84,6 +90,9 @@ enum {
 	{"json", no_argument, NULL, CMD_OPT_JSON},			     \
 	{"addr", required_argument, NULL, CMD_OPT_ADDR},		     \
 	{"token-file", required_argument, NULL, CMD_OPT_TOKEN_FILE},	     \
+	{"tls-ca", required_argument, NULL, CMD_OPT_TLS_CA},		     \
+	{"tls-cert", required_argument, NULL, CMD_OPT_TLS_CERT},	     \
+	{"tls-key", required_argument, NULL, CMD_OPT_TLS_KEY},		     \
 	{"help", no_argument, NULL, 'h'},				     \
 	{NULL, 0, NULL, 0}
 /* clang-format on */

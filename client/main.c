@@ -2,7 +2,8 @@
  * jobctl: the command table, global options, dispatch, and the helpers the
  * commands share (option parsing, talking to jobd, output).
  *
- *   jobctl [--addr ADDR] [--json] COMMAND [ARG]...
+ *   jobctl [--addr ADDR] [--json] [--token-file FILE]
+ *          [--tls-ca FILE [--tls-cert FILE --tls-key FILE]] COMMAND [ARG]...
  *
  * The address comes from --addr, else $JOBD_ADDR, else the socket jobd
  * itself defaults to: $XDG_RUNTIME_DIR/jobd/jobd.sock if it exists, else
@@ -59,7 +60,8 @@ static const struct cmd_entry *const cmd_table[] = {
 };
 
 static const char main_usage[] =
-    "usage: jobctl [--addr ADDR] [--json] COMMAND [ARG]...\n";
+    "usage: jobctl [--addr ADDR] [--json] [--token-file FILE] [--tls-ca FILE]\n"
+    "              [--tls-cert FILE --tls-key FILE] COMMAND [ARG]...\n";
 
 static void
 print_command_list(FILE *fp)
@@ -72,11 +74,20 @@ print_command_list(FILE *fp)
 		    cmd_table[i]->summary);
 	fprintf(fp,
 	    "\noptions (before or after the command):\n"
-	    "  --addr ADDR  unix:PATH, HOST:PORT or [IPV6]:PORT "
+	    "  --addr ADDR        unix:PATH, HOST:PORT or [IPV6]:PORT "
 	    "(default: $JOBD_ADDR,\n"
-	    "               else $XDG_RUNTIME_DIR/jobd/jobd.sock, else "
-	    "/run/jobd/jobd.sock)\n"
-	    "  --json       machine output: JSON objects, one per line\n"
+	    "                     else $XDG_RUNTIME_DIR/jobd/jobd.sock, else\n"
+	    "                     /run/jobd/jobd.sock)\n"
+	    "  --json             machine output: JSON objects, one per line\n"
+	    "  --token-file FILE  the token for a TCP address (default: "
+	    "$JOBD_TOKEN_FILE)\n"
+	    "  --tls-ca FILE      TLS to a TCP address; jobd's certificate "
+	    "must be signed by\n"
+	    "                     this CA and name the address's host "
+	    "(default: $JOBD_TLS_CA)\n"
+	    "  --tls-cert FILE    a client certificate for TLS (default: "
+	    "$JOBD_TLS_CERT)\n"
+	    "  --tls-key FILE     ...and its key (default: $JOBD_TLS_KEY)\n"
 	    "\n`jobctl help COMMAND` shows a command's usage; jobctl(1) has "
 	    "the details.\n");
 }
@@ -86,7 +97,9 @@ print_command_help(const struct cmd_entry *e, FILE *fp)
 {
 	fprintf(fp, "usage: jobctl %s%s%s\n%s.\n", e->name,
 	    e->usage[0] != '\0' ? " " : "", e->usage, e->summary);
-	fprintf(fp, "Also: --addr ADDR, --json, --help.  See jobctl(1).\n");
+	fprintf(fp, "Also: --addr ADDR, --json, --token-file FILE, --tls-ca "
+	            "FILE,\n--tls-cert FILE, --tls-key FILE, --help.  See "
+	            "jobctl(1).\n");
 }
 
 static const struct cmd_entry *
@@ -165,6 +178,15 @@ cmd_getopt(struct cmd_ctx *ctx, int argc, char **argv, const char *shortopts,
 			continue;
 		case CMD_OPT_TOKEN_FILE:
 			ctx->token_file = optarg;
+			continue;
+		case CMD_OPT_TLS_CA:
+			ctx->tls_ca = optarg;
+			continue;
+		case CMD_OPT_TLS_CERT:
+			ctx->tls_cert = optarg;
+			continue;
+		case CMD_OPT_TLS_KEY:
+			ctx->tls_key = optarg;
 			continue;
 		case 'h':
 			print_command_help(ctx->entry, stdout);
@@ -354,11 +376,21 @@ is_tcp(const char *addr)
 struct conn *
 cmd_connect(struct cmd_ctx *ctx)
 {
-	char err[512];
+	struct conn_tls tls = {ctx->tls_ca, ctx->tls_cert, ctx->tls_key};
+	char err[768];
 
 	if (ctx->conn != NULL)
 		return ctx->conn;
-	if ((ctx->conn = conn_open(ctx->addr, err, sizeof err)) == NULL) {
+	if ((ctx->tls_cert == NULL) != (ctx->tls_key == NULL)) {
+		out_warn("--tls-cert and --tls-key go together");
+		return NULL;
+	}
+	if (ctx->tls_cert != NULL && ctx->tls_ca == NULL) {
+		out_warn("--tls-cert needs --tls-ca: jobd's certificate is "
+		         "checked too");
+		return NULL;
+	}
+	if ((ctx->conn = conn_open(ctx->addr, &tls, err, sizeof err)) == NULL) {
 		out_warn("%s", err);
 		return NULL;
 	}
@@ -373,7 +405,11 @@ cmd_connect(struct cmd_ctx *ctx)
 void
 cmd_conn_error(struct cmd_ctx *ctx)
 {
-	if (errno == EPIPE)
+	const char *why = ctx->conn != NULL ? conn_error(ctx->conn) : NULL;
+
+	if (errno == ECONNABORTED && why != NULL)
+		out_warn("%s: TLS: %s", ctx->addr, why);
+	else if (errno == EPIPE)
 		out_warn("%s: jobd closed the connection", ctx->addr);
 	else if (errno == EPROTO)
 		out_warn("%s: jobd sent a line that is not a JSON object",
@@ -668,6 +704,9 @@ main(int argc, char **argv)
 	static const struct option options[] = {
 	    {"addr", required_argument, NULL, CMD_OPT_ADDR},
 	    {"token-file", required_argument, NULL, CMD_OPT_TOKEN_FILE},
+	    {"tls-ca", required_argument, NULL, CMD_OPT_TLS_CA},
+	    {"tls-cert", required_argument, NULL, CMD_OPT_TLS_CERT},
+	    {"tls-key", required_argument, NULL, CMD_OPT_TLS_KEY},
 	    {"json", no_argument, NULL, CMD_OPT_JSON},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -682,6 +721,12 @@ main(int argc, char **argv)
 	ctx.addr = env != NULL && env[0] != '\0' ? env : default_addr();
 	env = getenv("JOBD_TOKEN_FILE");
 	ctx.token_file = env != NULL && env[0] != '\0' ? env : NULL;
+	env = getenv("JOBD_TLS_CA");
+	ctx.tls_ca = env != NULL && env[0] != '\0' ? env : NULL;
+	env = getenv("JOBD_TLS_CERT");
+	ctx.tls_cert = env != NULL && env[0] != '\0' ? env : NULL;
+	env = getenv("JOBD_TLS_KEY");
+	ctx.tls_key = env != NULL && env[0] != '\0' ? env : NULL;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:hV", options, NULL)) != -1) {
 		switch (c) {
@@ -690,6 +735,15 @@ main(int argc, char **argv)
 			break;
 		case CMD_OPT_TOKEN_FILE:
 			ctx.token_file = optarg;
+			break;
+		case CMD_OPT_TLS_CA:
+			ctx.tls_ca = optarg;
+			break;
+		case CMD_OPT_TLS_CERT:
+			ctx.tls_cert = optarg;
+			break;
+		case CMD_OPT_TLS_KEY:
+			ctx.tls_key = optarg;
 			break;
 		case CMD_OPT_JSON:
 			ctx.json = true;

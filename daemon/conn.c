@@ -20,6 +20,7 @@
 #include "ident.h"
 #include "ops.h"
 #include "proto.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 struct conn {
@@ -32,11 +33,14 @@ struct conn {
 	bool discarding; /* after a fatal framing error: drop input */
 	bool shut;       /* our side is shut down for writing */
 	size_t discarded;
-	bool input_done;       /* no more requests will be read */
-	bool paused;           /* reading stopped for backpressure */
-	bool dead;             /* retired: freed by the reaper, ignore it */
-	size_t waiting;        /* job ids its pending waits wait for */
-	bool authed;           /* unix: by its credentials; TCP: by a token */
+	bool input_done; /* no more requests will be read */
+	bool paused;     /* reading stopped for backpressure */
+	bool dead;       /* retired: freed by the reaper, ignore it */
+	size_t waiting;  /* job ids its pending waits wait for */
+	bool authed;     /* unix: by its credentials; TCP: by a token */
+	bool tls;        /* a TLS session: bev is an OpenSSL bufferevent */
+	bool tls_up;     /* ...whose handshake has completed */
+	bool tls_broken; /* ...and failed since: no close_notify */
 	struct conn_cred cred; /* who it is (TCP: once authed) */
 	struct event *auth_timer; /* handshake deadline, or failure delay */
 	json_t *auth_id;          /* the failed hello's id, for the reply */
@@ -126,7 +130,11 @@ maybe_close(struct conn *c)
 		/* Let the client read our reply and close first: closing
 		 * with its input unread would reset the connection. */
 		if (!c->shut) {
-			shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+			/* Over TLS, close_notify is the half-close. */
+			if (c->tls)
+				tls_close_notify(c->bev);
+			else
+				shutdown(bufferevent_getfd(c->bev), SHUT_WR);
 			c->shut = true;
 		}
 		return false;
@@ -163,8 +171,8 @@ try_send_now(struct conn *c, const char *data, size_t len)
 	ssize_t n;
 
 	/* After end of input the buffered path runs, whose write callback
-	 * closes the connection. */
-	if (c->owed != 0 || c->input_done || out_backlog(c) != 0 ||
+	 * closes the connection.  TLS writes go through OpenSSL. */
+	if (c->tls || c->owed != 0 || c->input_done || out_backlog(c) != 0 ||
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) != 0)
 		return 0;
 	n = send(
@@ -251,6 +259,20 @@ auth_timer_free(struct conn *c)
 	}
 }
 
+/* A TLS handshake that failed costs the client its connection, nothing
+ * more: no reply (there is no channel for one but OpenSSL's alert), no
+ * delay. */
+static void
+tls_failed(struct conn *c, const char *reason)
+{
+	counter_add(jobd.stats, COUNTER_tls_handshake_failures, 1);
+	log_info("connection %llu (%s): TLS handshake failed: %s",
+	    (unsigned long long)c->id, c->peer, reason);
+	c->tls_broken = true;
+	tls_discard_input(c->bev);
+	conn_free(c);
+}
+
 static void
 handshake_over(evutil_socket_t fd, short what, void *arg)
 {
@@ -260,6 +282,12 @@ handshake_over(evutil_socket_t fd, short what, void *arg)
 	auth_timer_free(c);
 	if (c->dead || c->authed)
 		return;
+	if (c->tls && !c->tls_up) {
+		snprintf(msg, sizeof msg, "not finished within %llu ms",
+		    (unsigned long long)jobd.cfg.auth_timeout_ms);
+		tls_failed(c, msg);
+		return;
+	}
 	counter_add(jobd.stats, COUNTER_auth_failures, 1);
 	snprintf(msg, sizeof msg,
 	    "no hello with a token within %llu ms; closing",
@@ -533,13 +561,38 @@ conn_written(struct bufferevent *bev, void *arg)
 	maybe_resume(c);
 }
 
+/* A TLS connection's handshake: done, or failed. */
+static void
+tls_event(struct conn *c, short what)
+{
+	char text[256];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		c->tls_up = true;
+		counter_add(jobd.stats, COUNTER_tls_conns, 1);
+		if (log_get_level() >= LOG_LEVEL_DEBUG) {
+			tls_describe(c->bev, text, sizeof text);
+			log_debug("connection %llu (%s): %s",
+			    (unsigned long long)c->id, c->peer, text);
+		}
+		return;
+	}
+	tls_failure_reason(c->bev, text, sizeof text);
+	tls_failed(c, text);
+}
+
 static void
 conn_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
+	char text[256];
 
 	if (c->dead)
 		return;
+	if (c->tls && !c->tls_up) {
+		tls_event(c, what);
+		return;
+	}
 	if (what & BEV_EVENT_EOF) {
 		/* Half-closed: answer what is buffered, deliver what is owed.
 		 */
@@ -547,7 +600,13 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 		conn_process(c);
 		return;
 	}
-	if (what & BEV_EVENT_ERROR)
+	if ((what & BEV_EVENT_ERROR) && c->tls) {
+		/* Also a client closing without close_notify. */
+		c->tls_broken = true;
+		tls_failure_reason(c->bev, text, sizeof text);
+		log_debug("connection %llu (%s): TLS: %s",
+		    (unsigned long long)c->id, c->peer, text);
+	} else if (what & BEV_EVENT_ERROR)
 		log_debug("connection %llu (%s): %s", (unsigned long long)c->id,
 		    c->peer,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
@@ -559,10 +618,17 @@ conn_accept(int fd, const char *peer, const struct conn_cred *cred)
 {
 	struct conn *c;
 	char line[192];
+	bool tls = cred == NULL && tls_enabled();
 	int n;
 
 	if (nconns >= jobd.cfg.max_conns) {
 		counter_add(jobd.stats, COUNTER_conns_over_limit, 1);
+		/* A TLS client would take the line for a broken record:
+		 * it is just closed. */
+		if (tls) {
+			evutil_closesocket(fd);
+			return NULL;
+		}
 		n = snprintf(line, sizeof line,
 		    "{\"id\":null,\"ok\":false,\"error\":{\"code\":"
 		    "\"too_many_connections\",\"message\":\"%zu connections "
@@ -588,10 +654,14 @@ conn_accept(int fd, const char *peer, const struct conn_cred *cred)
 		c->authed = true;
 	} else
 		c->cred = *ident_tcp();
-	c->bev = bufferevent_socket_new(jobd.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->tls = tls;
+	if (tls)
+		c->bev = tls_bufferevent_new(jobd.base, fd); /* see there */
+	else if ((c->bev = bufferevent_socket_new(
+	              jobd.base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		evutil_closesocket(fd);
 	if (c->bev == NULL) {
 		log_warn("connection from %s: cannot set up", peer);
-		evutil_closesocket(fd);
 		free(c);
 		return NULL;
 	}
@@ -628,6 +698,9 @@ conn_free(struct conn *c)
 	if (c->dead)
 		return;
 	c->dead = true;
+	/* Say goodbye properly over TLS; never waits. */
+	if (c->tls && c->tls_up && !c->tls_broken)
+		tls_close_notify(c->bev);
 	auth_timer_free(c);
 	json_decref(c->auth_id);
 	c->auth_id = NULL;

@@ -40,7 +40,8 @@ struct conn_cred {
 /*
  * Take over an accepted socket.  cred: a unix peer the listener let in;
  * NULL: a TCP peer, which must authenticate (auth.h) before anything else
- * and within auth_timeout_ms.  Returns the connection, which lives until
+ * and within auth_timeout_ms; with TLS configured (tls.h) it speaks TLS,
+ * and its handshake must end within the same time.  Returns the connection, which lives until
  * it closes (conn_count() tells whether any does), or NULL if it was
  * refused or could not be set up (the socket is closed).
  */

@@ -1,12 +1,13 @@
 /*
  * jobd: options, start-up and shutdown order.
  *
- * Start-up: parse options, set up logging, libevent (threads first), the
- * counters, the pool, the scheduler and the runners, then bind the
- * listeners and log "ready".  Shutdown (SIGTERM or SIGINT): close the
- * listeners, refuse new jobs, give running jobs the grace period, stop what
- * still runs (outcome interrupted), flush replies, exit.  A second signal
- * cuts the grace period short.
+ * Start-up: parse options, set up logging, load the token and the TLS
+ * certificate, libevent (threads first), the counters, the pool, the
+ * scheduler and the runners, then bind the listeners and log "ready".
+ * Shutdown (SIGTERM or SIGINT): close the listeners, refuse new jobs, give
+ * running jobs the grace period, stop what still runs (outcome
+ * interrupted), flush replies, exit.  A second signal cuts the grace
+ * period short.
  */
 #include "config.h"
 
@@ -42,6 +43,7 @@
 #include "sched.h"
 #include "sdnotify.h"
 #include "statedir.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define FINAL_FLUSH_MS 2000
@@ -66,8 +68,9 @@ usage(FILE *f)
 	    "/run/jobd/jobd.sock as root,\n"
 	    "                           else $XDG_RUNTIME_DIR/jobd/jobd.sock); "
 	    "'none': no socket\n"
-	    "  -l, --listen HOST:PORT   also listen on TCP (loopback only; "
-	    "port 0: any)\n"
+	    "  -l, --listen HOST:PORT   also listen on TCP (loopback only "
+	    "without TLS;\n"
+	    "                           port 0: any)\n"
 	    "  -w, --workers N          pool threads for in-process kinds "
 	    "(default: CPUs)\n"
 	    "  -r, --max-running N      jobs running at once (default: 4 x "
@@ -95,6 +98,12 @@ usage(FILE *f)
 	    "(0600) and exit\n"
 	    "      --auth-timeout DUR   time a TCP client has to "
 	    "authenticate (default: 5s)\n"
+	    "      --tls-cert FILE      TLS on TCP: the certificate chain "
+	    "(PEM)\n"
+	    "      --tls-key FILE       ...and its private key (PEM, not "
+	    "encrypted)\n"
+	    "      --tls-client-ca FILE TLS clients must present a "
+	    "certificate this CA signed\n"
 	    "      --socket-mode MODE   of the unix socket (default: 0600)\n"
 	    "      --socket-group GROUP of the unix socket; its members may "
 	    "connect\n"
@@ -222,6 +231,9 @@ enum {
 	OPT_TOKEN_FILE,
 	OPT_GEN_TOKEN,
 	OPT_AUTH_TIMEOUT,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_CLIENT_CA,
 	OPT_SOCKET_MODE,
 	OPT_SOCKET_GROUP,
 	OPT_ALLOW_USERS,
@@ -279,6 +291,28 @@ parse_ids(
 	return r;
 }
 
+/* The TLS options make sense together, and only with --listen. */
+static int
+check_tls_options(const struct jobd_config *cfg)
+{
+	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+		fprintf(stderr, "jobd: --tls-cert and --tls-key go together: "
+		                "give both or neither\n");
+		return -1;
+	}
+	if (cfg->tls_client_ca != NULL && cfg->tls_cert == NULL) {
+		fprintf(stderr, "jobd: --tls-client-ca needs --tls-cert and "
+		                "--tls-key\n");
+		return -1;
+	}
+	if (cfg->tls_cert != NULL && cfg->listen == NULL) {
+		fprintf(stderr, "jobd: --tls-cert is for the TCP listener: "
+		                "give --listen too\n");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 parse_options(int argc, char **argv)
 {
@@ -298,6 +332,9 @@ parse_options(int argc, char **argv)
 	    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
 	    {"gen-token", required_argument, NULL, OPT_GEN_TOKEN},
 	    {"auth-timeout", required_argument, NULL, OPT_AUTH_TIMEOUT},
+	    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	    {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
 	    {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
 	    {"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
 	    {"allow-users", required_argument, NULL, OPT_ALLOW_USERS},
@@ -427,6 +464,17 @@ parse_options(int argc, char **argv)
 				r = -1;
 			}
 			break;
+		case OPT_TLS_CERT:
+		case OPT_TLS_KEY:
+		case OPT_TLS_CLIENT_CA: {
+			char **slot = ch == OPT_TLS_CERT  ? &cfg->tls_cert
+			              : ch == OPT_TLS_KEY ? &cfg->tls_key
+			                                  : &cfg->tls_client_ca;
+
+			free(*slot);
+			*slot = xstrdup(optarg);
+			break;
+		}
 		case OPT_SOCKET_MODE: {
 			char *end;
 			unsigned long m = strtoul(optarg, &end, 8);
@@ -580,6 +628,8 @@ parse_options(int argc, char **argv)
 		fprintf(stderr, "jobd: with --socket none, give --listen\n");
 		r = -1;
 	}
+	if (r == 0)
+		r = check_tls_options(cfg);
 	return r;
 }
 
@@ -759,6 +809,16 @@ jobd_main(int argc, char **argv)
 		statedir_close();
 		return 1;
 	}
+	if (jobd.cfg.tls_cert != NULL &&
+	    tls_init(jobd.cfg.tls_cert, jobd.cfg.tls_key,
+	        jobd.cfg.tls_client_ca, err, sizeof err) != 0) {
+		log_err("%s", err);
+		auth_free();
+		statedir_close();
+		return 1;
+	}
+	/* Writes to a client that went away (TLS writes too) fail with
+	 * EPIPE instead. */
 	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads() != 0) {
 		log_err("libevent: no thread support");
@@ -846,12 +906,16 @@ out:
 	free(jobd.cfg.listen);
 	free(jobd.cfg.state_dir);
 	free(jobd.cfg.token_file);
+	free(jobd.cfg.tls_cert);
+	free(jobd.cfg.tls_key);
+	free(jobd.cfg.tls_client_ca);
 	free(jobd.cfg.allow_uids);
 	free(jobd.cfg.allow_gids);
 	free(jobd.cfg.admin_gids);
 	free(jobd.cfg.run_as);
 	ident_free();
 	auth_free();
+	tls_free();
 	libevent_global_shutdown();
 	return status;
 }

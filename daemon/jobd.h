@@ -37,6 +37,9 @@ struct jobd_config {
 	char *state_dir;          /* "": none */
 	char *token_file;         /* TCP clients' token, or NULL */
 	uint64_t auth_timeout_ms; /* to authenticate after connecting */
+	char *tls_cert;           /* PEM chain: TCP is TLS; or NULL */
+	char *tls_key;            /* ...and its key */
+	char *tls_client_ca;      /* TLS clients need a cert it signed */
 	size_t max_conns;
 	uint64_t idle_timeout_ms; /* a connection with nothing pending */
 	uint64_t line_timeout_ms; /* to finish a line once begun */

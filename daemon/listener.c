@@ -24,6 +24,7 @@
 #include "jobd.h"
 #include "listener.h"
 #include "log.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define BACKLOG 512
@@ -276,11 +277,11 @@ listener_tcp(const char *hostport, char *err, size_t errlen)
 		    hostport, gai_strerror(gai));
 		goto fail;
 	}
-	if (!is_loopback(ai->ai_addr)) {
+	if (!is_loopback(ai->ai_addr) && !tls_enabled()) {
 		snprintf(err, errlen,
 		    "--listen %s: only loopback addresses are allowed "
-		    "until TLS is configured (tokens would cross the "
-		    "network in the clear)",
+		    "without TLS (tokens would cross the network in the "
+		    "clear); give --tls-cert and --tls-key",
 		    hostport);
 		goto fail;
 	}
@@ -309,14 +310,16 @@ listener_tcp(const char *hostport, char *err, size_t errlen)
 		inet_ntop(AF_INET6,
 		    &((struct sockaddr_in6 *)(void *)&bound)->sin6_addr,
 		    host_text, sizeof host_text);
-		log_notice("listening on tcp [%s]:%u", host_text,
-		    ntohs(((struct sockaddr_in6 *)(void *)&bound)->sin6_port));
+		log_notice("listening on tcp [%s]:%u%s", host_text,
+		    ntohs(((struct sockaddr_in6 *)(void *)&bound)->sin6_port),
+		    tls_enabled() ? " (TLS)" : "");
 	} else {
 		inet_ntop(AF_INET,
 		    &((struct sockaddr_in *)(void *)&bound)->sin_addr,
 		    host_text, sizeof host_text);
-		log_notice("listening on tcp %s:%u", host_text,
-		    ntohs(((struct sockaddr_in *)(void *)&bound)->sin_port));
+		log_notice("listening on tcp %s:%u%s", host_text,
+		    ntohs(((struct sockaddr_in *)(void *)&bound)->sin_port),
+		    tls_enabled() ? " (TLS)" : "");
 	}
 	freeaddrinfo(ai);
 	free(host);

@@ -1,8 +1,9 @@
 /*
  * listener: the sockets jobd accepts clients on.
  *
- * A unix socket (the default transport) and, when asked, TCP on a loopback
- * address (anything else is refused until authentication and TLS exist).
+ * A unix socket (the default transport) and, when asked, TCP: on a
+ * loopback address, or on any address once TLS is configured (tls.h); TCP
+ * always needs the token (auth.h).
  * Each bound address is logged ("listening on tcp 127.0.0.1:40123"), so a
  * caller that asked for port 0 learns the port.
  */

@@ -61,6 +61,8 @@
 	C(requests_cron, "cron requests")                                     \
 	C(auth_failures, "TCP clients refused: bad, late or no token")        \
 	C(conns_refused, "unix clients refused by their credentials")         \
+	C(tls_conns, "TLS connections accepted: handshake completed")         \
+	C(tls_handshake_failures, "TLS handshakes failed or not finished")    \
 	C(conns_over_limit, "connections refused: --max-conns reached")       \
 	C(conns_timed_out, "connections closed: idle or a line too slow")     \
 	C(conns_dropped, "connections dropped: replies unread past the cap")  \

@@ -57,6 +57,8 @@ static const char *const want_counters[][2] = {
     {"requests_cron", "cron requests"},
     {"auth_failures", "TCP clients refused: bad, late or no token"},
     {"conns_refused", "unix clients refused by their credentials"},
+    {"tls_conns", "TLS connections accepted: handshake completed"},
+    {"tls_handshake_failures", "TLS handshakes failed or not finished"},
     {"conns_over_limit", "connections refused: --max-conns reached"},
     {"conns_timed_out", "connections closed: idle or a line too slow"},
     {"conns_dropped", "connections dropped: replies unread past the cap"},

@@ -8,6 +8,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -78,8 +81,28 @@ harness_log_contains(struct harness *h, const char *text)
 	return found;
 }
 
+/* How many times text is in the log so far (h->mtx held). */
+static int
+log_count(struct harness *h, const char *text)
+{
+	const char *p = h->log;
+	int n = 0;
+
+	while (p != NULL && (p = strstr(p, text)) != NULL) {
+		n++;
+		p += strlen(text);
+	}
+	return n;
+}
+
 bool
 harness_log_wait(struct harness *h, const char *text)
+{
+	return harness_log_wait_n(h, text, 1);
+}
+
+bool
+harness_log_wait_n(struct harness *h, const char *text, int n)
 {
 	struct timespec deadline;
 	bool found;
@@ -87,8 +110,7 @@ harness_log_wait(struct harness *h, const char *text)
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += HARNESS_DEADLINE_MS / 1000;
 	pthread_mutex_lock(&h->mtx);
-	while (!(found = h->log != NULL && strstr(h->log, text) != NULL) &&
-	       !h->log_eof) {
+	while (!(found = log_count(h, text) >= n) && !h->log_eof) {
 		if (pthread_cond_timedwait(&h->cond, &h->mtx, &deadline) ==
 		    ETIMEDOUT)
 			break;
@@ -210,10 +232,17 @@ spawn(struct harness *h, const char *const *extra)
 		    h->log != NULL ? h->log : "");
 		return -1;
 	}
+	/* "listening on tcp 127.0.0.1:PORT", or 0.0.0.0 or [::] given in
+	 * extra (clients still connect to 127.0.0.1). */
 	pthread_mutex_lock(&h->mtx);
-	p = strstr(h->log, "listening on tcp 127.0.0.1:");
-	if (p != NULL)
-		h->port = atoi(p + strlen("listening on tcp 127.0.0.1:"));
+	if ((p = strstr(h->log, "listening on tcp ")) != NULL) {
+		p += strlen("listening on tcp ");
+		p += strcspn(p, " \n");
+		while (p > h->log && p[-1] != ':' && p[-1] != ' ')
+			p--;
+		if (p[-1] == ':')
+			h->port = atoi(p);
+	}
 	pthread_mutex_unlock(&h->mtx);
 	return h->port > 0 ? 0 : -1;
 }
@@ -308,6 +337,8 @@ static void
 client_init(struct client *c, int fd)
 {
 	c->fd = fd;
+	c->ssl = NULL;
+	c->eof = false;
 	c->len = 0;
 	c->cap = 65536;
 	c->buf = malloc(c->cap);
@@ -362,6 +393,120 @@ client_tcp_raw(struct client *c, int port)
 	return r;
 }
 
+/* --- TLS clients ------------------------------------------------------------
+ */
+
+static char tls_error[256];
+
+const char *
+client_tls_error(void)
+{
+	return tls_error;
+}
+
+/* Keep OpenSSL's reason for the failure (with the verification error),
+ * unless it was a plain end of stream. */
+static void
+note_tls_error(struct ssl_st *ssl)
+{
+	unsigned long e = ERR_peek_error();
+	long verify;
+
+	if (e != 0) {
+		snprintf(tls_error, sizeof tls_error, "%s",
+		    ERR_reason_error_string(e) != NULL
+		        ? ERR_reason_error_string(e)
+		        : "unknown error");
+		if (ssl != NULL &&
+		    ERR_GET_REASON(e) == SSL_R_CERTIFICATE_VERIFY_FAILED &&
+		    (verify = SSL_get_verify_result(ssl)) != X509_V_OK)
+			snprintf(tls_error + strlen(tls_error),
+			    sizeof tls_error - strlen(tls_error), ": %s",
+			    X509_verify_cert_error_string(verify));
+	}
+	ERR_clear_error();
+}
+
+static SSL_CTX *
+client_tls_context(const struct client_tls_opts *o)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL ||
+	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    (o->ca != NULL &&
+	        SSL_CTX_load_verify_locations(ctx, o->ca, NULL) != 1) ||
+	    (o->cert != NULL &&
+	        (SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1 ||
+	            SSL_CTX_use_PrivateKey_file(
+	                ctx, o->key, SSL_FILETYPE_PEM) != 1))) {
+		note_tls_error(NULL);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (o->ca != NULL)
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	return ctx;
+}
+
+int
+client_tls(struct client *c, int port, const struct client_tls_opts *o)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct timeval tv = {HARNESS_DEADLINE_MS / 1000, 0};
+	SSL_CTX *ctx;
+	SSL *ssl = NULL;
+	int fd, one = 1;
+
+	/* A write to a jobd that closed must fail, not kill the test. */
+	signal(SIGPIPE, SIG_IGN);
+	tls_error[0] = '\0';
+	if ((ctx = client_tls_context(o)) == NULL)
+		return -1;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0 ||
+	    connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
+		snprintf(tls_error, sizeof tls_error, "connect: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if ((ssl = SSL_new(ctx)) == NULL ||
+	    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), "127.0.0.1") !=
+	        1 ||
+	    SSL_set_fd(ssl, fd) != 1) {
+		note_tls_error(ssl);
+		goto fail;
+	}
+	ERR_clear_error();
+	if (SSL_connect(ssl) != 1) {
+		note_tls_error(ssl);
+		if (tls_error[0] == '\0')
+			snprintf(tls_error, sizeof tls_error,
+			    "the connection ended in the handshake");
+		goto fail;
+	}
+	SSL_CTX_free(ctx); /* the SSL keeps a reference */
+	client_init(c, fd);
+	c->ssl = ssl;
+	if (o->no_auth || harness_token[0] == '\0' ||
+	    client_auth(c, harness_token) == 0)
+		return 0;
+	if (tls_error[0] == '\0')
+		snprintf(tls_error, sizeof tls_error, "hello refused");
+	client_close(c);
+	return -1;
+fail:
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
 int
 client_auth(struct client *c, const char *token)
 {
@@ -380,6 +525,12 @@ client_auth(struct client *c, const char *token)
 void
 client_close(struct client *c)
 {
+	if (c->ssl != NULL) {
+		SSL_shutdown(c->ssl); /* close_notify; not waiting for jobd's */
+		SSL_free(c->ssl);
+		ERR_clear_error();
+		c->ssl = NULL;
+	}
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -388,10 +539,33 @@ client_close(struct client *c)
 }
 
 int
+client_shutdown_write(struct client *c)
+{
+	if (c->ssl == NULL)
+		return shutdown(c->fd, SHUT_WR);
+	ERR_clear_error();
+	/* 0: sent, jobd's close_notify not yet received. */
+	if (SSL_shutdown(c->ssl) < 0) {
+		note_tls_error(c->ssl);
+		return -1;
+	}
+	return 0;
+}
+
+int
 client_send(struct client *c, const char *data, size_t len)
 {
 	ssize_t n;
+	int r;
 
+	if (c->ssl != NULL && len > 0) {
+		ERR_clear_error();
+		if ((r = SSL_write(c->ssl, data, (int)len)) <= 0) {
+			note_tls_error(c->ssl);
+			return -1;
+		}
+		return 0;
+	}
 	while (len > 0) {
 		if ((n = send(c->fd, data, len, MSG_NOSIGNAL)) < 0) {
 			if (errno == EINTR)
@@ -426,11 +600,27 @@ client_line(struct client *c, int timeout_ms)
 			c->cap *= 2;
 			c->buf = realloc(c->buf, c->cap);
 		}
-		if (poll(&pfd, 1, timeout_ms) <= 0)
+		/* Decrypted input may wait in OpenSSL, unseen by poll(). */
+		if ((c->ssl == NULL || SSL_pending(c->ssl) == 0) &&
+		    poll(&pfd, 1, timeout_ms) <= 0)
 			return NULL;
+		if (c->ssl != NULL) {
+			ERR_clear_error();
+			r = SSL_read(
+			    c->ssl, c->buf + c->len, (int)(c->cap - c->len));
+			if (r <= 0) {
+				c->eof = SSL_get_error(c->ssl, r) ==
+				         SSL_ERROR_ZERO_RETURN;
+				note_tls_error(c->ssl);
+				return NULL;
+			}
+			c->len += (size_t)r;
+			continue;
+		}
 		r = read(c->fd, c->buf + c->len, c->cap - c->len);
 		if (r < 0 && errno == EINTR)
 			continue;
+		c->eof = r == 0;
 		if (r <= 0)
 			return NULL;
 		c->len += (size_t)r;
@@ -455,9 +645,11 @@ client_call(struct client *c, const char *request)
 {
 	size_t len = strlen(request);
 
-	if (client_send(c, request, len) != 0 ||
-	    (len > 0 && request[len - 1] != '\n' && client_send(c, "\n", 1)))
-		return NULL;
+	/* A failed send is not the end: what jobd said (an error, a TLS
+	 * alert) may be waiting to be read. */
+	if (client_send(c, request, len) == 0 && len > 0 &&
+	    request[len - 1] != '\n')
+		(void)client_send(c, "\n", 1);
 	return client_reply(c, HARNESS_DEADLINE_MS);
 }
 

@@ -7,6 +7,7 @@
  * the "listening on tcp" line.  A thread keeps draining the log (so jobd
  * never blocks on it) and keeps it for harness_log_contains().  Every wait
  * has a deadline; nothing sleeps.  harness_stop() ends jobd by its pid.
+ * TLS: pass --tls-cert and --tls-key in extra, connect with client_tls().
  */
 #ifndef JOBD_TESTS_HARNESS_H
 #define JOBD_TESTS_HARNESS_H
@@ -54,22 +55,47 @@ int harness_stop(struct harness *h);
 int harness_wait(struct harness *h);
 /* Wait until jobd has logged text; false at the deadline. */
 bool harness_log_wait(struct harness *h, const char *text);
+/* Wait until jobd has logged text n times (or more); false at the deadline. */
+bool harness_log_wait_n(struct harness *h, const char *text, int n);
 bool harness_log_contains(struct harness *h, const char *text);
 
-/* A client connection with a line buffer. */
+struct ssl_st;
+
+/* A client connection with a line buffer; over TLS if ssl is set. */
 struct client {
 	int fd;
+	struct ssl_st *ssl;
 	char *buf;
 	size_t len, cap;
+	bool eof; /* jobd ended the stream cleanly (TLS: with close_notify) */
+};
+
+/* What client_tls() presents and checks (PEM files). */
+struct client_tls_opts {
+	const char *ca;   /* jobd's certificate must chain to it, name
+	                     127.0.0.1; NULL: not checked */
+	const char *cert; /* a client certificate, or NULL */
+	const char *key;
+	bool no_auth; /* do not say hello with the token */
 };
 
 int client_unix(struct client *c, const char *path);
 /* TCP clients authenticate with the harness's token (client_tcp_raw: not). */
 int client_tcp(struct client *c, int port);
 int client_tcp_raw(struct client *c, int port);
+/*
+ * TLS to 127.0.0.1:port (blocking, every wait bounded), then hello with
+ * the token unless o->no_auth.  -1 if the handshake or the hello failed;
+ * client_tls_error() says why.
+ */
+int client_tls(struct client *c, int port, const struct client_tls_opts *o);
+/* OpenSSL's reason for this process's last TLS failure, or "". */
+const char *client_tls_error(void);
 /* Send a hello with token; 0 if jobd took it. */
 int client_auth(struct client *c, const char *token);
 void client_close(struct client *c);
+/* Half-close: shutdown(SHUT_WR), or over TLS a close_notify. */
+int client_shutdown_write(struct client *c);
 /* Send raw bytes. */
 int client_send(struct client *c, const char *data, size_t len);
 /* Read one line (without "\n"), malloc'd; NULL at EOF or deadline. */
