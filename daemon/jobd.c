@@ -28,6 +28,7 @@
 
 #include "auth.h"
 #include "conn.h"
+#include "conffile.h"
 #include "counters.h"
 #include "exec.h"
 #include "ident.h"
@@ -38,6 +39,7 @@
 #include "ops.h"
 #include "pool.h"
 #include "proto.h"
+#include "queue.h"
 #include "retry.h"
 #include "recur.h"
 #include "sched.h"
@@ -50,7 +52,11 @@
 
 struct jobd jobd;
 
-static struct event *sig_term, *sig_int;
+static struct event *sig_term, *sig_int, *sig_hup, *sig_usr1;
+static struct event *drain_timer; /* after SIGUSR1 */
+
+/* How often a draining jobd looks whether its jobs have all ended. */
+#define DRAIN_CHECK_MS 100
 static struct event *flush_timer;
 static struct event *status_timer; /* STATUS= for the service manager */
 
@@ -252,6 +258,7 @@ enum {
 	OPT_LIMIT_CPU,
 	OPT_LIMIT_NOFILE,
 	OPT_LIMIT_NPROC,
+	OPT_CONFIG,
 };
 
 /*
@@ -313,55 +320,55 @@ check_tls_options(const struct jobd_config *cfg)
 	return 0;
 }
 
-static int
-parse_options(int argc, char **argv)
+static const struct option longopts[] = {
+    {"socket", required_argument, NULL, 's'},
+    {"listen", required_argument, NULL, 'l'},
+    {"workers", required_argument, NULL, 'w'},
+    {"max-running", required_argument, NULL, 'r'},
+    {"max-queued", required_argument, NULL, OPT_MAX_QUEUED},
+    {"max-line", required_argument, NULL, OPT_MAX_LINE},
+    {"max-batch", required_argument, NULL, OPT_MAX_BATCH},
+    {"output-cap", required_argument, NULL, OPT_OUTPUT_CAP},
+    {"retain-count", required_argument, NULL, OPT_RETAIN_COUNT},
+    {"retain-age", required_argument, NULL, OPT_RETAIN_AGE},
+    {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"gen-token", required_argument, NULL, OPT_GEN_TOKEN},
+    {"auth-timeout", required_argument, NULL, OPT_AUTH_TIMEOUT},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
+    {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+    {"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
+    {"allow-users", required_argument, NULL, OPT_ALLOW_USERS},
+    {"allow-groups", required_argument, NULL, OPT_ALLOW_GROUPS},
+    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"line-timeout", required_argument, NULL, OPT_LINE_TIMEOUT},
+    {"max-unread", required_argument, NULL, OPT_MAX_UNREAD},
+    {"max-depth", required_argument, NULL, OPT_MAX_DEPTH},
+    {"max-argv", required_argument, NULL, OPT_MAX_ARGV},
+    {"max-env", required_argument, NULL, OPT_MAX_ENV},
+    {"max-stdin", required_argument, NULL, OPT_MAX_STDIN},
+    {"run-as", required_argument, NULL, OPT_RUN_AS},
+    {"admin-groups", required_argument, NULL, OPT_ADMIN_GROUPS},
+    {"limit-as", required_argument, NULL, OPT_LIMIT_AS},
+    {"limit-cpu", required_argument, NULL, OPT_LIMIT_CPU},
+    {"limit-nofile", required_argument, NULL, OPT_LIMIT_NOFILE},
+    {"limit-nproc", required_argument, NULL, OPT_LIMIT_NPROC},
+    {"log-level", required_argument, NULL, 'L'},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Settings before any option or file has a say. */
+static void
+config_defaults(struct jobd_config *cfg)
 {
-	static const struct option longopts[] = {
-	    {"socket", required_argument, NULL, 's'},
-	    {"listen", required_argument, NULL, 'l'},
-	    {"workers", required_argument, NULL, 'w'},
-	    {"max-running", required_argument, NULL, 'r'},
-	    {"max-queued", required_argument, NULL, OPT_MAX_QUEUED},
-	    {"max-line", required_argument, NULL, OPT_MAX_LINE},
-	    {"max-batch", required_argument, NULL, OPT_MAX_BATCH},
-	    {"output-cap", required_argument, NULL, OPT_OUTPUT_CAP},
-	    {"retain-count", required_argument, NULL, OPT_RETAIN_COUNT},
-	    {"retain-age", required_argument, NULL, OPT_RETAIN_AGE},
-	    {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
-	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
-	    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
-	    {"gen-token", required_argument, NULL, OPT_GEN_TOKEN},
-	    {"auth-timeout", required_argument, NULL, OPT_AUTH_TIMEOUT},
-	    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
-	    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
-	    {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
-	    {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
-	    {"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
-	    {"allow-users", required_argument, NULL, OPT_ALLOW_USERS},
-	    {"allow-groups", required_argument, NULL, OPT_ALLOW_GROUPS},
-	    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
-	    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
-	    {"line-timeout", required_argument, NULL, OPT_LINE_TIMEOUT},
-	    {"max-unread", required_argument, NULL, OPT_MAX_UNREAD},
-	    {"max-depth", required_argument, NULL, OPT_MAX_DEPTH},
-	    {"max-argv", required_argument, NULL, OPT_MAX_ARGV},
-	    {"max-env", required_argument, NULL, OPT_MAX_ENV},
-	    {"max-stdin", required_argument, NULL, OPT_MAX_STDIN},
-	    {"run-as", required_argument, NULL, OPT_RUN_AS},
-	    {"admin-groups", required_argument, NULL, OPT_ADMIN_GROUPS},
-	    {"limit-as", required_argument, NULL, OPT_LIMIT_AS},
-	    {"limit-cpu", required_argument, NULL, OPT_LIMIT_CPU},
-	    {"limit-nofile", required_argument, NULL, OPT_LIMIT_NOFILE},
-	    {"limit-nproc", required_argument, NULL, OPT_LIMIT_NPROC},
-	    {"log-level", required_argument, NULL, 'L'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct jobd_config *cfg = &jobd.cfg;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	uint64_t v;
-	int ch, r = 0;
 
 	if (ncpu < 1)
 		ncpu = 1;
@@ -389,237 +396,226 @@ parse_options(int argc, char **argv)
 	    .socket_group = -1,
 	    .log_level = LOG_LEVEL_INFO,
 	};
-	while (r == 0 && (ch = getopt_long(argc, argv, "s:l:w:r:L:hV", longopts,
-	                      NULL)) != -1) {
-		switch (ch) {
-		case 's':
-			free(cfg->socket_path);
-			cfg->socket_path = strcmp(optarg, "none") == 0
-			                       ? xstrdup("")
-			                       : xstrdup(optarg);
-			break;
-		case 'l':
-			free(cfg->listen);
-			cfg->listen = xstrdup(optarg);
-			break;
-		case 'w':
-			if ((r = parse_count(
-			         "--workers", optarg, 1, 1024, &v)) == 0)
-				cfg->workers = (unsigned)v;
-			break;
-		case 'r':
-			if ((r = parse_count(
-			         "--max-running", optarg, 1, 65536, &v)) == 0)
-				cfg->max_running = (unsigned)v;
-			break;
-		case OPT_MAX_QUEUED:
-			r = parse_count(
-			    "--max-queued", optarg, 1, 100000000, &v);
-			cfg->max_queued = (size_t)v;
-			break;
-		case OPT_MAX_LINE:
-			r = parse_count("--max-line", optarg, 64, 1 << 30, &v);
-			cfg->max_line = (size_t)v;
-			break;
-		case OPT_MAX_BATCH:
-			r = parse_count("--max-batch", optarg, 1, 1000000, &v);
-			cfg->max_batch = (size_t)v;
-			break;
-		case OPT_OUTPUT_CAP:
-			r = parse_count(
-			    "--output-cap", optarg, 0, 1ULL << 30, &v);
-			cfg->output_cap = (size_t)v;
-			break;
-		case OPT_RETAIN_COUNT:
-			r = parse_count("--retain-count", optarg, 0, 100000000,
-			    &cfg->retain_count);
-			break;
-		case OPT_RETAIN_AGE:
-			r = parse_duration(
-			    "--retain-age", optarg, &cfg->retain_age_ms);
-			break;
-		case OPT_SHUTDOWN_GRACE:
-			r = parse_duration("--shutdown-grace", optarg,
-			    &cfg->shutdown_grace_ms);
-			break;
-		case OPT_TOKEN_FILE:
-			free(cfg->token_file);
-			cfg->token_file = xstrdup(optarg);
-			break;
-		case OPT_GEN_TOKEN: {
-			char msg[512];
+}
 
-			if (auth_gen_token(optarg, msg, sizeof msg) != 0) {
-				fprintf(stderr, "jobd: --gen-token %s\n", msg);
-				exit(1);
-			}
-			exit(0);
-		}
-		case OPT_AUTH_TIMEOUT:
-			r = parse_duration(
-			    "--auth-timeout", optarg, &cfg->auth_timeout_ms);
-			if (r == 0 && cfg->auth_timeout_ms == 0) {
-				fprintf(stderr, "jobd: --auth-timeout must be "
-				                "more than 0\n");
-				r = -1;
-			}
-			break;
-		case OPT_TLS_CERT:
-		case OPT_TLS_KEY:
-		case OPT_TLS_CLIENT_CA: {
-			char **slot = ch == OPT_TLS_CERT  ? &cfg->tls_cert
-			              : ch == OPT_TLS_KEY ? &cfg->tls_key
-			                                  : &cfg->tls_client_ca;
+/*
+ * One setting, from the command line or the configuration file: 0, or -1
+ * after saying what is wrong on stderr.
+ */
+static int
+apply_option(struct jobd_config *cfg, int ch, const char *optarg)
+{
+	uint64_t v;
+	int r = 0;
 
-			free(*slot);
-			*slot = xstrdup(optarg);
-			break;
+	switch (ch) {
+	case 's':
+		free(cfg->socket_path);
+		cfg->socket_path =
+		    strcmp(optarg, "none") == 0 ? xstrdup("") : xstrdup(optarg);
+		break;
+	case 'l':
+		free(cfg->listen);
+		cfg->listen = xstrdup(optarg);
+		break;
+	case 'w':
+		if ((r = parse_count("--workers", optarg, 1, 1024, &v)) == 0)
+			cfg->workers = (unsigned)v;
+		break;
+	case 'r':
+		if ((r = parse_count("--max-running", optarg, 1, 65536, &v)) ==
+		    0)
+			cfg->max_running = (unsigned)v;
+		break;
+	case OPT_MAX_QUEUED:
+		r = parse_count("--max-queued", optarg, 1, 100000000, &v);
+		cfg->max_queued = (size_t)v;
+		break;
+	case OPT_MAX_LINE:
+		r = parse_count("--max-line", optarg, 64, 1 << 30, &v);
+		cfg->max_line = (size_t)v;
+		break;
+	case OPT_MAX_BATCH:
+		r = parse_count("--max-batch", optarg, 1, 1000000, &v);
+		cfg->max_batch = (size_t)v;
+		break;
+	case OPT_OUTPUT_CAP:
+		r = parse_count("--output-cap", optarg, 0, 1ULL << 30, &v);
+		cfg->output_cap = (size_t)v;
+		break;
+	case OPT_RETAIN_COUNT:
+		r = parse_count(
+		    "--retain-count", optarg, 0, 100000000, &cfg->retain_count);
+		break;
+	case OPT_RETAIN_AGE:
+		r = parse_duration("--retain-age", optarg, &cfg->retain_age_ms);
+		break;
+	case OPT_SHUTDOWN_GRACE:
+		r = parse_duration(
+		    "--shutdown-grace", optarg, &cfg->shutdown_grace_ms);
+		break;
+	case OPT_TOKEN_FILE:
+		free(cfg->token_file);
+		cfg->token_file = xstrdup(optarg);
+		break;
+	case OPT_AUTH_TIMEOUT:
+		r = parse_duration(
+		    "--auth-timeout", optarg, &cfg->auth_timeout_ms);
+		if (r == 0 && cfg->auth_timeout_ms == 0) {
+			fprintf(stderr, "jobd: --auth-timeout must be "
+			                "more than 0\n");
+			r = -1;
 		}
-		case OPT_SOCKET_MODE: {
-			char *end;
-			unsigned long m = strtoul(optarg, &end, 8);
+		break;
+	case OPT_TLS_CERT:
+	case OPT_TLS_KEY:
+	case OPT_TLS_CLIENT_CA: {
+		char **slot = ch == OPT_TLS_CERT  ? &cfg->tls_cert
+		              : ch == OPT_TLS_KEY ? &cfg->tls_key
+		                                  : &cfg->tls_client_ca;
 
-			if (*end != '\0' || end == optarg || m > 0777 ||
-			    (m & 0600) != 0600) {
-				fprintf(stderr,
-				    "jobd: --socket-mode: '%s' is not an octal "
-				    "mode with 0600 in it (e.g. 0660)\n",
-				    optarg);
-				r = -1;
-			}
-			cfg->socket_mode = (unsigned)m;
-			break;
-		}
-		case OPT_SOCKET_GROUP: {
-			unsigned *g = NULL;
-			size_t ng = 0;
-
-			r = parse_ids("--socket-group", optarg, true, &g, &ng);
-			if (r == 0 && ng != 1) {
-				fprintf(stderr, "jobd: --socket-group: one "
-				                "group\n");
-				r = -1;
-			}
-			if (r == 0) {
-				cfg->socket_group = (long)g[0];
-				/* Its members are meant to get in. */
-				cfg->allow_gids = xreallocarray(cfg->allow_gids,
-				    cfg->nallow_gids + 1,
-				    sizeof(*cfg->allow_gids));
-				cfg->allow_gids[cfg->nallow_gids++] = g[0];
-			}
-			free(g);
-			break;
-		}
-		case OPT_ALLOW_USERS:
-			r = parse_ids("--allow-users", optarg, false,
-			    &cfg->allow_uids, &cfg->nallow_uids);
-			break;
-		case OPT_ALLOW_GROUPS:
-			r = parse_ids("--allow-groups", optarg, true,
-			    &cfg->allow_gids, &cfg->nallow_gids);
-			break;
-		case OPT_ADMIN_GROUPS:
-			r = parse_ids("--admin-groups", optarg, true,
-			    &cfg->admin_gids, &cfg->nadmin_gids);
-			break;
-		case OPT_RUN_AS:
-			free(cfg->run_as);
-			cfg->run_as = xstrdup(optarg);
-			break;
-		case OPT_LIMIT_AS:
-			r = parse_count("--limit-as", optarg, 1 << 20,
-			    UINT64_C(1) << 50, &cfg->job_limit[EXEC_RLIMIT_AS]);
-			break;
-		case OPT_LIMIT_CPU:
-			r = parse_duration("--limit-cpu", optarg, &v);
-			if (r == 0 && v < 1000) {
-				fprintf(stderr, "jobd: --limit-cpu: at least "
-				                "1s\n");
-				r = -1;
-			}
-			cfg->job_limit[EXEC_RLIMIT_CPU] = (v + 999) / 1000;
-			break;
-		case OPT_LIMIT_NOFILE:
-			r = parse_count("--limit-nofile", optarg, 8, 1 << 20,
-			    &cfg->job_limit[EXEC_RLIMIT_NOFILE]);
-			break;
-		case OPT_LIMIT_NPROC:
-			r = parse_count("--limit-nproc", optarg, 1, 1 << 22,
-			    &cfg->job_limit[EXEC_RLIMIT_NPROC]);
-			break;
-		case OPT_MAX_CONNS:
-			r = parse_count("--max-conns", optarg, 1, 1000000, &v);
-			cfg->max_conns = (size_t)v;
-			break;
-		case OPT_IDLE_TIMEOUT:
-		case OPT_LINE_TIMEOUT:
-			r = parse_duration(ch == OPT_IDLE_TIMEOUT
-			                       ? "--idle-timeout"
-			                       : "--line-timeout",
-			    optarg,
-			    ch == OPT_IDLE_TIMEOUT ? &cfg->idle_timeout_ms
-			                           : &cfg->line_timeout_ms);
-			if (r == 0 && (ch == OPT_IDLE_TIMEOUT
-			                      ? cfg->idle_timeout_ms
-			                      : cfg->line_timeout_ms) == 0) {
-				fprintf(stderr, "jobd: a timeout must be more "
-				                "than 0\n");
-				r = -1;
-			}
-			break;
-		case OPT_MAX_DEPTH:
-			r = parse_count("--max-depth", optarg, 2, 1000, &v);
-			cfg->max_depth = (size_t)v;
-			break;
-		case OPT_MAX_ARGV:
-		case OPT_MAX_ENV:
-		case OPT_MAX_STDIN:
-			r = parse_count(ch == OPT_MAX_ARGV  ? "--max-argv"
-			                : ch == OPT_MAX_ENV ? "--max-env"
-			                                    : "--max-stdin",
-			    optarg, 64, 1ULL << 30, &v);
-			*(ch == OPT_MAX_ARGV    ? &cfg->max_argv
-			    : ch == OPT_MAX_ENV ? &cfg->max_env
-			                        : &cfg->max_stdin) = (size_t)v;
-			break;
-		case OPT_MAX_UNREAD:
-			r = parse_count(
-			    "--max-unread", optarg, 1 << 20, 1ULL << 34, &v);
-			cfg->conn_out_max = (size_t)v;
-			break;
-		case OPT_STATE_DIR:
-			free(cfg->state_dir);
-			cfg->state_dir = strcmp(optarg, "none") == 0
-			                     ? xstrdup("")
-			                     : xstrdup(optarg);
-			break;
-		case 'L':
-			if ((cfg->log_level = log_level_parse(optarg)) < 0) {
-				fprintf(stderr,
-				    "jobd: --log-level: '%s' is not one of "
-				    "err, warning, notice, info, debug\n",
-				    optarg);
-				r = -1;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'V':
-			printf("jobd %s\n", PACKAGE_VERSION);
-			exit(0);
-		default:
-			usage(stderr);
-			return -1;
-		}
+		free(*slot);
+		*slot = xstrdup(optarg);
+		break;
 	}
-	if (r == 0 && optind < argc) {
-		fprintf(
-		    stderr, "jobd: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
+	case OPT_SOCKET_MODE: {
+		char *end;
+		unsigned long m = strtoul(optarg, &end, 8);
+
+		if (*end != '\0' || end == optarg || m > 0777 ||
+		    (m & 0600) != 0600) {
+			fprintf(stderr,
+			    "jobd: --socket-mode: '%s' is not an octal "
+			    "mode with 0600 in it (e.g. 0660)\n",
+			    optarg);
+			r = -1;
+		}
+		cfg->socket_mode = (unsigned)m;
+		break;
+	}
+	case OPT_SOCKET_GROUP: {
+		unsigned *g = NULL;
+		size_t ng = 0;
+
+		r = parse_ids("--socket-group", optarg, true, &g, &ng);
+		if (r == 0 && ng != 1) {
+			fprintf(stderr, "jobd: --socket-group: one "
+			                "group\n");
+			r = -1;
+		}
+		if (r == 0) {
+			cfg->socket_group = (long)g[0];
+			/* Its members are meant to get in. */
+			cfg->allow_gids = xreallocarray(cfg->allow_gids,
+			    cfg->nallow_gids + 1, sizeof(*cfg->allow_gids));
+			cfg->allow_gids[cfg->nallow_gids++] = g[0];
+		}
+		free(g);
+		break;
+	}
+	case OPT_ALLOW_USERS:
+		r = parse_ids("--allow-users", optarg, false, &cfg->allow_uids,
+		    &cfg->nallow_uids);
+		break;
+	case OPT_ALLOW_GROUPS:
+		r = parse_ids("--allow-groups", optarg, true, &cfg->allow_gids,
+		    &cfg->nallow_gids);
+		break;
+	case OPT_ADMIN_GROUPS:
+		r = parse_ids("--admin-groups", optarg, true, &cfg->admin_gids,
+		    &cfg->nadmin_gids);
+		break;
+	case OPT_RUN_AS:
+		free(cfg->run_as);
+		cfg->run_as = xstrdup(optarg);
+		break;
+	case OPT_LIMIT_AS:
+		r = parse_count("--limit-as", optarg, 1 << 20,
+		    UINT64_C(1) << 50, &cfg->job_limit[EXEC_RLIMIT_AS]);
+		break;
+	case OPT_LIMIT_CPU:
+		r = parse_duration("--limit-cpu", optarg, &v);
+		if (r == 0 && v < 1000) {
+			fprintf(stderr, "jobd: --limit-cpu: at least "
+			                "1s\n");
+			r = -1;
+		}
+		cfg->job_limit[EXEC_RLIMIT_CPU] = (v + 999) / 1000;
+		break;
+	case OPT_LIMIT_NOFILE:
+		r = parse_count("--limit-nofile", optarg, 8, 1 << 20,
+		    &cfg->job_limit[EXEC_RLIMIT_NOFILE]);
+		break;
+	case OPT_LIMIT_NPROC:
+		r = parse_count("--limit-nproc", optarg, 1, 1 << 22,
+		    &cfg->job_limit[EXEC_RLIMIT_NPROC]);
+		break;
+	case OPT_MAX_CONNS:
+		r = parse_count("--max-conns", optarg, 1, 1000000, &v);
+		cfg->max_conns = (size_t)v;
+		break;
+	case OPT_IDLE_TIMEOUT:
+	case OPT_LINE_TIMEOUT:
+		r = parse_duration(ch == OPT_IDLE_TIMEOUT ? "--idle-timeout"
+		                                          : "--line-timeout",
+		    optarg,
+		    ch == OPT_IDLE_TIMEOUT ? &cfg->idle_timeout_ms
+		                           : &cfg->line_timeout_ms);
+		if (r == 0 &&
+		    (ch == OPT_IDLE_TIMEOUT ? cfg->idle_timeout_ms
+		                            : cfg->line_timeout_ms) == 0) {
+			fprintf(stderr, "jobd: a timeout must be more "
+			                "than 0\n");
+			r = -1;
+		}
+		break;
+	case OPT_MAX_DEPTH:
+		r = parse_count("--max-depth", optarg, 2, 1000, &v);
+		cfg->max_depth = (size_t)v;
+		break;
+	case OPT_MAX_ARGV:
+	case OPT_MAX_ENV:
+	case OPT_MAX_STDIN:
+		r = parse_count(ch == OPT_MAX_ARGV  ? "--max-argv"
+		                : ch == OPT_MAX_ENV ? "--max-env"
+		                                    : "--max-stdin",
+		    optarg, 64, 1ULL << 30, &v);
+		*(ch == OPT_MAX_ARGV    ? &cfg->max_argv
+		    : ch == OPT_MAX_ENV ? &cfg->max_env
+		                        : &cfg->max_stdin) = (size_t)v;
+		break;
+	case OPT_MAX_UNREAD:
+		r = parse_count(
+		    "--max-unread", optarg, 1 << 20, 1ULL << 34, &v);
+		cfg->conn_out_max = (size_t)v;
+		break;
+	case OPT_STATE_DIR:
+		free(cfg->state_dir);
+		cfg->state_dir =
+		    strcmp(optarg, "none") == 0 ? xstrdup("") : xstrdup(optarg);
+		break;
+	case 'L':
+		if ((cfg->log_level = log_level_parse(optarg)) < 0) {
+			fprintf(stderr,
+			    "jobd: --log-level: '%s' is not one of "
+			    "err, warning, notice, info, debug\n",
+			    optarg);
+			r = -1;
+		}
+		break;
+	default:
+		fprintf(stderr, "jobd: unknown option\n");
 		r = -1;
 	}
+	return r;
+}
+
+/* Defaults that depend on other settings, and checks across them. */
+static int
+config_finish(struct jobd_config *cfg)
+{
+	int r = 0;
+
 	if (r == 0 && cfg->socket_path == NULL)
 		cfg->socket_path = default_socket();
 	if (r == 0 && cfg->state_dir == NULL)
@@ -631,6 +627,404 @@ parse_options(int argc, char **argv)
 	if (r == 0)
 		r = check_tls_options(cfg);
 	return r;
+}
+
+/* The command line, remembered: a reload reads the file again under it. */
+static struct {
+	struct cmdopt {
+		int ch;
+		char *arg;
+	} * v;
+	size_t n;
+	char *config; /* --config, or NULL: the default file if it exists */
+	struct conf *conf; /* the file as last read, or NULL */
+} A;
+
+static void
+cmdline_free(void)
+{
+	size_t i;
+
+	for (i = 0; i < A.n; i++)
+		free(A.v[i].arg);
+	free(A.v);
+	free(A.config);
+	conffile_free(A.conf);
+	memset(&A, 0, sizeof A);
+}
+
+static bool
+cmdline_has(int ch)
+{
+	size_t i;
+
+	for (i = 0; i < A.n; i++) {
+		if (A.v[i].ch == ch)
+			return true;
+	}
+	return false;
+}
+
+/* A long option by its name (a configuration key); 0 if none. */
+static int
+option_by_key(const char *key)
+{
+	size_t i;
+
+	for (i = 0; longopts[i].name != NULL; i++) {
+		if (strcmp(longopts[i].name, key) == 0)
+			return longopts[i].val;
+	}
+	return 0;
+}
+
+/* Settings that are actions or about the file itself, never keys. */
+static bool
+key_allowed(int ch)
+{
+	return ch != 0 && ch != 'h' && ch != 'V' && ch != OPT_GEN_TOKEN &&
+	       ch != OPT_CONFIG;
+}
+
+/*
+ * Build a whole configuration: defaults, then the file's global keys
+ * (each one the command line does not give), then the command line.
+ * *confp gets the file as read (NULL: none), for its queue sections.
+ */
+static int
+config_build(struct jobd_config *cfg, struct conf **confp)
+{
+	const char *path = A.config != NULL ? A.config : JOBD_CONFIG_FILE;
+	struct conf *conf = NULL;
+	char err[512];
+	size_t i;
+	int ch;
+
+	config_defaults(cfg);
+	*confp = NULL;
+	if (strcmp(path, "none") != 0 &&
+	    (A.config != NULL || access(path, F_OK) == 0)) {
+		if ((conf = conffile_read(path, err, sizeof err)) == NULL) {
+			fprintf(stderr, "jobd: %s\n", err);
+			return -1;
+		}
+		for (i = 0; i < conf->n; i++) {
+			const struct conf_item *it = &conf->items[i];
+
+			if (it->queue != NULL)
+				continue;
+			ch = option_by_key(it->key);
+			if (!key_allowed(ch)) {
+				fprintf(stderr,
+				    "jobd: %s:%d: unknown key \"%s\"\n",
+				    conf->path, it->line, it->key);
+				conffile_free(conf);
+				return -1;
+			}
+			if (cmdline_has(ch))
+				continue; /* the command line wins */
+			if (apply_option(cfg, ch, it->value) != 0) {
+				fprintf(stderr,
+				    "jobd: %s:%d: bad value for %s\n",
+				    conf->path, it->line, it->key);
+				conffile_free(conf);
+				return -1;
+			}
+		}
+	}
+	for (i = 0; i < A.n; i++) {
+		if (apply_option(cfg, A.v[i].ch, A.v[i].arg) != 0) {
+			conffile_free(conf);
+			return -1;
+		}
+	}
+	if (config_finish(cfg) != 0) {
+		conffile_free(conf);
+		return -1;
+	}
+	*confp = conf;
+	return 0;
+}
+
+/* One queue's settings from the file, checked before any is applied. */
+struct queue_conf {
+	const char *name;
+	long limit, max_length, run_as; /* -1: not given */
+	int64_t timeout_ms;             /* -1: not given */
+	bool has_retry;
+	struct retry_policy retry;
+};
+
+/* A plain number up to max. */
+static bool
+conf_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno == 0 && *end == '\0' && *out <= max;
+}
+
+/* A [queue NAME] setting into qc; -1 with err naming the file and line. */
+static int
+queue_conf_item(struct queue_conf *qc, const struct conf *conf,
+    const struct conf_item *it, char *err, size_t errlen)
+{
+	char msg[256];
+	uint64_t v;
+
+	if (strcmp(it->key, "limit") == 0 && conf_uint(it->value, 65536, &v))
+		qc->limit = (long)v;
+	else if (strcmp(it->key, "max-length") == 0 &&
+	         conf_uint(it->value, jobd.cfg.max_queued, &v))
+		qc->max_length = (long)v;
+	else if (strcmp(it->key, "timeout") == 0 &&
+	         retry_parse_duration_ms(it->value, &v) == 0 &&
+	         v <= JOB_MAX_TIMEOUT_MS)
+		qc->timeout_ms = (int64_t)v;
+	else if (strcmp(it->key, "retries") == 0 &&
+	         conf_uint(it->value, RETRY_MAX_ATTEMPTS - 1, &v)) {
+		if (!qc->has_retry)
+			retry_policy_default(&qc->retry);
+		qc->has_retry = true;
+		qc->retry.max_attempts = (uint32_t)v + 1;
+	} else if (strcmp(it->key, "backoff") == 0) {
+		if (!qc->has_retry)
+			retry_policy_default(&qc->retry);
+		qc->has_retry = true;
+		if (retry_backoff_parse_spec(
+		        &qc->retry, it->value, msg, sizeof msg) != 0) {
+			snprintf(err, errlen, "%s:%d: %s", conf->path, it->line,
+			    msg);
+			return -1;
+		}
+	} else if (strcmp(it->key, "run-as") == 0 &&
+	           (qc->run_as = ident_parse_user(it->value)) >= 0 &&
+	           (ident_can_switch() || (uid_t)qc->run_as == geteuid()))
+		;
+	else {
+		snprintf(err, errlen,
+		    "%s:%d: %s: not a queue setting, or a bad value (limit N, "
+		    "max-length N, timeout DUR, retries N, backoff SPEC, "
+		    "run-as USER)",
+		    conf->path, it->line, it->key);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The file's [queue NAME] sections: every one is checked, then all are
+ * applied (a queue not in the file keeps what it has).  -1 with err.
+ */
+static int
+config_queues(const struct conf *conf, char *err, size_t errlen)
+{
+	struct queue_conf *qcs = NULL;
+	struct queue *q;
+	size_t i, j, n = 0;
+	int r = 0;
+
+	for (i = 0; conf != NULL && i < conf->n && r == 0; i++) {
+		const struct conf_item *it = &conf->items[i];
+
+		if (it->queue == NULL)
+			continue;
+		for (j = 0; j < n && strcmp(qcs[j].name, it->queue) != 0; j++)
+			;
+		if (j == n) {
+			qcs = xreallocarray(qcs, n + 1, sizeof(*qcs));
+			qcs[n++] = (struct queue_conf){
+			    it->queue, -1, -1, -1, -1, false, {0}};
+		}
+		r = queue_conf_item(&qcs[j], conf, it, err, errlen);
+	}
+	for (i = 0; i < n && r == 0; i++) {
+		q = queue_get(qcs[i].name);
+		if (qcs[i].limit >= 0)
+			queue_set_concurrency(q, (unsigned)qcs[i].limit);
+		if (qcs[i].max_length >= 0)
+			queue_set_max_length(q, (size_t)qcs[i].max_length);
+		if (qcs[i].timeout_ms >= 0)
+			queue_set_timeout(q, (uint64_t)qcs[i].timeout_ms);
+		if (qcs[i].has_retry)
+			queue_set_retry(q, &qcs[i].retry);
+		if (qcs[i].run_as >= 0)
+			queue_set_run_as(q, qcs[i].run_as);
+	}
+	free(qcs);
+	if (r == 0 && n > 0)
+		sched_queues_changed();
+	return r;
+}
+
+/* Free what a configuration owns (a reload's spare). */
+static void
+config_free(struct jobd_config *cfg)
+{
+	free(cfg->socket_path);
+	free(cfg->listen);
+	free(cfg->state_dir);
+	free(cfg->token_file);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	free(cfg->tls_client_ca);
+	free(cfg->allow_uids);
+	free(cfg->allow_gids);
+	free(cfg->admin_gids);
+	free(cfg->run_as);
+}
+
+static bool
+same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	       (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * SIGHUP: read the file again.  The settings that can change while jobd
+ * runs (log level, limits, timeouts, peers and admins, queue settings)
+ * take effect for what comes next; a changed listener, TLS, state or
+ * worker setting is noted as needing a restart.  On any error the old
+ * configuration stays in force.  Everything here, and everything that
+ * reads jobd.cfg, runs on the loop's thread: no lock is needed.
+ */
+static void
+reload(void)
+{
+	struct jobd_config next, *cur = &jobd.cfg;
+	struct conf *conf;
+	char err[512];
+	unsigned *swap;
+	size_t nswap;
+	int i;
+
+	log_notice("SIGHUP: reading the configuration again");
+	if (config_build(&next, &conf) != 0) {
+		config_free(&next);
+		log_err("reload failed (see above); the old configuration "
+		        "stays in force");
+		return;
+	}
+	for (i = 0; i < EXEC_RLIMIT_N; i++) {
+		if (cur->job_hard[i] != 0 &&
+		    next.job_limit[i] > cur->job_hard[i]) {
+			conffile_free(conf);
+			config_free(&next);
+			log_err(
+			    "reload failed: a --limit-* is above jobd's own "
+			    "hard limit; the old configuration stays in "
+			    "force");
+			return;
+		}
+	}
+	if (config_queues(conf, err, sizeof err) != 0) {
+		conffile_free(conf);
+		config_free(&next);
+		log_err("reload failed: %s; the old configuration stays in "
+		        "force",
+		    err);
+		return;
+	}
+	if (!same_str(next.socket_path, cur->socket_path) ||
+	    !same_str(next.listen, cur->listen) ||
+	    !same_str(next.state_dir, cur->state_dir) ||
+	    !same_str(next.tls_cert, cur->tls_cert) ||
+	    !same_str(next.tls_key, cur->tls_key) ||
+	    !same_str(next.tls_client_ca, cur->tls_client_ca) ||
+	    !same_str(next.token_file, cur->token_file) ||
+	    !same_str(next.run_as, cur->run_as) ||
+	    next.workers != cur->workers ||
+	    next.socket_mode != cur->socket_mode ||
+	    next.socket_group != cur->socket_group)
+		log_warn("reload: listener, TLS, token, state, --run-as and "
+		         "worker settings change only with a restart");
+	cur->log_level = next.log_level;
+	log_set_level((enum log_level)next.log_level);
+	cur->max_running = next.max_running;
+	cur->max_line = next.max_line;
+	cur->max_depth = next.max_depth;
+	cur->max_queued = next.max_queued;
+	cur->max_batch = next.max_batch;
+	cur->output_cap = next.output_cap;
+	cur->retain_count = next.retain_count;
+	cur->retain_age_ms = next.retain_age_ms;
+	cur->shutdown_grace_ms = next.shutdown_grace_ms;
+	cur->auth_timeout_ms = next.auth_timeout_ms;
+	cur->max_conns = next.max_conns;
+	cur->idle_timeout_ms = next.idle_timeout_ms;
+	cur->line_timeout_ms = next.line_timeout_ms;
+	cur->conn_out_max = next.conn_out_max;
+	cur->max_argv = next.max_argv;
+	cur->max_env = next.max_env;
+	cur->max_stdin = next.max_stdin;
+	memcpy(cur->job_limit, next.job_limit, sizeof cur->job_limit);
+#define SWAP_LIST(v, n)          \
+	do {                     \
+		swap = cur->v;   \
+		nswap = cur->n;  \
+		cur->v = next.v; \
+		cur->n = next.n; \
+		next.v = swap;   \
+		next.n = nswap;  \
+	} while (0)
+	SWAP_LIST(allow_uids, nallow_uids);
+	SWAP_LIST(allow_gids, nallow_gids);
+	SWAP_LIST(admin_gids, nadmin_gids);
+#undef SWAP_LIST
+	config_free(&next);
+	conffile_free(A.conf);
+	A.conf = conf;
+	sched_queues_changed();
+	counter_add(jobd.stats, COUNTER_config_reloads, 1);
+	log_notice("configuration reloaded");
+}
+
+static int
+parse_options(int argc, char **argv)
+{
+	char msg[512];
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "s:l:w:r:L:hV", longopts, NULL)) !=
+	       -1) {
+		switch (ch) {
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("jobd %s\n", PACKAGE_VERSION);
+			exit(0);
+		case OPT_GEN_TOKEN:
+			if (auth_gen_token(optarg, msg, sizeof msg) != 0) {
+				fprintf(stderr, "jobd: --gen-token %s\n", msg);
+				exit(1);
+			}
+			exit(0);
+		case OPT_CONFIG:
+			free(A.config);
+			A.config = xstrdup(optarg);
+			break;
+		case '?':
+			usage(stderr);
+			return -1;
+		default:
+			A.v = xreallocarray(A.v, A.n + 1, sizeof(*A.v));
+			A.v[A.n].ch = ch;
+			A.v[A.n++].arg = xstrdup(optarg);
+		}
+	}
+	if (optind < argc) {
+		fprintf(
+		    stderr, "jobd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	return config_build(&jobd.cfg, &A.conf);
 }
 
 /* --- Shutdown
@@ -715,6 +1109,43 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	log_notice("received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	jobd_stop();
+}
+
+/* Draining: stop once no job is running or waiting to run. */
+static void
+drain_check(evutil_socket_t fd, short what, void *arg)
+{
+	if (jobd.stopping || sched_count_running() > 0 ||
+	    sched_count_queued() > 0)
+		return;
+	log_notice("drained: every job has ended");
+	event_del(drain_timer);
+	jobd_stop();
+}
+
+static void
+on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+	struct timeval tv = {0, DRAIN_CHECK_MS * 1000};
+
+	if (jobd.stopping || jobd.draining)
+		return;
+	jobd.draining = true;
+	log_notice("SIGUSR1: draining: no new jobs; %zu running and %zu "
+	           "queued will finish, then jobd exits",
+	    sched_count_running(), sched_count_queued());
+	sdnotify_send("STATUS=draining: %zu running, %zu queued",
+	    sched_count_running(), sched_count_queued());
+	drain_timer = event_new(jobd.base, -1, EV_PERSIST, drain_check, NULL);
+	event_add(drain_timer, &tv);
+	drain_check(-1, 0, NULL);
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	if (!jobd.stopping)
+		reload();
 }
 
 /*
@@ -847,6 +1278,10 @@ jobd_main(int argc, char **argv)
 	}
 	sched_init();
 	ops_init();
+	if (config_queues(A.conf, err, sizeof err) != 0) {
+		log_err("%s", err);
+		goto out;
+	}
 	if (recur_init(err, sizeof err) != 0) {
 		log_err("%s", err);
 		goto out;
@@ -865,8 +1300,12 @@ jobd_main(int argc, char **argv)
 	}
 	sig_term = evsignal_new(jobd.base, SIGTERM, on_signal, NULL);
 	sig_int = evsignal_new(jobd.base, SIGINT, on_signal, NULL);
+	sig_hup = evsignal_new(jobd.base, SIGHUP, on_hup, NULL);
+	sig_usr1 = evsignal_new(jobd.base, SIGUSR1, on_usr1, NULL);
 	evsignal_add(sig_term, NULL);
 	evsignal_add(sig_int, NULL);
+	evsignal_add(sig_hup, NULL);
+	evsignal_add(sig_usr1, NULL);
 	log_notice("jobd %s ready: pid %d, %u workers, up to %u jobs at once",
 	    PACKAGE_VERSION, (int)getpid(), jobd.cfg.workers,
 	    jobd.cfg.max_running);
@@ -886,6 +1325,10 @@ jobd_main(int argc, char **argv)
 	status = 0;
 	event_free(sig_term);
 	event_free(sig_int);
+	event_free(sig_hup);
+	event_free(sig_usr1);
+	if (drain_timer != NULL)
+		event_free(drain_timer);
 	if (status_timer != NULL)
 		event_free(status_timer);
 	if (flush_timer != NULL)
@@ -902,17 +1345,8 @@ out:
 	kinds_free();
 	counters_free(jobd.counters);
 	event_base_free(jobd.base);
-	free(jobd.cfg.socket_path);
-	free(jobd.cfg.listen);
-	free(jobd.cfg.state_dir);
-	free(jobd.cfg.token_file);
-	free(jobd.cfg.tls_cert);
-	free(jobd.cfg.tls_key);
-	free(jobd.cfg.tls_client_ca);
-	free(jobd.cfg.allow_uids);
-	free(jobd.cfg.allow_gids);
-	free(jobd.cfg.admin_gids);
-	free(jobd.cfg.run_as);
+	config_free(&jobd.cfg);
+	cmdline_free();
 	ident_free();
 	auth_free();
 	tls_free();

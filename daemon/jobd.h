@@ -69,6 +69,7 @@ struct jobd {
 	struct counters_slot *stats; /* the loop thread's slot */
 	uint64_t started_ms;
 	bool stopping;
+	bool draining; /* SIGUSR1: no new jobs; stop once all have ended */
 };
 
 extern struct jobd jobd;

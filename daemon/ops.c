@@ -1347,9 +1347,14 @@ ops_dispatch(struct conn *c, const json_t *body)
 	for (i = 0; i < sizeof ops / sizeof ops[0]; i++) {
 		if (strcmp(r.op, ops[i].name) == 0) {
 			counter_add(jobd.stats, ops[i].counter, 1);
-			if (jobd.stopping && strcmp(r.op, "submit") == 0)
+			if ((jobd.stopping || jobd.draining) &&
+			    strcmp(r.op, "submit") == 0)
 				return fail(&r, PROTO_E_SHUTTING_DOWN,
-				    "jobd is stopping; not accepting jobs");
+				    jobd.stopping
+				        ? "jobd is stopping; not accepting jobs"
+				        : "jobd is draining (it finishes its "
+				          "jobs, then exits); not accepting "
+				          "jobs");
 			return ops[i].handler(&r);
 		}
 	}

@@ -224,6 +224,12 @@ fire(struct recur *e, bool check_overlap, int *codep)
 	bool dup;
 	int code;
 
+	if (jobd.draining) {
+		e->skipped++;
+		counter_add(jobd.stats, COUNTER_cron_skipped, 1);
+		log_info("cron %s: skipped: jobd is draining", e->name);
+		return NULL;
+	}
 	if (check_overlap && !e->allow_overlap && e->last_job != 0 &&
 	    (last = sched_find(e->last_job)) != NULL && !job_finished(last)) {
 		e->skipped++;
@@ -586,9 +592,9 @@ recur_run(const json_t *req, const struct conn_cred *who, int *code, char *err,
 
 	if (e == NULL)
 		return NULL;
-	if (jobd.stopping) {
+	if (jobd.stopping || jobd.draining) {
 		recur_fail(code, err, errlen, PROTO_E_SHUTTING_DOWN,
-		    "jobd is stopping; not accepting jobs");
+		    "jobd is stopping or draining; not accepting jobs");
 		return NULL;
 	}
 	skipped = e->skipped;

@@ -72,6 +72,7 @@
 	    "times a client went unread until it read its replies")           \
 	C(bytes_in, "bytes read from clients")                                \
 	C(bytes_out, "bytes written to clients")                              \
+	C(config_reloads, "configuration files read again (SIGHUP)")          \
 	G(jobs_queued, "jobs waiting to run")                                 \
 	G(jobs_running, "jobs running")                                       \
 	G(jobs_waiting, "jobs waiting for their dependencies")                \

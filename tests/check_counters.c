@@ -68,6 +68,7 @@ static const char *const want_counters[][2] = {
         "times a client went unread until it read its replies"},
     {"bytes_in", "bytes read from clients"},
     {"bytes_out", "bytes written to clients"},
+    {"config_reloads", "configuration files read again (SIGHUP)"},
 };
 static const char *const want_gauges[][2] = {
     {"jobs_queued", "jobs waiting to run"},

@@ -200,6 +200,9 @@ spawn(struct harness *h, const char *const *extra)
 	h->log_eof = false;
 	h->port = 0;
 	argv[n++] = jobd_path();
+	/* Not the system's jobd.conf; a test may name its own. */
+	argv[n++] = "--config";
+	argv[n++] = "none";
 	argv[n++] = "--state-dir";
 	argv[n++] = h->state;
 	argv[n++] = "--token-file";
