@@ -620,7 +620,8 @@ config_finish(struct jobd_config *cfg)
 		cfg->socket_path = default_socket();
 	if (r == 0 && cfg->state_dir == NULL)
 		cfg->state_dir = default_state_dir();
-	if (r == 0 && cfg->socket_path[0] == '\0' && cfg->listen == NULL) {
+	if (r == 0 && cfg->socket_path[0] == '\0' && cfg->listen == NULL &&
+	    getenv("LISTEN_FDS") == NULL) {
 		fprintf(stderr, "jobd: with --socket none, give --listen\n");
 		r = -1;
 	}
@@ -1210,7 +1211,7 @@ jobd_main(int argc, char **argv)
 {
 	struct event_config *ev_cfg;
 	char err[512];
-	int status = 1;
+	int status = 1, ninherited;
 
 	if (parse_options(argc, argv) != 0)
 		return 2;
@@ -1291,9 +1292,11 @@ jobd_main(int argc, char **argv)
 		    strerror(errno));
 		goto out;
 	}
-	if ((jobd.cfg.socket_path[0] != '\0' &&
+	/* Sockets from the service manager replace --socket and --listen. */
+	if ((ninherited = listener_inherited(err, sizeof err)) < 0 ||
+	    (ninherited == 0 && jobd.cfg.socket_path[0] != '\0' &&
 	        listener_unix(jobd.cfg.socket_path, err, sizeof err) != 0) ||
-	    (jobd.cfg.listen != NULL &&
+	    (ninherited == 0 && jobd.cfg.listen != NULL &&
 	        listener_tcp(jobd.cfg.listen, err, sizeof err) != 0)) {
 		log_err("%s", err);
 		goto out;

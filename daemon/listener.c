@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/listener.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -29,6 +30,8 @@
 
 #define BACKLOG 512
 #define MAX_LISTENERS 8
+/* Where passed sockets start (the service manager's protocol). */
+#define SD_LISTEN_FDS_START 3
 
 static struct {
 	struct evconnlistener *lev;
@@ -249,6 +252,110 @@ is_loopback(const struct sockaddr *sa)
 	return false;
 }
 
+/* "listening on tcp 127.0.0.1:40123": how a caller learns the port. */
+static void
+log_tcp_bound(const struct sockaddr_storage *bound, const char *how)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (bound->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)bound;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+		log_notice("listening on tcp [%s]:%u%s%s", host,
+		    ntohs(sin6->sin6_port), tls_enabled() ? " (TLS)" : "", how);
+	} else {
+		const struct sockaddr_in *sin = (const void *)bound;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+		log_notice("listening on tcp %s:%u%s%s", host,
+		    ntohs(sin->sin_port), tls_enabled() ? " (TLS)" : "", how);
+	}
+}
+
+int
+listener_inherited(char *err, size_t errlen)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int n, fd, type, listening, r = 0;
+	char *end;
+
+	if (pid == NULL || fds == NULL)
+		return 0;
+	/* They were meant for this process only. */
+	if (strtol(pid, &end, 10) != (long)getpid() || *end != '\0') {
+		unsetenv("LISTEN_PID");
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_FDNAMES");
+		return 0;
+	}
+	n = (int)strtol(fds, &end, 10);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (*end != '\0' || n < 1 || n > MAX_LISTENERS) {
+		snprintf(err, errlen, "LISTEN_FDS=%s: expected 1 to %d sockets",
+		    fds, MAX_LISTENERS);
+		return -1;
+	}
+	for (fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n && r == 0;
+	     fd++) {
+		len = sizeof type;
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+		    type != SOCK_STREAM ||
+		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+		        &(socklen_t){sizeof listening}) != 0 ||
+		    !listening) {
+			snprintf(err, errlen,
+			    "passed fd %d: not a listening stream socket", fd);
+			return -1;
+		}
+		len = sizeof ss;
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+			snprintf(err, errlen, "passed fd %d: %s", fd,
+			    strerror(errno));
+			return -1;
+		}
+		if (ss.ss_family != AF_UNIX && ss.ss_family != AF_INET &&
+		    ss.ss_family != AF_INET6) {
+			snprintf(err, errlen,
+			    "passed fd %d: neither unix nor TCP", fd);
+			return -1;
+		}
+		if (ss.ss_family != AF_UNIX &&
+		    !is_loopback((struct sockaddr *)&ss) && !tls_enabled()) {
+			snprintf(err, errlen,
+			    "passed fd %d: TCP on a non-loopback address "
+			    "needs TLS (--tls-cert, --tls-key)",
+			    fd);
+			return -1;
+		}
+		if (ss.ss_family != AF_UNIX && !auth_enabled()) {
+			snprintf(err, errlen,
+			    "passed fd %d: TCP needs --token-file", fd);
+			return -1;
+		}
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0 ||
+		    fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+			snprintf(err, errlen, "passed fd %d: %s", fd,
+			    strerror(errno));
+			return -1;
+		}
+		/* The service manager owns the socket file: not removed. */
+		if ((r = add_listener(fd, NULL, err, errlen)) != 0)
+			return -1;
+		if (ss.ss_family == AF_UNIX)
+			log_notice("listening on unix %s (from the service "
+			           "manager)",
+			    ((struct sockaddr_un *)(void *)&ss)->sun_path);
+		else
+			log_tcp_bound(&ss, " (from the service manager)");
+	}
+	return n;
+}
+
 int
 listener_tcp(const char *hostport, char *err, size_t errlen)
 {
@@ -257,7 +364,7 @@ listener_tcp(const char *hostport, char *err, size_t errlen)
 	struct addrinfo *ai = NULL;
 	struct sockaddr_storage bound;
 	socklen_t blen = sizeof bound;
-	char *host = xstrdup(hostport), *port, host_text[INET6_ADDRSTRLEN];
+	char *host = xstrdup(hostport), *port;
 	int fd = -1, one = 1, gai;
 
 	if ((port = strrchr(host, ':')) == NULL) {
@@ -306,21 +413,7 @@ listener_tcp(const char *hostport, char *err, size_t errlen)
 		fd = -1;
 		goto fail;
 	}
-	if (bound.ss_family == AF_INET6) {
-		inet_ntop(AF_INET6,
-		    &((struct sockaddr_in6 *)(void *)&bound)->sin6_addr,
-		    host_text, sizeof host_text);
-		log_notice("listening on tcp [%s]:%u%s", host_text,
-		    ntohs(((struct sockaddr_in6 *)(void *)&bound)->sin6_port),
-		    tls_enabled() ? " (TLS)" : "");
-	} else {
-		inet_ntop(AF_INET,
-		    &((struct sockaddr_in *)(void *)&bound)->sin_addr,
-		    host_text, sizeof host_text);
-		log_notice("listening on tcp %s:%u%s", host_text,
-		    ntohs(((struct sockaddr_in *)(void *)&bound)->sin_port),
-		    tls_enabled() ? " (TLS)" : "");
-	}
+	log_tcp_bound(&bound, "");
 	freeaddrinfo(ai);
 	free(host);
 	return 0;

@@ -15,6 +15,13 @@
 /* Bind and listen; -1 with a message in err on failure. */
 int listener_unix(const char *path, char *err, size_t errlen);
 int listener_tcp(const char *hostport, char *err, size_t errlen);
+/*
+ * Take the listening sockets a service manager passed (socket activation:
+ * $LISTEN_PID is this process, $LISTEN_FDS sockets from fd 3), each
+ * checked as --socket and --listen would be.  Returns how many (0: none
+ * passed), or -1 with a message in err.
+ */
+int listener_inherited(char *err, size_t errlen);
 /* Stop accepting and close every listener (removing the unix socket). */
 void listener_close_all(void);
 
