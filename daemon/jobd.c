@@ -140,6 +140,9 @@ usage(FILE *f)
 	    "      --limit-nofile N     ...their open files (default: the "
 	    "limit jobd got)\n"
 	    "      --limit-nproc N      ...their user's processes\n"
+	    "  -c, --config FILE        settings file "
+	    "(default: " JOBD_CONFIG_FILE " if it\n"
+	    "                           exists); 'none': no file\n"
 	    "  -L, --log-level LEVEL    err, warning, notice, info, debug "
 	    "(default: info)\n"
 	    "  -h, --help               this text\n"
@@ -258,7 +261,6 @@ enum {
 	OPT_LIMIT_CPU,
 	OPT_LIMIT_NOFILE,
 	OPT_LIMIT_NPROC,
-	OPT_CONFIG,
 };
 
 /*
@@ -358,7 +360,7 @@ static const struct option longopts[] = {
     {"limit-nofile", required_argument, NULL, OPT_LIMIT_NOFILE},
     {"limit-nproc", required_argument, NULL, OPT_LIMIT_NPROC},
     {"log-level", required_argument, NULL, 'L'},
-    {"config", required_argument, NULL, OPT_CONFIG},
+    {"config", required_argument, NULL, 'c'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -684,7 +686,7 @@ static bool
 key_allowed(int ch)
 {
 	return ch != 0 && ch != 'h' && ch != 'V' && ch != OPT_GEN_TOKEN &&
-	       ch != OPT_CONFIG;
+	       ch != 'c';
 }
 
 /*
@@ -991,8 +993,8 @@ parse_options(int argc, char **argv)
 	char msg[512];
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "s:l:w:r:L:hV", longopts, NULL)) !=
-	       -1) {
+	while ((ch = getopt_long(
+	            argc, argv, "s:l:w:r:L:c:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			usage(stdout);
@@ -1006,7 +1008,7 @@ parse_options(int argc, char **argv)
 				exit(1);
 			}
 			exit(0);
-		case OPT_CONFIG:
+		case 'c':
 			free(A.config);
 			A.config = xstrdup(optarg);
 			break;
