@@ -140,6 +140,8 @@ usage(FILE *f)
 	    "      --limit-nofile N     ...their open files (default: the "
 	    "limit jobd got)\n"
 	    "      --limit-nproc N      ...their user's processes\n"
+	    "      --log-jobs yes|no    a line per job event at info (default: "
+	    "no: at debug)\n"
 	    "  -c, --config FILE        settings file "
 	    "(default: " JOBD_CONFIG_FILE " if it\n"
 	    "                           exists); 'none': no file\n"
@@ -261,6 +263,7 @@ enum {
 	OPT_LIMIT_CPU,
 	OPT_LIMIT_NOFILE,
 	OPT_LIMIT_NPROC,
+	OPT_LOG_JOBS,
 };
 
 /*
@@ -360,6 +363,7 @@ static const struct option longopts[] = {
     {"limit-nofile", required_argument, NULL, OPT_LIMIT_NOFILE},
     {"limit-nproc", required_argument, NULL, OPT_LIMIT_NPROC},
     {"log-level", required_argument, NULL, 'L'},
+    {"log-jobs", required_argument, NULL, OPT_LOG_JOBS},
     {"config", required_argument, NULL, 'c'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -595,6 +599,17 @@ apply_option(struct jobd_config *cfg, int ch, const char *optarg)
 		free(cfg->state_dir);
 		cfg->state_dir =
 		    strcmp(optarg, "none") == 0 ? xstrdup("") : xstrdup(optarg);
+		break;
+	case OPT_LOG_JOBS:
+		if (strcmp(optarg, "yes") == 0 || strcmp(optarg, "no") == 0)
+			cfg->log_jobs = optarg[0] == 'y';
+		else {
+			fprintf(stderr,
+			    "jobd: --log-jobs: '%s' is not yes or "
+			    "no\n",
+			    optarg);
+			r = -1;
+		}
 		break;
 	case 'L':
 		if ((cfg->log_level = log_level_parse(optarg)) < 0) {
@@ -947,6 +962,7 @@ reload(void)
 		log_warn("reload: listener, TLS, token, state, --run-as and "
 		         "worker settings change only with a restart");
 	cur->log_level = next.log_level;
+	cur->log_jobs = next.log_jobs;
 	log_set_level((enum log_level)next.log_level);
 	cur->max_running = next.max_running;
 	cur->max_line = next.max_line;

@@ -140,8 +140,12 @@ table_remove(struct job *job)
 static void
 announce(struct job *job, const char *event)
 {
-	log_debug("job %llu (%s): %s, now %s", (unsigned long long)job->id,
-	    job_kind_name(job), event, job_state_name(job->state));
+	/* A line per event only when asked: under load they would flood. */
+	log_msg(jobd.cfg.log_jobs ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG,
+	    "job %llu (%s, queue %s, uid %u): %s, now %s",
+	    (unsigned long long)job->id, job_kind_name(job),
+	    queue_name(job->queue), (unsigned)job->owner, event,
+	    job_state_name(job->state));
 	if (S.event_hook != NULL)
 		S.event_hook(job, event);
 }
