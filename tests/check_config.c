@@ -270,6 +270,34 @@ START_TEST(test_drain)
 }
 END_TEST
 
+/* --log-jobs yes: a line per job event, at info. */
+START_TEST(test_log_jobs)
+{
+	static const char *const extra[] = {"--log-jobs", "yes", NULL};
+	static const char *const bad[] = {"--log-jobs", "maybe", NULL};
+	struct client c;
+	char want[128];
+	json_t *r;
+
+	ck_assert_int_eq(harness_start(&H, extra), 0);
+	ck_assert_int_eq(client_unix(&c, H.sock), 0);
+	r = call_ok(&c, "{\"op\":\"submit\",\"wait\":true,\"job\":{"
+	                "\"kind\":\"echo\",\"queue\":\"logged\"}}");
+	snprintf(want, sizeof want,
+	    "<6>jobd: job %lld (echo, queue logged, uid %u): finished, now "
+	    "succeeded",
+	    (long long)num(json_object_get(r, "job"), "id"),
+	    (unsigned)geteuid());
+	json_decref(r);
+	ck_assert(harness_log_wait(&H, want));
+	client_close(&c);
+	ck_assert_int_eq(harness_stop(&H), 0);
+	ck_assert_int_ne(harness_start(&H, bad), 0);
+	ck_assert(harness_log_contains(&H, "--log-jobs: 'maybe'"));
+	harness_stop(&H);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -281,6 +309,7 @@ config_suite(void)
 	tcase_add_test(tc, test_bad_files);
 	tcase_add_test(tc, test_reload_under_load);
 	tcase_add_test(tc, test_drain);
+	tcase_add_test(tc, test_log_jobs);
 	suite_add_tcase(s, tc);
 	return s;
 }
