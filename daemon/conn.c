@@ -208,6 +208,10 @@ maybe_resume(struct conn *c)
 	    c->waiting > WAITING_MAX / 2)
 		return;
 	c->paused = false;
+	/* Time jobd spent not reading is not the client's: a line begun
+	 * before the pause gets its whole deadline again. */
+	if (c->partial_us != 0)
+		c->partial_us = mono_us();
 	if (!c->eof)
 		bufferevent_enable(c->bev, EV_READ);
 	/* Handle what is already buffered from a fresh callback, not from

@@ -88,6 +88,7 @@ enum { CLIENTS = 200, PER_CLIENT = 1000 };
 struct flood {
 	int id;
 	int got, bad;
+	char first_bad[256]; /* the first reply that was not a job */
 	json_int_t ids[PER_CLIENT];
 };
 
@@ -122,10 +123,11 @@ flooder(void *arg)
 			break;
 		}
 		r = json_loads(line, 0, NULL);
-		free(line);
 		if (r == NULL || reply_error_code(r) != NULL ||
 		    !json_is_integer(json_object_get(r, "id"))) {
-			f->bad++;
+			if (f->bad++ == 0)
+				snprintf(f->first_bad, sizeof f->first_bad,
+				    "%s", line);
 		} else {
 			json_int_t k =
 			    json_integer_value(json_object_get(r, "id"));
@@ -138,6 +140,7 @@ flooder(void *arg)
 				f->bad++;
 		}
 		json_decref(r);
+		free(line);
 	}
 	free(buf);
 	client_close(&c);
@@ -172,7 +175,9 @@ START_TEST(test_many_pipelining_clients)
 	for (i = 0; i < CLIENTS; i++)
 		pthread_join(t[i], NULL);
 	for (i = 0; i < CLIENTS; i++) {
-		ck_assert_int_eq(f[i].bad, 0);
+		ck_assert_msg(f[i].bad == 0,
+		    "client %d: %d bad replies, the first: %s", i, f[i].bad,
+		    f[i].first_bad);
 		ck_assert_int_eq(f[i].got, PER_CLIENT);
 		for (k = 0; k < PER_CLIENT; k++)
 			all[n++] = f[i].ids[k];
