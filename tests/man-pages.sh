@@ -1,5 +1,6 @@
 #!/bin/sh
-# man-pages: jobd(8) and jobd.conf(5) keep up with `jobd --help`.
+# man-pages: jobd(8) and jobd.conf(5) keep up with `jobd --help`, and
+# jobctl(1) with `jobctl help COMMAND`.
 #
 # - every long option `jobd --help` lists is described in jobd(8);
 # - every one of them that is a settings key (all but config, gen-token,
@@ -7,7 +8,8 @@
 #   that --help does not;
 # - groff formats both pages without a warning (skipped without groff).
 #
-# Run by `make check` with $srcdir and $JOBD set; exits 0 (pass) or 1.
+# Run by `make check` with $srcdir, $JOBD and $JOBCTL set; exits 0 (pass)
+# or 1.
 set -u
 
 srcdir=${srcdir:-.}
@@ -44,8 +46,19 @@ for opt in $(grep -o -- '\\-\\-[a-z]\([a-z]*\\-\)*[a-z]*' "$page8" |
 	   fail=1 ;;
 	esac
 done
+# jobctl(1): every option of every command's usage.
+page1=$srcdir/doc/jobctl.1
+for cmd in $("$JOBCTL" help | sed -n '/^commands:/,/^$/s/^  \([a-z][a-z]*\) .*/\1/p'); do
+	for opt in $("$JOBCTL" help "$cmd" 2>/dev/null |
+	    grep -o -- '--[a-z][a-z-]*' | sort -u); do
+		if ! grep -q -- "$(esc "$opt")" "$page1"; then
+			echo "jobctl.1 lacks $opt (jobctl $cmd)"
+			fail=1
+		fi
+	done
+done
 if command -v groff >/dev/null 2>&1; then
-	for page in "$page8" "$page5"; do
+	for page in "$page8" "$page5" "$page1"; do
 		warnings=$(groff -man -Tutf8 -ww -z "$page" 2>&1)
 		if [ -n "$warnings" ]; then
 			echo "$page: groff warns:"
