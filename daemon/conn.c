@@ -493,14 +493,21 @@ static void
 conn_read(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
+	size_t before, after;
 
 	c->active_us = mono_us();
+	before = evbuffer_get_length(bufferevent_get_input(c->bev));
 	if (conn_process(c))
 		return;
-	/* A line begun and not finished starts the line deadline. */
-	if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+	/*
+	 * A line begun and not finished starts the line deadline; once a
+	 * line is taken, what is left is a new line with a deadline of its
+	 * own (a client pipelining fast always has one line half-read).
+	 */
+	after = evbuffer_get_length(bufferevent_get_input(c->bev));
+	if (after == 0)
 		c->partial_us = 0;
-	else if (c->partial_us == 0)
+	else if (c->partial_us == 0 || after < before)
 		c->partial_us = c->active_us;
 }
 

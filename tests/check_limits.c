@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -62,6 +63,57 @@ START_TEST(test_slow_line)
 	client_close(&slow);
 	client_close(&tcp);
 	client_close(&ok);
+	ck_assert_int_eq(harness_stop(&H), 0);
+}
+END_TEST
+
+static double
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * A client that always has half a line in flight (each write finishes
+ * the last request and begins the next) for four line deadlines: every
+ * line is finished in time, so it is never cut off.
+ */
+START_TEST(test_pipelining_not_slow)
+{
+	static const char *const extra[] = {"--line-timeout", "300ms", NULL};
+	char buf[128];
+	struct client c;
+	double end;
+	json_t *r;
+	int n = 0;
+
+	ck_assert_int_eq(harness_start(&H, extra), 0);
+	ck_assert_int_eq(client_unix(&c, H.sock), 0);
+	snprintf(buf, sizeof buf, "{\"op\":\"ping\",");
+	ck_assert_int_eq(client_send(&c, buf, strlen(buf)), 0);
+	for (end = mono_s() + 1.2; mono_s() < end; n++) {
+		snprintf(buf, sizeof buf, "\"id\":%d}\n{\"op\":\"ping\",", n);
+		ck_assert_int_eq(client_send(&c, buf, strlen(buf)), 0);
+		/* Its reply: the line was taken and the next one begun. */
+		r = client_reply(&c, 10000);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_msg(reply_error_code(r) == NULL, "after %d: %s", n,
+		    json_dumps(r, 0));
+		ck_assert_int_eq(num(r, "id"), n);
+		json_decref(r);
+	}
+	ck_assert_int_gt(n, 1);
+	/* Finish the last line begun. */
+	snprintf(buf, sizeof buf, "\"id\":%d}\n", n);
+	ck_assert_int_eq(client_send(&c, buf, strlen(buf)), 0);
+	r = client_reply(&c, 10000);
+	ck_assert_int_eq(num(r, "id"), n);
+	json_decref(r);
+	ck_assert_int_eq(counter_of(&c, "conns_timed_out"), 0);
+	client_close(&c);
 	ck_assert_int_eq(harness_stop(&H), 0);
 }
 END_TEST
@@ -263,6 +315,7 @@ limits_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_slow_line);
+	tcase_add_test(tc, test_pipelining_not_slow);
 	tcase_add_test(tc, test_idle);
 	tcase_add_test(tc, test_max_conns);
 	tcase_add_test(tc, test_unread_cap);
