@@ -409,7 +409,7 @@ config_defaults(struct jobd_config *cfg)
  * after saying what is wrong on stderr.
  */
 static int
-apply_option(struct jobd_config *cfg, int ch, const char *optarg)
+apply_option(struct jobd_config *cfg, int ch, const char *arg)
 {
 	uint64_t v;
 	int r = 0;
@@ -418,55 +418,54 @@ apply_option(struct jobd_config *cfg, int ch, const char *optarg)
 	case 's':
 		free(cfg->socket_path);
 		cfg->socket_path =
-		    strcmp(optarg, "none") == 0 ? xstrdup("") : xstrdup(optarg);
+		    strcmp(arg, "none") == 0 ? xstrdup("") : xstrdup(arg);
 		break;
 	case 'l':
 		free(cfg->listen);
-		cfg->listen = xstrdup(optarg);
+		cfg->listen = xstrdup(arg);
 		break;
 	case 'w':
-		if ((r = parse_count("--workers", optarg, 1, 1024, &v)) == 0)
+		if ((r = parse_count("--workers", arg, 1, 1024, &v)) == 0)
 			cfg->workers = (unsigned)v;
 		break;
 	case 'r':
-		if ((r = parse_count("--max-running", optarg, 1, 65536, &v)) ==
-		    0)
+		if ((r = parse_count("--max-running", arg, 1, 65536, &v)) == 0)
 			cfg->max_running = (unsigned)v;
 		break;
 	case OPT_MAX_QUEUED:
-		r = parse_count("--max-queued", optarg, 1, 100000000, &v);
+		r = parse_count("--max-queued", arg, 1, 100000000, &v);
 		cfg->max_queued = (size_t)v;
 		break;
 	case OPT_MAX_LINE:
-		r = parse_count("--max-line", optarg, 64, 1 << 30, &v);
+		r = parse_count("--max-line", arg, 64, 1 << 30, &v);
 		cfg->max_line = (size_t)v;
 		break;
 	case OPT_MAX_BATCH:
-		r = parse_count("--max-batch", optarg, 1, 1000000, &v);
+		r = parse_count("--max-batch", arg, 1, 1000000, &v);
 		cfg->max_batch = (size_t)v;
 		break;
 	case OPT_OUTPUT_CAP:
-		r = parse_count("--output-cap", optarg, 0, 1ULL << 30, &v);
+		r = parse_count("--output-cap", arg, 0, 1ULL << 30, &v);
 		cfg->output_cap = (size_t)v;
 		break;
 	case OPT_RETAIN_COUNT:
 		r = parse_count(
-		    "--retain-count", optarg, 0, 100000000, &cfg->retain_count);
+		    "--retain-count", arg, 0, 100000000, &cfg->retain_count);
 		break;
 	case OPT_RETAIN_AGE:
-		r = parse_duration("--retain-age", optarg, &cfg->retain_age_ms);
+		r = parse_duration("--retain-age", arg, &cfg->retain_age_ms);
 		break;
 	case OPT_SHUTDOWN_GRACE:
 		r = parse_duration(
-		    "--shutdown-grace", optarg, &cfg->shutdown_grace_ms);
+		    "--shutdown-grace", arg, &cfg->shutdown_grace_ms);
 		break;
 	case OPT_TOKEN_FILE:
 		free(cfg->token_file);
-		cfg->token_file = xstrdup(optarg);
+		cfg->token_file = xstrdup(arg);
 		break;
 	case OPT_AUTH_TIMEOUT:
 		r = parse_duration(
-		    "--auth-timeout", optarg, &cfg->auth_timeout_ms);
+		    "--auth-timeout", arg, &cfg->auth_timeout_ms);
 		if (r == 0 && cfg->auth_timeout_ms == 0) {
 			fprintf(stderr, "jobd: --auth-timeout must be "
 			                "more than 0\n");
@@ -481,19 +480,19 @@ apply_option(struct jobd_config *cfg, int ch, const char *optarg)
 		                                  : &cfg->tls_client_ca;
 
 		free(*slot);
-		*slot = xstrdup(optarg);
+		*slot = xstrdup(arg);
 		break;
 	}
 	case OPT_SOCKET_MODE: {
 		char *end;
-		unsigned long m = strtoul(optarg, &end, 8);
+		unsigned long m = strtoul(arg, &end, 8);
 
-		if (*end != '\0' || end == optarg || m > 0777 ||
+		if (*end != '\0' || end == arg || m > 0777 ||
 		    (m & 0600) != 0600) {
 			fprintf(stderr,
 			    "jobd: --socket-mode: '%s' is not an octal "
 			    "mode with 0600 in it (e.g. 0660)\n",
-			    optarg);
+			    arg);
 			r = -1;
 		}
 		cfg->socket_mode = (unsigned)m;
@@ -503,7 +502,7 @@ apply_option(struct jobd_config *cfg, int ch, const char *optarg)
 		unsigned *g = NULL;
 		size_t ng = 0;
 
-		r = parse_ids("--socket-group", optarg, true, &g, &ng);
+		r = parse_ids("--socket-group", arg, true, &g, &ng);
 		if (r == 0 && ng != 1) {
 			fprintf(stderr, "jobd: --socket-group: one "
 			                "group\n");
@@ -520,27 +519,27 @@ apply_option(struct jobd_config *cfg, int ch, const char *optarg)
 		break;
 	}
 	case OPT_ALLOW_USERS:
-		r = parse_ids("--allow-users", optarg, false, &cfg->allow_uids,
+		r = parse_ids("--allow-users", arg, false, &cfg->allow_uids,
 		    &cfg->nallow_uids);
 		break;
 	case OPT_ALLOW_GROUPS:
-		r = parse_ids("--allow-groups", optarg, true, &cfg->allow_gids,
+		r = parse_ids("--allow-groups", arg, true, &cfg->allow_gids,
 		    &cfg->nallow_gids);
 		break;
 	case OPT_ADMIN_GROUPS:
-		r = parse_ids("--admin-groups", optarg, true, &cfg->admin_gids,
+		r = parse_ids("--admin-groups", arg, true, &cfg->admin_gids,
 		    &cfg->nadmin_gids);
 		break;
 	case OPT_RUN_AS:
 		free(cfg->run_as);
-		cfg->run_as = xstrdup(optarg);
+		cfg->run_as = xstrdup(arg);
 		break;
 	case OPT_LIMIT_AS:
-		r = parse_count("--limit-as", optarg, 1 << 20,
-		    UINT64_C(1) << 50, &cfg->job_limit[EXEC_RLIMIT_AS]);
+		r = parse_count("--limit-as", arg, 1 << 20, UINT64_C(1) << 50,
+		    &cfg->job_limit[EXEC_RLIMIT_AS]);
 		break;
 	case OPT_LIMIT_CPU:
-		r = parse_duration("--limit-cpu", optarg, &v);
+		r = parse_duration("--limit-cpu", arg, &v);
 		if (r == 0 && v < 1000) {
 			fprintf(stderr, "jobd: --limit-cpu: at least "
 			                "1s\n");
@@ -549,22 +548,22 @@ apply_option(struct jobd_config *cfg, int ch, const char *optarg)
 		cfg->job_limit[EXEC_RLIMIT_CPU] = (v + 999) / 1000;
 		break;
 	case OPT_LIMIT_NOFILE:
-		r = parse_count("--limit-nofile", optarg, 8, 1 << 20,
+		r = parse_count("--limit-nofile", arg, 8, 1 << 20,
 		    &cfg->job_limit[EXEC_RLIMIT_NOFILE]);
 		break;
 	case OPT_LIMIT_NPROC:
-		r = parse_count("--limit-nproc", optarg, 1, 1 << 22,
+		r = parse_count("--limit-nproc", arg, 1, 1 << 22,
 		    &cfg->job_limit[EXEC_RLIMIT_NPROC]);
 		break;
 	case OPT_MAX_CONNS:
-		r = parse_count("--max-conns", optarg, 1, 1000000, &v);
+		r = parse_count("--max-conns", arg, 1, 1000000, &v);
 		cfg->max_conns = (size_t)v;
 		break;
 	case OPT_IDLE_TIMEOUT:
 	case OPT_LINE_TIMEOUT:
 		r = parse_duration(ch == OPT_IDLE_TIMEOUT ? "--idle-timeout"
 		                                          : "--line-timeout",
-		    optarg,
+		    arg,
 		    ch == OPT_IDLE_TIMEOUT ? &cfg->idle_timeout_ms
 		                           : &cfg->line_timeout_ms);
 		if (r == 0 &&
@@ -576,7 +575,7 @@ apply_option(struct jobd_config *cfg, int ch, const char *optarg)
 		}
 		break;
 	case OPT_MAX_DEPTH:
-		r = parse_count("--max-depth", optarg, 2, 1000, &v);
+		r = parse_count("--max-depth", arg, 2, 1000, &v);
 		cfg->max_depth = (size_t)v;
 		break;
 	case OPT_MAX_ARGV:
@@ -585,38 +584,37 @@ apply_option(struct jobd_config *cfg, int ch, const char *optarg)
 		r = parse_count(ch == OPT_MAX_ARGV  ? "--max-argv"
 		                : ch == OPT_MAX_ENV ? "--max-env"
 		                                    : "--max-stdin",
-		    optarg, 64, 1ULL << 30, &v);
+		    arg, 64, 1ULL << 30, &v);
 		*(ch == OPT_MAX_ARGV    ? &cfg->max_argv
 		    : ch == OPT_MAX_ENV ? &cfg->max_env
 		                        : &cfg->max_stdin) = (size_t)v;
 		break;
 	case OPT_MAX_UNREAD:
-		r = parse_count(
-		    "--max-unread", optarg, 1 << 20, 1ULL << 34, &v);
+		r = parse_count("--max-unread", arg, 1 << 20, 1ULL << 34, &v);
 		cfg->conn_out_max = (size_t)v;
 		break;
 	case OPT_STATE_DIR:
 		free(cfg->state_dir);
 		cfg->state_dir =
-		    strcmp(optarg, "none") == 0 ? xstrdup("") : xstrdup(optarg);
+		    strcmp(arg, "none") == 0 ? xstrdup("") : xstrdup(arg);
 		break;
 	case OPT_LOG_JOBS:
-		if (strcmp(optarg, "yes") == 0 || strcmp(optarg, "no") == 0)
-			cfg->log_jobs = optarg[0] == 'y';
+		if (strcmp(arg, "yes") == 0 || strcmp(arg, "no") == 0)
+			cfg->log_jobs = arg[0] == 'y';
 		else {
 			fprintf(stderr,
 			    "jobd: --log-jobs: '%s' is not yes or "
 			    "no\n",
-			    optarg);
+			    arg);
 			r = -1;
 		}
 		break;
 	case 'L':
-		if ((cfg->log_level = log_level_parse(optarg)) < 0) {
+		if ((cfg->log_level = log_level_parse(arg)) < 0) {
 			fprintf(stderr,
 			    "jobd: --log-level: '%s' is not one of "
 			    "err, warning, notice, info, debug\n",
-			    optarg);
+			    arg);
 			r = -1;
 		}
 		break;
