@@ -1022,6 +1022,31 @@ START_TEST(test_refused_addresses)
 }
 END_TEST
 
+/* metrics-listen is a key of jobd.conf like every long option. */
+START_TEST(test_config_key)
+{
+	char conf[PATH_MAX], dir[] = "/tmp/jobd-metrics.XXXXXX";
+	const char *extra[] = {"--config", conf, NULL};
+	char *resp;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(conf, sizeof conf, "%s/jobd.conf", dir);
+	ck_assert_ptr_nonnull(f = fopen(conf, "w"));
+	fputs("# the metrics endpoint\nmetrics-listen = 127.0.0.1:0\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(harness_start(&H, extra), 0);
+	ck_assert_int_gt(H.metrics_port, 0);
+	resp = http("GET /metrics HTTP/1.0\r\n\r\n");
+	ck_assert_int_eq(http_status(resp), 200);
+	check_exposition(http_body(resp));
+	free(resp);
+	ck_assert_int_eq(harness_stop(&H), 0);
+	unlink(conf);
+	rmdir(dir);
+}
+END_TEST
+
 static Suite *
 metrics_suite(void)
 {
@@ -1039,6 +1064,7 @@ metrics_suite(void)
 	tcase_add_test(tc, test_through_op_jobctl_http);
 	tcase_add_test(tc, test_bad_requests);
 	tcase_add_test(tc, test_refused_addresses);
+	tcase_add_test(tc, test_config_key);
 	suite_add_tcase(s, tc);
 	return s;
 }
