@@ -3,7 +3,8 @@
  *
  * stats prints jobd's snapshot as a table: its settings and uptime, the
  * counters and gauges by name, and each latency histogram (microseconds
- * on the wire, "_us" names) as count and p50/p90/p99/max in human units.
+ * on the wire, "_us" names) as count and p50/p90/p99/max in human units;
+ * with --prometheus, jobd's Prometheus exposition of the same figures.
  * ping says hello (version, pid) and then times one ping round trip.
  */
 #include "config.h"
@@ -163,20 +164,49 @@ print_stats(const json_t *stats)
 	print_histograms(json_object_get(stats, "histograms"));
 }
 
+enum { OPT_PROMETHEUS = CMD_OPT_COMMAND_FIRST };
+
 static int
 cmd_stats_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
+	static const struct option options[] = {
+	    {"prometheus", no_argument, NULL, OPT_PROMETHEUS},
+	    CMD_COMMON_OPTIONS};
+	const char *text;
 	json_t *req, *reply;
-	int status;
+	bool prometheus = false;
+	int c, status;
 
-	if ((status = parse_no_operands(ctx, argc, argv)) != -1)
-		return status;
+	while ((c = cmd_getopt(ctx, argc, argv, "", options, false, &status)) !=
+	       -1) {
+		if (c == CMD_GETOPT_EXIT)
+			return status;
+		if (c == OPT_PROMETHEUS)
+			prometheus = true;
+	}
+	if (optind < argc)
+		return cmd_usage_error(
+		    ctx, "unexpected argument \"%s\"", argv[optind]);
+	if (prometheus && ctx->json)
+		return cmd_usage_error(
+		    ctx, "--prometheus and --json do not go together");
 	req = json_pack("{s:s}", "op", "stats");
+	if (prometheus)
+		json_object_set_new(req, "format", json_string("prometheus"));
 	reply = cmd_call(ctx, req);
 	json_decref(req);
 	if (reply == NULL)
 		return JOBCTL_EXIT_ERROR;
-	if (ctx->json)
+	if (prometheus) {
+		if ((text = json_string_value(
+		         json_object_get(reply, "text"))) == NULL) {
+			out_warn("jobd sent no exposition text (is it older "
+			         "than jobctl?)");
+			json_decref(reply);
+			return JOBCTL_EXIT_ERROR;
+		}
+		fputs(text, stdout);
+	} else if (ctx->json)
 		out_json(json_object_get(reply, "stats"));
 	else
 		print_stats(json_object_get(reply, "stats"));
@@ -240,8 +270,9 @@ cmd_ping_exec(struct cmd_ctx *ctx, int argc, char **argv)
 
 const struct cmd_entry cmd_stats_entry = {
     .name = "stats",
-    .usage = "",
-    .summary = "show jobd's counters, gauges and latency histograms",
+    .usage = "[--prometheus]",
+    .summary = "show jobd's counters, gauges and latency histograms "
+               "(--prometheus: in Prometheus's text format)",
     .exec = cmd_stats_exec,
 };
 

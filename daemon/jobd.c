@@ -31,6 +31,7 @@
 #include "conffile.h"
 #include "counters.h"
 #include "exec.h"
+#include "httpd.h"
 #include "ident.h"
 #include "jobd.h"
 #include "kinds.h"
@@ -77,6 +78,10 @@ usage(FILE *f)
 	    "  -l, --listen HOST:PORT   also listen on TCP (loopback only "
 	    "without TLS;\n"
 	    "                           port 0: any)\n"
+	    "      --metrics-listen HOST:PORT\n"
+	    "                           serve Prometheus metrics at "
+	    "http://HOST:PORT/metrics\n"
+	    "                           (loopback only; port 0: any)\n"
 	    "  -w, --workers N          pool threads for in-process kinds "
 	    "(default: CPUs)\n"
 	    "  -r, --max-running N      jobs running at once (default: 4 x "
@@ -264,6 +269,7 @@ enum {
 	OPT_LIMIT_NOFILE,
 	OPT_LIMIT_NPROC,
 	OPT_LOG_JOBS,
+	OPT_METRICS_LISTEN,
 };
 
 /*
@@ -328,6 +334,7 @@ check_tls_options(const struct jobd_config *cfg)
 static const struct option longopts[] = {
     {"socket", required_argument, NULL, 's'},
     {"listen", required_argument, NULL, 'l'},
+    {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
     {"workers", required_argument, NULL, 'w'},
     {"max-running", required_argument, NULL, 'r'},
     {"max-queued", required_argument, NULL, OPT_MAX_QUEUED},
@@ -423,6 +430,11 @@ apply_option(struct jobd_config *cfg, int ch, const char *arg)
 	case 'l':
 		free(cfg->listen);
 		cfg->listen = xstrdup(arg);
+		break;
+	case OPT_METRICS_LISTEN:
+		free(cfg->metrics_listen);
+		cfg->metrics_listen =
+		    strcmp(arg, "none") == 0 ? NULL : xstrdup(arg);
 		break;
 	case 'w':
 		if ((r = parse_count("--workers", arg, 1, 1024, &v)) == 0)
@@ -883,6 +895,7 @@ config_free(struct jobd_config *cfg)
 {
 	free(cfg->socket_path);
 	free(cfg->listen);
+	free(cfg->metrics_listen);
 	free(cfg->state_dir);
 	free(cfg->token_file);
 	free(cfg->tls_cert);
@@ -948,6 +961,7 @@ reload(void)
 	}
 	if (!same_str(next.socket_path, cur->socket_path) ||
 	    !same_str(next.listen, cur->listen) ||
+	    !same_str(next.metrics_listen, cur->metrics_listen) ||
 	    !same_str(next.state_dir, cur->state_dir) ||
 	    !same_str(next.tls_cert, cur->tls_cert) ||
 	    !same_str(next.tls_key, cur->tls_key) ||
@@ -1099,6 +1113,7 @@ jobd_stop(void)
 	sdnotify_send("STOPPING=1\nSTATUS=stopping: %zu job(s) running",
 	    sched_count_running());
 	listener_close_all();
+	httpd_close();
 	sched_stop(jobd.cfg.shutdown_grace_ms, stopped);
 }
 
@@ -1313,7 +1328,9 @@ jobd_main(int argc, char **argv)
 	    (ninherited == 0 && jobd.cfg.socket_path[0] != '\0' &&
 	        listener_unix(jobd.cfg.socket_path, err, sizeof err) != 0) ||
 	    (ninherited == 0 && jobd.cfg.listen != NULL &&
-	        listener_tcp(jobd.cfg.listen, err, sizeof err) != 0)) {
+	        listener_tcp(jobd.cfg.listen, err, sizeof err) != 0) ||
+	    (jobd.cfg.metrics_listen != NULL &&
+	        httpd_listen(jobd.cfg.metrics_listen, err, sizeof err) != 0)) {
 		log_err("%s", err);
 		goto out;
 	}
@@ -1354,6 +1371,7 @@ jobd_main(int argc, char **argv)
 		event_free(flush_timer);
 out:
 	listener_close_all();
+	httpd_close();
 	conn_close_all(true);
 	ops_free();
 	recur_free();

@@ -23,6 +23,7 @@ struct counters_slot;
 struct jobd_config {
 	char *socket_path;    /* NULL: no unix socket */
 	char *listen;         /* HOST:PORT for TCP, or NULL */
+	char *metrics_listen; /* HOST:PORT for HTTP /metrics, or NULL */
 	unsigned workers;     /* pool threads */
 	unsigned max_running; /* jobs running at once */
 	size_t max_line;      /* request line limit, bytes */

@@ -238,8 +238,8 @@ listener_unix(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-static bool
-is_loopback(const struct sockaddr *sa)
+bool
+listener_is_loopback(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
 		return (ntohl(((const struct sockaddr_in *)(const void *)sa)
@@ -325,7 +325,8 @@ listener_inherited(char *err, size_t errlen)
 			return -1;
 		}
 		if (ss.ss_family != AF_UNIX &&
-		    !is_loopback((struct sockaddr *)&ss) && !tls_enabled()) {
+		    !listener_is_loopback((struct sockaddr *)&ss) &&
+		    !tls_enabled()) {
 			snprintf(err, errlen,
 			    "passed fd %d: TCP on a non-loopback address "
 			    "needs TLS (--tls-cert, --tls-key)",
@@ -357,34 +358,50 @@ listener_inherited(char *err, size_t errlen)
 }
 
 int
-listener_tcp(const char *hostport, char *err, size_t errlen)
+listener_resolve(const char *option, const char *hostport, struct addrinfo **ai,
+    char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
 	    .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
-	struct addrinfo *ai = NULL;
-	struct sockaddr_storage bound;
-	socklen_t blen = sizeof bound;
 	char *host = xstrdup(hostport), *port;
-	int fd = -1, one = 1, gai;
+	int gai;
 
+	*ai = NULL;
 	if ((port = strrchr(host, ':')) == NULL) {
 		snprintf(
-		    err, errlen, "--listen %s: expected HOST:PORT", hostport);
-		goto fail;
+		    err, errlen, "%s %s: expected HOST:PORT", option, hostport);
+		free(host);
+		return -1;
 	}
 	*port++ = '\0';
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
 		memmove(host, host + 1, strlen(host));
 		host[strlen(host) - 1] = '\0';
 	}
-	if ((gai = getaddrinfo(host, port, &hints, &ai)) != 0) {
+	if ((gai = getaddrinfo(host, port, &hints, ai)) != 0) {
 		snprintf(err, errlen,
-		    "--listen %s: %s (give a numeric "
+		    "%s %s: %s (give a numeric "
 		    "address and port)",
-		    hostport, gai_strerror(gai));
-		goto fail;
+		    option, hostport, gai_strerror(gai));
+		*ai = NULL;
+		free(host);
+		return -1;
 	}
-	if (!is_loopback(ai->ai_addr) && !tls_enabled()) {
+	free(host);
+	return 0;
+}
+
+int
+listener_tcp(const char *hostport, char *err, size_t errlen)
+{
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof bound;
+	int fd = -1, one = 1;
+
+	if (listener_resolve("--listen", hostport, &ai, err, errlen) != 0)
+		goto fail;
+	if (!listener_is_loopback(ai->ai_addr) && !tls_enabled()) {
 		snprintf(err, errlen,
 		    "--listen %s: only loopback addresses are allowed "
 		    "without TLS (tokens would cross the network in the "
@@ -415,14 +432,12 @@ listener_tcp(const char *hostport, char *err, size_t errlen)
 	}
 	log_tcp_bound(&bound, "");
 	freeaddrinfo(ai);
-	free(host);
 	return 0;
 fail:
 	if (fd >= 0)
 		close(fd);
 	if (ai != NULL)
 		freeaddrinfo(ai);
-	free(host);
 	return -1;
 }
 

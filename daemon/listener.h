@@ -10,7 +10,11 @@
 #ifndef JOBD_LISTENER_H
 #define JOBD_LISTENER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+struct addrinfo;
+struct sockaddr;
 
 /* Bind and listen; -1 with a message in err on failure. */
 int listener_unix(const char *path, char *err, size_t errlen);
@@ -24,5 +28,14 @@ int listener_tcp(const char *hostport, char *err, size_t errlen);
 int listener_inherited(char *err, size_t errlen);
 /* Stop accepting and close every listener (removing the unix socket). */
 void listener_close_all(void);
+
+/*
+ * HOST:PORT (numeric, IPv6 in brackets) as addresses to freeaddrinfo();
+ * -1 with a message in err that starts with option and hostport.
+ */
+int listener_resolve(const char *option, const char *hostport,
+    struct addrinfo **ai, char *err, size_t errlen);
+/* Is sa in 127.0.0.0/8 or ::1? */
+bool listener_is_loopback(const struct sockaddr *sa);
 
 #endif

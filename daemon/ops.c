@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include "ident.h"
 #include "jobd.h"
 #include "log.h"
+#include "metrics.h"
 #include "ops.h"
 #include "pool.h"
 #include "proto.h"
@@ -1274,15 +1276,46 @@ tv_seconds(struct timeval tv)
 	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
+/* stats with "format":"prometheus": the exposition as one string. */
+static json_t *
+stats_prometheus(const struct req *r)
+{
+	struct evbuffer *buf;
+	json_t *reply, *text;
+
+	if ((buf = evbuffer_new()) == NULL)
+		fatalx("evbuffer_new: out of memory");
+	metrics_render(buf);
+	text = json_stringn(
+	    (const char *)evbuffer_pullup(buf, -1), evbuffer_get_length(buf));
+	evbuffer_free(buf);
+	if (text == NULL)
+		return fail(r, PROTO_E_INTERNAL,
+		    "stats: the exposition is not UTF-8 text");
+	reply = ok(r);
+	json_object_set_new(reply, "text", text);
+	return reply;
+}
+
 static json_t *
 op_stats(const struct req *r)
 {
-	static const char *const fields[] = {NULL};
+	static const char *const fields[] = {"format", NULL};
+	const json_t *format = json_object_get(r->body, "format");
 	struct rusage ru;
 	json_t *reply, *stats;
 
 	if ((reply = check_fields(r, fields)) != NULL)
 		return reply;
+	if (format != NULL &&
+	    (!json_is_string(format) ||
+	        (strcmp(json_string_value(format), "json") != 0 &&
+	            strcmp(json_string_value(format), "prometheus") != 0)))
+		return fail(r, PROTO_E_BAD_REQUEST,
+		    "format must be \"json\" (the default) or \"prometheus\"");
+	if (format != NULL &&
+	    strcmp(json_string_value(format), "prometheus") == 0)
+		return stats_prometheus(r);
 	stats = counters_snapshot_json(jobd.counters);
 	getrusage(RUSAGE_SELF, &ru);
 	json_object_set_new(stats, "uptime_s",

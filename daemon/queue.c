@@ -529,26 +529,53 @@ cmp_name(const void *a, const void *b)
 	    (*(struct queue *const *)b)->name);
 }
 
+struct queue **
+queues_sorted(size_t *n)
+{
+	struct queue *q, **v;
+	size_t len = 0;
+
+	LIST_FOREACH(q, &queues, link)
+	len++;
+	v = xcalloc(len > 0 ? len : 1, sizeof(*v));
+	len = 0;
+	LIST_FOREACH(q, &queues, link)
+	v[len++] = q;
+	qsort(v, len, sizeof(*v), cmp_name);
+	*n = len;
+	return v;
+}
+
 json_t *
 queues_json(void)
 {
-	struct queue *q, **v;
+	struct queue **v;
 	json_t *arr = json_array();
-	size_t i, n = 0;
+	size_t i, n;
 
-	LIST_FOREACH(q, &queues, link)
-	n++;
-	if (n == 0)
-		return arr;
-	v = xcalloc(n, sizeof(*v));
-	n = 0;
-	LIST_FOREACH(q, &queues, link)
-	v[n++] = q;
-	qsort(v, n, sizeof(*v), cmp_name);
+	v = queues_sorted(&n);
 	for (i = 0; i < n; i++)
 		json_array_append_new(arr, queue_json(v[i]));
 	free(v);
 	return arr;
+}
+
+void
+queue_figures(const struct queue *q, struct queue_figures *out)
+{
+	*out = (struct queue_figures){
+	    .queued = q->len,
+	    .delayed = q->delayed,
+	    .waiting = q->waiting,
+	    .running = q->running,
+	    .submitted = q->submitted,
+	    .succeeded = q->succeeded,
+	    .failed = q->failed,
+	    .timed_out = q->timed_out,
+	    .cancelled = q->cancelled,
+	    .expired = q->expired,
+	    .dependency_failed = q->dependency_failed,
+	};
 }
 
 void

@@ -76,6 +76,16 @@ void queue_set_concurrency(struct queue *q, unsigned n);
 json_t *queue_json(const struct queue *q);
 /* Every queue, by name. */
 json_t *queues_json(void);
+/* Every queue sorted by name, in an array to free(); *n: how many. */
+struct queue **queues_sorted(size_t *n);
+
+/* What a queue holds now, and what went through it (its counters). */
+struct queue_figures {
+	size_t queued, delayed, waiting, running;
+	uint64_t submitted, succeeded, failed, timed_out, cancelled, expired,
+	    dependency_failed;
+};
+void queue_figures(const struct queue *q, struct queue_figures *out);
 void queues_free(void);
 
 #endif

@@ -324,18 +324,17 @@ hist_percentile(const uint64_t *buckets, uint64_t total, unsigned pct)
 	return UINT64_MAX;
 }
 
-void
-hists_get(struct counters *c, enum hist_id id, struct hist_summary *out)
+/* Sum every slot's buckets, count, sum and max of one histogram. */
+static void
+hist_sum_slots(struct counters *c, enum hist_id id, uint64_t *buckets,
+    struct hist_summary *out)
 {
-	uint64_t buckets[COUNTERS_HIST_BUCKETS];
-	uint64_t total = 0, v;
 	struct counters_hist *h;
 	unsigned i, b, n;
+	uint64_t v;
 
-	if ((unsigned)id >= HIST_MAX)
-		fatalx("hists_get: bad id %d", (int)id);
 	memset(out, 0, sizeof *out);
-	memset(buckets, 0, sizeof buckets);
+	memset(buckets, 0, COUNTERS_HIST_BUCKETS * sizeof *buckets);
 	n = counters_nslots(c);
 	for (i = 0; i < n; i++) {
 		h = &c->slots[i].hists[id];
@@ -349,6 +348,27 @@ hists_get(struct counters *c, enum hist_id id, struct hist_summary *out)
 		if (v > out->max)
 			out->max = v;
 	}
+}
+
+void
+hists_get_buckets(struct counters *c, enum hist_id id, uint64_t *buckets,
+    struct hist_summary *out)
+{
+	if ((unsigned)id >= HIST_MAX)
+		fatalx("hists_get_buckets: bad id %d", (int)id);
+	hist_sum_slots(c, id, buckets, out);
+}
+
+void
+hists_get(struct counters *c, enum hist_id id, struct hist_summary *out)
+{
+	uint64_t buckets[COUNTERS_HIST_BUCKETS];
+	uint64_t total = 0;
+	unsigned b;
+
+	if ((unsigned)id >= HIST_MAX)
+		fatalx("hists_get: bad id %d", (int)id);
+	hist_sum_slots(c, id, buckets, out);
 	for (b = 0; b < COUNTERS_HIST_BUCKETS; b++)
 		total += buckets[b];
 	/*

@@ -2,9 +2,10 @@
  * counters: named counters, gauges and latency histograms for jobd.
  *
  * COUNTERS_LIST below is the one list of every figure jobd reports; it is
- * expanded into the enums here, the per-thread slot layout, the names in the
- * JSON snapshot and (later) the Prometheus names, so adding a figure is one
- * line.
+ * expanded into the enums here, the per-thread slot layout and the names in
+ * the JSON snapshot; daemon/metrics.c derives the Prometheus names from it
+ * (jobd_NAME_total, jobd_NAME, a "_us" histogram in seconds), so adding a
+ * figure is one line.
  *
  * Hot path: every thread that records gets its own cache-line-aligned slot
  * (counters_slot()), and only that thread writes it, with relaxed atomic
@@ -130,6 +131,14 @@ void hist_record(struct counters_slot *s, enum hist_id id, uint64_t value);
 uint64_t counters_get(struct counters *c, enum counter_id id);
 int64_t gauges_get(struct counters *c, enum gauge_id id);
 void hists_get(struct counters *c, enum hist_id id, struct hist_summary *out);
+/*
+ * The raw sums: buckets[COUNTERS_HIST_BUCKETS] gets the count of each
+ * bucket, out its count, sum and max (no percentiles).  A reader racing
+ * with writers may see count and the buckets' total disagree; only the
+ * buckets agree with themselves.
+ */
+void hists_get_buckets(struct counters *c, enum hist_id id, uint64_t *buckets,
+    struct hist_summary *out);
 
 const char *counter_name(enum counter_id id);
 const char *gauge_name(enum gauge_id id);

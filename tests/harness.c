@@ -199,6 +199,7 @@ spawn(struct harness *h, const char *const *extra)
 	h->log_len = 0;
 	h->log_eof = false;
 	h->port = 0;
+	h->metrics_port = 0;
 	argv[n++] = jobd_path();
 	/* Not the system's jobd.conf; a test may name its own. */
 	argv[n++] = "--config";
@@ -245,6 +246,15 @@ spawn(struct harness *h, const char *const *extra)
 			p--;
 		if (p[-1] == ':')
 			h->port = atoi(p);
+	}
+	/* "metrics on http 127.0.0.1:PORT" (--metrics-listen). */
+	if ((p = strstr(h->log, "metrics on http ")) != NULL) {
+		p += strlen("metrics on http ");
+		p += strcspn(p, " \n");
+		while (p > h->log && p[-1] != ':' && p[-1] != ' ')
+			p--;
+		if (p[-1] == ':')
+			h->metrics_port = atoi(p);
 	}
 	pthread_mutex_unlock(&h->mtx);
 	return h->port > 0 ? 0 : -1;
@@ -381,6 +391,62 @@ client_tcp(struct client *c, int port)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	client_init(c, fd);
 	return harness_token[0] != '\0' ? client_auth(c, harness_token) : 0;
+}
+
+char *
+harness_http(int port, const char *request, size_t len)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct pollfd pfd = {-1, POLLIN, 0};
+	uint64_t deadline = test_now_ns() + HARNESS_DEADLINE_MS * 1000000ULL;
+	char *resp = NULL;
+	size_t n = 0, cap = 0;
+	ssize_t r;
+	int left;
+
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((pfd.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return NULL;
+	if (connect(pfd.fd, (struct sockaddr *)&sin, sizeof sin) != 0)
+		goto fail;
+	while (len > 0) {
+		if ((r = send(pfd.fd, request, len, MSG_NOSIGNAL)) < 0) {
+			if (errno == EINTR)
+				continue;
+			/* jobd may refuse early and close: read what it said.
+			 */
+			break;
+		}
+		request += r;
+		len -= (size_t)r;
+	}
+	for (;;) {
+		if (cap - n < 4096) {
+			cap = cap == 0 ? 65536 : cap * 2;
+			resp = realloc(resp, cap);
+		}
+		left = (int)((deadline - test_now_ns()) / 1000000);
+		if (test_now_ns() >= deadline || poll(&pfd, 1, left) <= 0)
+			goto fail;
+		if ((r = recv(pfd.fd, resp + n, cap - n - 1, 0)) < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ECONNRESET && n > 0)
+				break;
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(pfd.fd);
+	resp[n] = '\0';
+	return resp;
+fail:
+	close(pfd.fd);
+	free(resp);
+	return NULL;
 }
 
 int

@@ -4,7 +4,8 @@
  * harness_start() runs the jobd binary ($JOBD, set by `make check`) on a
  * unix socket in a fresh temporary directory and on 127.0.0.1:0, reads its
  * log through a pipe until it says "ready", and learns the TCP port from
- * the "listening on tcp" line.  A thread keeps draining the log (so jobd
+ * the "listening on tcp" line (and with --metrics-listen in extra, the
+ * HTTP port from "metrics on http").  A thread keeps draining the log (so jobd
  * never blocks on it) and keeps it for harness_log_contains().  Every wait
  * has a deadline; nothing sleeps.  harness_stop() ends jobd by its pid.
  * TLS: pass --tls-cert and --tls-key in extra, connect with client_tls().
@@ -29,6 +30,7 @@ struct harness {
 	char state[PATH_MAX];      /* --state-dir */
 	char token_file[PATH_MAX]; /* --token-file */
 	int port;
+	int metrics_port; /* from "metrics on http", if --metrics-listen */
 	int log_fd;
 	pthread_t reader;
 	pthread_mutex_t mtx;
@@ -129,6 +131,14 @@ json_int_t counter_of(struct client *c, const char *name);
  */
 json_t *harness_calls_as(
     const char *sock, uid_t uid, gid_t gid, const char *const *reqs);
+
+/*
+ * One HTTP exchange with 127.0.0.1:port: send request (len bytes, as
+ * is), read until jobd closes the connection (send "Connection: close"),
+ * within the deadline.  The whole response, malloc'd and NUL-terminated,
+ * or NULL (no connection, or no end by the deadline).
+ */
+char *harness_http(int port, const char *request, size_t len);
 
 /* Run a program, capture stdout/stderr, return the exit status. */
 int run_capture(
