@@ -20,6 +20,7 @@
 #include <pwd.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <stdlib.h>
@@ -54,6 +55,32 @@
 struct jobd jobd;
 
 static struct event *sig_term, *sig_int, *sig_hup, *sig_usr1;
+
+/* Set while SIGHUP rebuilds the configuration: mistakes go to the log. */
+static bool reloading;
+
+static void opt_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/*
+ * A mistake in an option or in the settings file: on stderr at start,
+ * in the log with its priority on a reload.
+ */
+static void
+opt_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (reloading)
+		log_vmsg(LOG_LEVEL_ERR, fmt, ap);
+	else {
+		fputs("jobd: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+	va_end(ap);
+}
 static struct event *drain_timer; /* after SIGUSR1 */
 
 /* How often a draining jobd looks whether its jobs have all ended. */
@@ -184,8 +211,7 @@ parse_count(
 	if (end == arg || *end != '\0' || errno != 0 || arg[0] == '-' ||
 	    (v << shift >> shift) != v || (v << shift) < lo ||
 	    (v << shift) > hi) {
-		fprintf(stderr,
-		    "jobd: %s: '%s' is not a number from %llu to %llu\n", opt,
+		opt_error("%s: '%s' is not a number from %llu to %llu", opt,
 		    arg, (unsigned long long)lo, (unsigned long long)hi);
 		return -1;
 	}
@@ -197,9 +223,8 @@ static int
 parse_duration(const char *opt, const char *arg, uint64_t *out)
 {
 	if (retry_parse_duration_ms(arg, out) != 0) {
-		fprintf(stderr,
-		    "jobd: %s: '%s' is not a duration (500ms, 30s, 5m, 1h, "
-		    "7d)\n",
+		opt_error("%s: '%s' is not a duration (500ms, 30s, 5m, 1h, "
+		          "7d)",
 		    opt, arg);
 		return -1;
 	}
@@ -296,7 +321,7 @@ parse_ids(
 			else if (!groups && (pw = getpwnam(word)) != NULL)
 				id = pw->pw_uid;
 			else {
-				fprintf(stderr, "jobd: %s: no %s \"%s\"\n", opt,
+				opt_error("%s: no %s \"%s\"", opt,
 				    groups ? "group" : "user", word);
 				r = -1;
 				break;
@@ -314,18 +339,18 @@ static int
 check_tls_options(const struct jobd_config *cfg)
 {
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
-		fprintf(stderr, "jobd: --tls-cert and --tls-key go together: "
-		                "give both or neither\n");
+		opt_error("--tls-cert and --tls-key go together: "
+		          "give both or neither");
 		return -1;
 	}
 	if (cfg->tls_client_ca != NULL && cfg->tls_cert == NULL) {
-		fprintf(stderr, "jobd: --tls-client-ca needs --tls-cert and "
-		                "--tls-key\n");
+		opt_error("--tls-client-ca needs --tls-cert and "
+		          "--tls-key");
 		return -1;
 	}
 	if (cfg->tls_cert != NULL && cfg->listen == NULL) {
-		fprintf(stderr, "jobd: --tls-cert is for the TCP listener: "
-		                "give --listen too\n");
+		opt_error("--tls-cert is for the TCP listener: "
+		          "give --listen too");
 		return -1;
 	}
 	return 0;
@@ -479,8 +504,8 @@ apply_option(struct jobd_config *cfg, int ch, const char *arg)
 		r = parse_duration(
 		    "--auth-timeout", arg, &cfg->auth_timeout_ms);
 		if (r == 0 && cfg->auth_timeout_ms == 0) {
-			fprintf(stderr, "jobd: --auth-timeout must be "
-			                "more than 0\n");
+			opt_error("--auth-timeout must be "
+			          "more than 0");
 			r = -1;
 		}
 		break;
@@ -501,9 +526,8 @@ apply_option(struct jobd_config *cfg, int ch, const char *arg)
 
 		if (*end != '\0' || end == arg || m > 0777 ||
 		    (m & 0600) != 0600) {
-			fprintf(stderr,
-			    "jobd: --socket-mode: '%s' is not an octal "
-			    "mode with 0600 in it (e.g. 0660)\n",
+			opt_error("--socket-mode: '%s' is not an octal "
+			          "mode with 0600 in it (e.g. 0660)",
 			    arg);
 			r = -1;
 		}
@@ -516,8 +540,8 @@ apply_option(struct jobd_config *cfg, int ch, const char *arg)
 
 		r = parse_ids("--socket-group", arg, true, &g, &ng);
 		if (r == 0 && ng != 1) {
-			fprintf(stderr, "jobd: --socket-group: one "
-			                "group\n");
+			opt_error("--socket-group: one "
+			          "group");
 			r = -1;
 		}
 		if (r == 0) {
@@ -553,8 +577,8 @@ apply_option(struct jobd_config *cfg, int ch, const char *arg)
 	case OPT_LIMIT_CPU:
 		r = parse_duration("--limit-cpu", arg, &v);
 		if (r == 0 && v < 1000) {
-			fprintf(stderr, "jobd: --limit-cpu: at least "
-			                "1s\n");
+			opt_error("--limit-cpu: at least "
+			          "1s");
 			r = -1;
 		}
 		cfg->job_limit[EXEC_RLIMIT_CPU] = (v + 999) / 1000;
@@ -581,8 +605,8 @@ apply_option(struct jobd_config *cfg, int ch, const char *arg)
 		if (r == 0 &&
 		    (ch == OPT_IDLE_TIMEOUT ? cfg->idle_timeout_ms
 		                            : cfg->line_timeout_ms) == 0) {
-			fprintf(stderr, "jobd: a timeout must be more "
-			                "than 0\n");
+			opt_error("a timeout must be more "
+			          "than 0");
 			r = -1;
 		}
 		break;
@@ -614,24 +638,22 @@ apply_option(struct jobd_config *cfg, int ch, const char *arg)
 		if (strcmp(arg, "yes") == 0 || strcmp(arg, "no") == 0)
 			cfg->log_jobs = arg[0] == 'y';
 		else {
-			fprintf(stderr,
-			    "jobd: --log-jobs: '%s' is not yes or "
-			    "no\n",
+			opt_error("--log-jobs: '%s' is not yes or "
+			          "no",
 			    arg);
 			r = -1;
 		}
 		break;
 	case 'L':
 		if ((cfg->log_level = log_level_parse(arg)) < 0) {
-			fprintf(stderr,
-			    "jobd: --log-level: '%s' is not one of "
-			    "err, warning, notice, info, debug\n",
+			opt_error("--log-level: '%s' is not one of "
+			          "err, warning, notice, info, debug",
 			    arg);
 			r = -1;
 		}
 		break;
 	default:
-		fprintf(stderr, "jobd: unknown option\n");
+		opt_error("unknown option");
 		r = -1;
 	}
 	return r;
@@ -649,7 +671,7 @@ config_finish(struct jobd_config *cfg)
 		cfg->state_dir = default_state_dir();
 	if (r == 0 && cfg->socket_path[0] == '\0' && cfg->listen == NULL &&
 	    getenv("LISTEN_FDS") == NULL) {
-		fprintf(stderr, "jobd: with --socket none, give --listen\n");
+		opt_error("with --socket none, give --listen");
 		r = -1;
 	}
 	if (r == 0)
@@ -733,7 +755,7 @@ config_build(struct jobd_config *cfg, struct conf **confp)
 	if (strcmp(path, "none") != 0 &&
 	    (A.config != NULL || access(path, F_OK) == 0)) {
 		if ((conf = conffile_read(path, err, sizeof err)) == NULL) {
-			fprintf(stderr, "jobd: %s\n", err);
+			opt_error("%s", err);
 			return -1;
 		}
 		for (i = 0; i < conf->n; i++) {
@@ -743,8 +765,7 @@ config_build(struct jobd_config *cfg, struct conf **confp)
 				continue;
 			ch = option_by_key(it->key);
 			if (!key_allowed(ch)) {
-				fprintf(stderr,
-				    "jobd: %s:%d: unknown key \"%s\"\n",
+				opt_error("%s:%d: unknown key \"%s\"",
 				    conf->path, it->line, it->key);
 				conffile_free(conf);
 				return -1;
@@ -752,9 +773,8 @@ config_build(struct jobd_config *cfg, struct conf **confp)
 			if (cmdline_has(ch))
 				continue; /* the command line wins */
 			if (apply_option(cfg, ch, it->value) != 0) {
-				fprintf(stderr,
-				    "jobd: %s:%d: bad value for %s\n",
-				    conf->path, it->line, it->key);
+				opt_error("%s:%d: bad value for %s", conf->path,
+				    it->line, it->key);
 				conffile_free(conf);
 				return -1;
 			}
@@ -930,10 +950,13 @@ reload(void)
 	char err[512];
 	unsigned *swap;
 	size_t nswap;
-	int i;
+	int i, r;
 
 	log_notice("SIGHUP: reading the configuration again");
-	if (config_build(&next, &conf) != 0) {
+	reloading = true;
+	r = config_build(&next, &conf);
+	reloading = false;
+	if (r != 0) {
 		config_free(&next);
 		log_err("reload failed (see above); the old configuration "
 		        "stays in force");
@@ -1032,7 +1055,7 @@ parse_options(int argc, char **argv)
 			exit(0);
 		case OPT_GEN_TOKEN:
 			if (auth_gen_token(optarg, msg, sizeof msg) != 0) {
-				fprintf(stderr, "jobd: --gen-token %s\n", msg);
+				opt_error("--gen-token %s", msg);
 				exit(1);
 			}
 			exit(0);

@@ -187,6 +187,7 @@ START_TEST(test_reload_under_load)
 	struct loader l = {0};
 	struct client c;
 	pthread_t t;
+	char want[PATH_MAX + 64];
 	json_t *q;
 	json_int_t before;
 	int i;
@@ -216,7 +217,13 @@ START_TEST(test_reload_under_load)
 	write_conf("max-batch = 10\nnot a setting\n");
 	ck_assert_int_eq(kill(H.pid, SIGHUP), 0);
 	ck_assert(harness_log_wait(&H, "the old configuration stays"));
-	ck_assert(harness_log_contains(&H, ":2: expected key = value"));
+	/* Logged with its priority, like every other line. */
+	snprintf(want, sizeof want, "<3>jobd: %s:2: expected key = value",
+	    conf_path);
+	ck_assert(harness_log_contains(&H, want));
+	write_conf("max-batch = lots\n");
+	ck_assert_int_eq(kill(H.pid, SIGHUP), 0);
+	ck_assert(harness_log_wait(&H, "<3>jobd: --max-batch: 'lots'"));
 	ck_assert_int_eq(hello_limit(&c, "max_batch"), 50);
 	ck_assert_int_eq(counter_of(&c, "config_reloads"), before + 1);
 	atomic_store(&l.stop, true);
