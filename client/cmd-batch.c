@@ -60,15 +60,6 @@ struct batch {
 	int64_t bar_drawn_ms;
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool
 is_blank(const char *s, size_t len)
 {
@@ -116,7 +107,7 @@ draw_bar(struct batch *b, bool last)
 	                     ? (uint64_t)b->expected
 	                     : b->total;
 	size_t fill, i;
-	int64_t now = mono_ms();
+	int64_t now = conn_now_ms();
 
 	if (!b->bar || (!last && now - b->bar_drawn_ms < BATCH_BAR_EVERY_MS))
 		return;

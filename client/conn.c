@@ -61,8 +61,8 @@ struct conn {
 	sigset_t mask;
 };
 
-static int64_t
-mono_ms(void)
+int64_t
+conn_now_ms(void)
 {
 	struct timespec ts;
 
@@ -517,7 +517,7 @@ conn_wait_io(struct conn *c, int64_t deadline)
 	if (conn_buffered(c))
 		return conn_poll_done(c, 0);
 	if (deadline >= 0) {
-		left = deadline - mono_ms();
+		left = deadline - conn_now_ms();
 		if (left < 0)
 			left = 0;
 		ts.tv_sec = (time_t)(left / 1000);
@@ -546,7 +546,7 @@ conn_reply_id(const json_t *reply)
 static json_t *
 conn_wait(struct conn *c, json_int_t id, int timeout_ms)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : conn_now_ms() + timeout_ms;
 	json_t *reply;
 	size_t i;
 	int r;

@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct conn;
 
@@ -90,6 +91,8 @@ json_t *conn_reply_any(struct conn *c, int timeout_ms);
 /* conn_queue() and conn_reply(). */
 json_t *conn_call(struct conn *c, json_t *req);
 
+/* Milliseconds on the monotonic clock: what deadlines are measured in. */
+int64_t conn_now_ms(void);
 /* A reply's "id" as an integer, or -1. */
 json_int_t conn_reply_id(const json_t *reply);
 

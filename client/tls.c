@@ -24,15 +24,6 @@
 /* TLS 1.2 suites: ECDHE with an AEAD cipher, as jobd takes them. */
 #define TLS12_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20"
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Never prompt for a passphrase: an encrypted key fails to load. */
 static int
 no_passphrase(char *buf, int size, int rwflag, void *arg)
@@ -237,7 +228,7 @@ wait_fd(int fd, short events, int64_t deadline)
 	int r;
 
 	do {
-		left = deadline - mono_ms();
+		left = deadline - conn_now_ms();
 		r = poll(&pfd, 1, left > 0 ? (int)left : 0);
 	} while (r == -1 && errno == EINTR);
 	if (r == 0)
@@ -249,7 +240,7 @@ SSL *
 tls_client_start(SSL_CTX *ctx, int fd, const char *addr, const char *host,
     int timeout_ms, char *err, size_t errlen)
 {
-	int64_t deadline = mono_ms() + timeout_ms;
+	int64_t deadline = conn_now_ms() + timeout_ms;
 	unsigned char ip[sizeof(struct in6_addr)];
 	char sni[256], why[256]; /* the SNI macro takes a char * */
 	BIO *bio;

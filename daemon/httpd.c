@@ -111,20 +111,10 @@ serve(struct evhttp_request *req, void *arg)
 static void
 log_bound(const struct sockaddr_storage *ss)
 {
-	char host[INET6_ADDRSTRLEN];
+	char addr[80];
 
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)ss;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
-		log_notice(
-		    "metrics on http [%s]:%u", host, ntohs(sin6->sin6_port));
-	} else {
-		const struct sockaddr_in *sin = (const void *)ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
-		log_notice("metrics on http %s:%u", host, ntohs(sin->sin_port));
-	}
+	listener_address((const struct sockaddr *)ss, addr, sizeof addr);
+	log_notice("metrics on http %s", addr);
 }
 
 int
@@ -132,8 +122,7 @@ httpd_listen(const char *hostport, char *err, size_t errlen)
 {
 	struct addrinfo *ai = NULL;
 	struct sockaddr_storage bound;
-	socklen_t blen = sizeof bound;
-	int fd = -1, one = 1;
+	int fd = -1;
 
 	if (listener_resolve("--metrics-listen", hostport, &ai, err, errlen) !=
 	    0)
@@ -146,13 +135,10 @@ httpd_listen(const char *hostport, char *err, size_t errlen)
 		    hostport);
 		goto fail;
 	}
-	fd = socket(
-	    ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-	    listen(fd, HTTPD_BACKLOG) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&bound, &blen) != 0) {
+	if ((fd = listener_bind(
+	         "--metrics-listen", hostport, ai, &bound, err, errlen)) < 0)
+		goto fail;
+	if (listen(fd, HTTPD_BACKLOG) != 0) {
 		snprintf(err, errlen, "--metrics-listen %s: %s", hostport,
 		    strerror(errno));
 		goto fail;

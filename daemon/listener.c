@@ -98,26 +98,57 @@ accept_unix(int fd)
 	conn_accept(fd, peer, &cred);
 }
 
-static void
-accepted(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
-    int salen, void *arg)
+void
+listener_address(const struct sockaddr *sa, char *buf, size_t len)
 {
-	char host[INET6_ADDRSTRLEN], peer[80];
+	char host[INET6_ADDRSTRLEN];
 
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *sin = (const void *)sa;
 
 		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
-		snprintf(
-		    peer, sizeof peer, "%s:%u", host, ntohs(sin->sin_port));
+		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const void *)sa;
 
 		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
-		snprintf(
-		    peer, sizeof peer, "[%s]:%u", host, ntohs(sin6->sin6_port));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
 	} else
-		snprintf(peer, sizeof peer, "unix");
+		snprintf(buf, len, "unix");
+}
+
+int
+listener_bind(const char *option, const char *hostport,
+    const struct addrinfo *ai, struct sockaddr_storage *bound, char *err,
+    size_t errlen)
+{
+	socklen_t blen = sizeof *bound;
+	int fd, one = 1, saved;
+
+	fd = socket(
+	    ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+	    getsockname(fd, (struct sockaddr *)bound, &blen) != 0) {
+		saved = errno;
+		snprintf(err, errlen, "%s %s: %s", option, hostport,
+		    strerror(saved));
+		if (fd >= 0)
+			close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+static void
+accepted(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	char peer[80];
+
+	listener_address(sa, peer, sizeof peer);
 	if (sa->sa_family != AF_UNIX) {
 		/* Replies are small and latency matters: no Nagle. */
 		int one = 1;
@@ -256,21 +287,11 @@ listener_is_loopback(const struct sockaddr *sa)
 static void
 log_tcp_bound(const struct sockaddr_storage *bound, const char *how)
 {
-	char host[INET6_ADDRSTRLEN];
+	char addr[80];
 
-	if (bound->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)bound;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
-		log_notice("listening on tcp [%s]:%u%s%s", host,
-		    ntohs(sin6->sin6_port), tls_enabled() ? " (TLS)" : "", how);
-	} else {
-		const struct sockaddr_in *sin = (const void *)bound;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
-		log_notice("listening on tcp %s:%u%s%s", host,
-		    ntohs(sin->sin_port), tls_enabled() ? " (TLS)" : "", how);
-	}
+	listener_address((const struct sockaddr *)bound, addr, sizeof addr);
+	log_notice("listening on tcp %s%s%s", addr,
+	    tls_enabled() ? " (TLS)" : "", how);
 }
 
 int
@@ -396,8 +417,7 @@ listener_tcp(const char *hostport, char *err, size_t errlen)
 {
 	struct addrinfo *ai = NULL;
 	struct sockaddr_storage bound;
-	socklen_t blen = sizeof bound;
-	int fd = -1, one = 1;
+	int fd = -1;
 
 	if (listener_resolve("--listen", hostport, &ai, err, errlen) != 0)
 		goto fail;
@@ -416,16 +436,9 @@ listener_tcp(const char *hostport, char *err, size_t errlen)
 		    hostport);
 		goto fail;
 	}
-	fd = socket(
-	    ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&bound, &blen) != 0) {
-		snprintf(
-		    err, errlen, "--listen %s: %s", hostport, strerror(errno));
+	if ((fd = listener_bind(
+	         "--listen", hostport, ai, &bound, err, errlen)) < 0)
 		goto fail;
-	}
 	if (add_listener(fd, NULL, err, errlen) != 0) {
 		fd = -1;
 		goto fail;

@@ -15,6 +15,8 @@
 
 struct addrinfo;
 struct sockaddr;
+struct sockaddr_storage;
+struct sockaddr;
 
 /* Bind and listen; -1 with a message in err on failure. */
 int listener_unix(const char *path, char *err, size_t errlen);
@@ -35,6 +37,16 @@ void listener_close_all(void);
  */
 int listener_resolve(const char *option, const char *hostport,
     struct addrinfo **ai, char *err, size_t errlen);
+/*
+ * A TCP socket bound to ai (SO_REUSEADDR, non-blocking, close-on-exec),
+ * not yet listening; *bound is its address (port 0 resolved).  The fd,
+ * or -1 with a message in err that starts with option and hostport.
+ */
+int listener_bind(const char *option, const char *hostport,
+    const struct addrinfo *ai, struct sockaddr_storage *bound, char *err,
+    size_t errlen);
+/* "127.0.0.1:40123", "[::1]:40123", or "unix" for anything else. */
+void listener_address(const struct sockaddr *sa, char *buf, size_t len);
 /* Is sa in 127.0.0.0/8 or ::1? */
 bool listener_is_loopback(const struct sockaddr *sa);
 
