@@ -27,7 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include <jobd.h>
+
 #include "jobctl.h"
 #include "proto.h"
 #include "xmalloc.h"
@@ -44,7 +45,7 @@ enum { OPT_INFLIGHT = CMD_OPT_COMMAND_FIRST };
 
 struct batch {
 	struct cmd_ctx *ctx;
-	struct conn *conn;
+	struct jobd *conn;
 	size_t inflight_max, inflight;
 	/* stdin, and the line number (from 1) of each request id */
 	char *in;
@@ -99,6 +100,15 @@ count_jobs(int fd)
 	return n < 0 ? -1 : jobs + !blank;
 }
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void
 draw_bar(struct batch *b, bool last)
 {
@@ -107,7 +117,7 @@ draw_bar(struct batch *b, bool last)
 	                     ? (uint64_t)b->expected
 	                     : b->total;
 	size_t fill, i;
-	int64_t now = conn_now_ms();
+	int64_t now = mono_ms();
 
 	if (!b->bar || (!last && now - b->bar_drawn_ms < BATCH_BAR_EVERY_MS))
 		return;
@@ -202,7 +212,7 @@ submit_line(struct batch *b, const char *text, size_t len)
 	}
 	req = json_pack(
 	    "{s:s, s:b, s:o}", "op", "submit", "wait", true, "job", job);
-	id = conn_queue(b->conn, req);
+	id = jobd_send(b->conn, req);
 	json_decref(req);
 	while ((size_t)id >= b->lines_cap) {
 		b->lines_cap = b->lines_cap == 0 ? 1024 : 2 * b->lines_cap;
@@ -265,7 +275,7 @@ read_input(struct batch *b)
 static int
 take_reply(struct batch *b, json_t *reply)
 {
-	json_int_t id = conn_reply_id(reply);
+	json_int_t id = jobd_reply_id(reply);
 	const json_t *job = json_object_get(reply, "job");
 	const char *state;
 
@@ -309,9 +319,9 @@ batch_loop(struct batch *b)
 		if (b->in_eof || b->inflight >= b->inflight_max)
 			pfd[0].fd = -1;
 		pfd[1] = (struct pollfd){
-		    conn_fd(b->conn), conn_poll_events(b->conn), 0};
+		    jobd_fd(b->conn), jobd_poll_events(b->conn), 0};
 		/* Replies already decrypted by TLS: do not block. */
-		if (poll(pfd, 2, conn_buffered(b->conn) ? 0 : -1) == -1) {
+		if (poll(pfd, 2, jobd_buffered(b->conn) ? 0 : -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			out_warn("poll: %s", strerror(errno));
@@ -320,9 +330,9 @@ batch_loop(struct batch *b)
 		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		    read_input(b) == -1)
 			return -1;
-		if (conn_poll_done(b->conn, pfd[1].revents) == -1)
+		if (jobd_poll_done(b->conn, pfd[1].revents) == -1)
 			goto lost;
-		while ((r = conn_next(b->conn, &reply)) == 1) {
+		while ((r = jobd_next(b->conn, &reply)) == 1) {
 			r = take_reply(b, reply);
 			json_decref(reply);
 			if (r != 0)

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
 #include "jobctl.h"
 
 enum {

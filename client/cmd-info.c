@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "conn.h"
 #include "jobctl.h"
 #include "proto.h"
 

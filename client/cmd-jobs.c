@@ -16,7 +16,8 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "conn.h"
+#include <jobd.h>
+
 #include "jobctl.h"
 #include "xmalloc.h"
 
@@ -375,13 +376,13 @@ cmd_cancel_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	json_array_foreach(ids, i, id)
 	{
 		req = json_pack("{s:s, s:O}", "op", "cancel", "job", id);
-		req_ids[i] = conn_queue(ctx->conn, req);
+		req_ids[i] = jobd_send(ctx->conn, req);
 		json_decref(req);
 	}
 	status = JOBCTL_EXIT_OK;
 	json_array_foreach(ids, i, id)
 	{
-		if ((reply = conn_reply(ctx->conn, req_ids[i], -1)) == NULL) {
+		if ((reply = jobd_reply(ctx->conn, req_ids[i], -1)) == NULL) {
 			cmd_conn_error(ctx);
 			status = JOBCTL_EXIT_ERROR;
 			break;
@@ -423,10 +424,10 @@ logs_follow(struct cmd_ctx *ctx, json_int_t id)
 		return JOBCTL_EXIT_ERROR;
 	req = json_pack(
 	    "{s:s, s:I, s:b}", "op", "logs", "job", id, "follow", true);
-	req_id = conn_queue(ctx->conn, req);
+	req_id = jobd_send(ctx->conn, req);
 	json_decref(req);
 	for (;;) {
-		if ((reply = conn_reply(ctx->conn, req_id, -1)) == NULL) {
+		if ((reply = jobd_reply(ctx->conn, req_id, -1)) == NULL) {
 			cmd_conn_error(ctx);
 			return JOBCTL_EXIT_ERROR;
 		}
@@ -735,22 +736,22 @@ cmd_watch_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		json_decref(ids);
 		return JOBCTL_EXIT_ERROR;
 	}
-	watch_id = conn_reply_id(reply);
+	watch_id = jobd_reply_id(reply);
 	json_decref(reply);
 	json_decref(req);
 	/* Named jobs: the wait's reply, after their last event, ends it. */
 	if (ids != NULL) {
 		req = json_pack("{s:s, s:o, s:b}", "op", "wait", "jobs", ids,
 		    "output", false);
-		wait_id = conn_queue(ctx->conn, req);
+		wait_id = jobd_send(ctx->conn, req);
 		json_decref(req);
 	}
 	for (;;) {
-		if ((reply = conn_reply_any(ctx->conn, -1)) == NULL) {
+		if ((reply = jobd_reply_any(ctx->conn, -1)) == NULL) {
 			cmd_conn_error(ctx);
 			return JOBCTL_EXIT_ERROR;
 		}
-		id = conn_reply_id(reply);
+		id = jobd_reply_id(reply);
 		if (!json_is_true(json_object_get(reply, "ok")) &&
 		    json_object_get(reply, "event") == NULL) {
 			cmd_reply_error(reply);

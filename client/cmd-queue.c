@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
 #include "jobctl.h"
 #include "retry.h"
 

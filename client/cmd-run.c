@@ -25,7 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include <jobd.h>
+
 #include "jobctl.h"
 #include "proto.h"
 #include "retry.h"
@@ -569,11 +570,11 @@ run_await(struct cmd_ctx *ctx, json_int_t req_id, json_int_t job_id,
 			    (long long)job_id);
 			req = json_pack("{s:s, s:I}", "op", "cancel", "job",
 			    (json_int_t)job_id);
-			conn_queue(ctx->conn, req);
+			jobd_send(ctx->conn, req);
 			json_decref(req);
 			*cancel_sent = true;
 		}
-		if ((reply = conn_reply(ctx->conn, req_id, -1)) != NULL)
+		if ((reply = jobd_reply(ctx->conn, req_id, -1)) != NULL)
 			break;
 		if (errno != EINTR) {
 			cmd_conn_error(ctx);
@@ -691,10 +692,10 @@ cmd_run_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	conn_set_sigmask(ctx->conn, &old);
+	jobd_set_sigmask(ctx->conn, &old);
 
 	req = json_pack("{s:s, s:o}", "op", "submit", "job", spec);
-	req_id = conn_queue(ctx->conn, req);
+	req_id = jobd_send(ctx->conn, req);
 	json_decref(req);
 	if ((reply = run_await(ctx, req_id, 0, &cancel_sent, &status)) == NULL)
 		return status;
@@ -704,7 +705,7 @@ cmd_run_exec(struct cmd_ctx *ctx, int argc, char **argv)
 
 	req = json_pack(
 	    "{s:s, s:I, s:b}", "op", "wait", "job", id, "output", true);
-	req_id = conn_queue(ctx->conn, req);
+	req_id = jobd_send(ctx->conn, req);
 	json_decref(req);
 	if ((reply = run_await(ctx, req_id, id, &cancel_sent, &status)) == NULL)
 		return status;

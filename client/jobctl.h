@@ -30,7 +30,7 @@
 #define JOBCTL_EXIT_SIGNAL 128   /* + N: the job was killed by signal N */
 #define JOBCTL_EXIT_CANCELLED 130
 
-struct conn;
+struct jobd;
 struct cmd_entry;
 
 /* What every command is given. */
@@ -42,7 +42,7 @@ struct cmd_ctx {
 	const char *tls_cert;   /* --tls-cert or $JOBD_TLS_CERT */
 	const char *tls_key;    /* --tls-key or $JOBD_TLS_KEY */
 	bool json;              /* --json: machine output */
-	struct conn *conn;      /* NULL until cmd_connect() */
+	struct jobd *conn;      /* NULL until cmd_connect() */
 };
 
 struct cmd_entry {
@@ -163,7 +163,7 @@ int cmd_parse_time(struct cmd_ctx *ctx, const char *option, const char *arg,
 /* --- Talking to jobd (main.c) -------------------------------------------- */
 
 /* Open ctx->conn if needed; NULL after printing why it could not. */
-struct conn *cmd_connect(struct cmd_ctx *ctx);
+struct jobd *cmd_connect(struct cmd_ctx *ctx);
 /*
  * Send req (not stolen) and wait for its reply.  An ok reply is returned
  * (json_decref() it); on a jobd error or a lost connection, NULL after

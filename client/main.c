@@ -21,7 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include <jobd.h>
+
 #include "jobctl.h"
 #include "log.h"
 #include "proto.h"
@@ -347,37 +348,15 @@ read_token(const char *path)
 	return xstrdup(buf);
 }
 
-/* A TCP connection says hello with the token before anything else. */
-static int
-authenticate(struct cmd_ctx *ctx)
-{
-	json_t *req, *reply;
-	char *token;
-
-	if ((token = read_token(ctx->token_file)) == NULL)
-		return -1;
-	req = json_pack("{s:s, s:s}", "op", "hello", "token", token);
-	explicit_bzero(token, strlen(token));
-	free(token);
-	reply = cmd_call(ctx, req);
-	json_decref(req);
-	if (reply == NULL)
-		return -1;
-	json_decref(reply);
-	return 0;
-}
-
-static bool
-is_tcp(const char *addr)
-{
-	return strncmp(addr, "unix:", 5) != 0 && strchr(addr, '/') == NULL;
-}
-
-struct conn *
+struct jobd *
 cmd_connect(struct cmd_ctx *ctx)
 {
-	struct conn_tls tls = {ctx->tls_ca, ctx->tls_cert, ctx->tls_key};
-	char err[768];
+	struct jobd_options opt = {
+	    .tls_ca = ctx->tls_ca,
+	    .tls_cert = ctx->tls_cert,
+	    .tls_key = ctx->tls_key,
+	};
+	char err[768], *token = NULL;
 
 	if (ctx->conn != NULL)
 		return ctx->conn;
@@ -390,32 +369,26 @@ cmd_connect(struct cmd_ctx *ctx)
 		         "checked too");
 		return NULL;
 	}
-	if ((ctx->conn = conn_open(ctx->addr, &tls, err, sizeof err)) == NULL) {
-		out_warn("%s", err);
+	/* A TCP connection says hello with the token before anything else. */
+	if (strncmp(ctx->addr, "unix:", 5) != 0 &&
+	    strchr(ctx->addr, '/') == NULL && ctx->token_file != NULL &&
+	    (opt.token = token = read_token(ctx->token_file)) == NULL)
 		return NULL;
+	ctx->conn = jobd_connect(ctx->addr, &opt, err, sizeof err);
+	if (token != NULL) {
+		explicit_bzero(token, strlen(token));
+		free(token);
 	}
-	if (is_tcp(ctx->addr) && ctx->token_file != NULL &&
-	    authenticate(ctx) != 0) {
-		conn_close(ctx->conn);
-		ctx->conn = NULL;
-	}
+	if (ctx->conn == NULL)
+		out_warn("%s", err);
 	return ctx->conn;
 }
 
 void
 cmd_conn_error(struct cmd_ctx *ctx)
 {
-	const char *why = ctx->conn != NULL ? conn_error(ctx->conn) : NULL;
-
-	if (errno == ECONNABORTED && why != NULL)
-		out_warn("%s: TLS: %s", ctx->addr, why);
-	else if (errno == EPIPE)
-		out_warn("%s: jobd closed the connection", ctx->addr);
-	else if (errno == EPROTO)
-		out_warn("%s: jobd sent a line that is not a JSON object",
-		    ctx->addr);
-	else
-		out_warn("%s: %s", ctx->addr, strerror(errno));
+	out_warn("%s: %s", ctx->addr,
+	    ctx->conn != NULL ? jobd_error(ctx->conn) : strerror(errno));
 }
 
 void
@@ -437,7 +410,7 @@ cmd_call(struct cmd_ctx *ctx, json_t *req)
 
 	if (cmd_connect(ctx) == NULL)
 		return NULL;
-	if ((reply = conn_call(ctx->conn, req)) == NULL) {
+	if ((reply = jobd_call(ctx->conn, req)) == NULL) {
 		cmd_conn_error(ctx);
 		return NULL;
 	}
@@ -684,20 +657,6 @@ out_exit(char *buf, size_t len, const json_t *job)
 
 /* --- Main ----------------------------------------------------------------- */
 
-static const char *
-default_addr(void)
-{
-	static char buf[4096];
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-
-	if (xdg != NULL && xdg[0] != '\0') {
-		snprintf(buf, sizeof buf, "unix:%s/jobd/jobd.sock", xdg);
-		if (access(buf + 5, F_OK) == 0)
-			return buf;
-	}
-	return "unix:/run/jobd/jobd.sock";
-}
-
 int
 main(int argc, char **argv)
 {
@@ -717,8 +676,7 @@ main(int argc, char **argv)
 	int c, status;
 
 	setlocale(LC_CTYPE, "");
-	env = getenv("JOBD_ADDR");
-	ctx.addr = env != NULL && env[0] != '\0' ? env : default_addr();
+	ctx.addr = jobd_default_address();
 	env = getenv("JOBD_TOKEN_FILE");
 	ctx.token_file = env != NULL && env[0] != '\0' ? env : NULL;
 	env = getenv("JOBD_TLS_CA");
@@ -777,7 +735,7 @@ main(int argc, char **argv)
 	argv += optind;
 	optind = 0; /* GNU getopt: start over for the command's options */
 	status = ctx.entry->exec(&ctx, argc, argv);
-	conn_close(ctx.conn);
+	jobd_close(ctx.conn);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (errno != EPIPE)
 			out_warn("stdout: %s", strerror(errno));

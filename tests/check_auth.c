@@ -35,18 +35,6 @@ jobd_path(void)
 	return p != NULL ? p : "daemon/jobd";
 }
 
-/* Read the token the harness gave jobd. */
-static void
-read_token(char *buf, size_t len)
-{
-	FILE *f = fopen(H.token_file, "r");
-
-	ck_assert_ptr_nonnull(f);
-	ck_assert_ptr_nonnull(fgets(buf, (int)len, f));
-	buf[strcspn(buf, "\n")] = '\0';
-	fclose(f);
-}
-
 /* After a refusal the server closes: the next read is EOF. */
 static void
 assert_closed(struct client *c)
@@ -63,7 +51,7 @@ START_TEST(test_tcp_needs_token)
 	json_t *r;
 
 	ck_assert_int_eq(harness_start(&H, NULL), 0);
-	read_token(token, sizeof token);
+	snprintf(token, sizeof token, "%s", harness_token_value());
 	ck_assert_uint_eq(strlen(token), 64);
 
 	/* Anything before hello: auth_required, then closed. */
@@ -118,7 +106,7 @@ START_TEST(test_bad_tokens)
 	double secs;
 
 	ck_assert_int_eq(harness_start(&H, NULL), 0);
-	read_token(token, sizeof token);
+	snprintf(token, sizeof token, "%s", harness_token_value());
 	snprintf(bad[0], sizeof bad[0], "%.63s", token);
 	snprintf(bad[1], sizeof bad[1], "%s0", token);
 	snprintf(bad[2], sizeof bad[2], "%s", token);

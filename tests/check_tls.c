@@ -666,7 +666,7 @@ START_TEST(test_jobctl_errors)
 	                     F.garbage, "ping", NULL),
 	    125);
 	ck_assert_msg(
-	    strstr(err, "--tls-ca ") && strstr(err, F.garbage), "%s", err);
+	    strstr(err, "TLS CA file ") && strstr(err, F.garbage), "%s", err);
 	free(out);
 	free(err);
 	ck_assert_int_eq(jobctl(NULL, &out, &err, "--addr", addr, "--tls-ca",

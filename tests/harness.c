@@ -124,6 +124,12 @@ static int spawn(struct harness *h, const char *const *extra);
 /* The token of the jobd started last: TCP clients present it. */
 static char harness_token[80];
 
+const char *
+harness_token_value(void)
+{
+	return harness_token;
+}
+
 /* A fresh token in h->dir/token, mode 0600, as jobd --gen-token makes. */
 static int
 make_token(struct harness *h)

@@ -60,6 +60,8 @@ bool harness_log_wait(struct harness *h, const char *text);
 /* Wait until jobd has logged text n times (or more); false at the deadline. */
 bool harness_log_wait_n(struct harness *h, const char *text, int n);
 bool harness_log_contains(struct harness *h, const char *text);
+/* The token of the jobd started last (what its --token-file holds). */
+const char *harness_token_value(void);
 
 struct ssl_st;
 

@@ -1,12 +1,14 @@
 #!/bin/sh
-# man-pages: jobd(8) and jobd.conf(5) keep up with `jobd --help`, and
-# jobctl(1) with `jobctl help COMMAND`.
+# man-pages: jobd(8) and jobd.conf(5) keep up with `jobd --help`,
+# jobctl(1) with `jobctl help COMMAND`, and libjobd(3) with jobd.h.
 #
 # - every long option `jobd --help` lists is described in jobd(8);
 # - every one of them that is a settings key (all but config, gen-token,
 #   help, version) is listed in jobd.conf(5), and jobd(8) names no option
 #   that --help does not;
-# - groff formats both pages without a warning (skipped without groff).
+# - every function jobd.h declares is in libjobd(3)'s synopsis and
+#   described, and the page names no jobd_ function jobd.h lacks;
+# - groff formats the pages without a warning (skipped without groff).
 #
 # Run by `make check` with $srcdir, $JOBD and $JOBCTL set; exits 0 (pass)
 # or 1.
@@ -57,8 +59,34 @@ for cmd in $("$JOBCTL" help | sed -n '/^commands:/,/^$/s/^  \([a-z][a-z]*\) .*/\
 		fi
 	done
 done
+# libjobd(3): every function of jobd.h.
+page3=$srcdir/doc/libjobd.3
+header=$srcdir/libjobd/jobd.h
+funcs=$(grep -o '^[a-z].*[ *]\(jobd_[a-z_]*\)(' "$header" |
+    grep -o 'jobd_[a-z_]*' | sort -u)
+if [ -z "$funcs" ]; then
+	echo "man-pages: no functions in $header"
+	fail=1
+fi
+for f in $funcs; do
+	if ! grep -q "^\.BI\{0,1\} \"[^\"]*[ *]$f(" "$page3"; then
+		echo "libjobd.3 lacks $f in its synopsis"
+		fail=1
+	fi
+	if ! grep -q "^\.BR $f ()" "$page3"; then
+		echo "libjobd.3 does not describe $f"
+		fail=1
+	fi
+done
+for f in $(grep -o 'jobd_[a-z_]*' "$page3" | sort -u); do
+	case " $(echo $funcs) jobd_options " in
+	*" $f "*) ;;
+	*) echo "libjobd.3 names $f, which jobd.h does not declare"
+	   fail=1 ;;
+	esac
+done
 if command -v groff >/dev/null 2>&1; then
-	for page in "$page8" "$page5" "$page1"; do
+	for page in "$page8" "$page5" "$page1" "$page3"; do
 		warnings=$(groff -man -Tutf8 -ww -z "$page" 2>&1)
 		if [ -n "$warnings" ]; then
 			echo "$page: groff warns:"
@@ -67,5 +95,6 @@ if command -v groff >/dev/null 2>&1; then
 		fi
 	done
 fi
-[ $fail -eq 0 ] && echo "man-pages: $(echo "$options" | wc -l) options described"
+[ $fail -eq 0 ] && echo "man-pages: $(echo "$options" | wc -l) options," \
+    "$(echo "$funcs" | wc -l) libjobd functions described"
 exit $fail

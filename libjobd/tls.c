@@ -1,5 +1,5 @@
 /*
- * tls: jobctl's side of TLS (see tls.h).
+ * tls: libjobd's side of TLS (see tls.h).
  */
 #include "config.h"
 
@@ -63,9 +63,9 @@ tls_load(
 		return -1;
 	}
 	close(fd);
-	if (strcmp(opt, "--tls-ca") == 0)
+	if (strcmp(opt, "TLS CA file") == 0)
 		ok = SSL_CTX_load_verify_locations(ctx, path, NULL);
-	else if (strcmp(opt, "--tls-cert") == 0)
+	else if (strcmp(opt, "TLS certificate") == 0)
 		ok = SSL_CTX_use_certificate_chain_file(ctx, path);
 	else
 		ok = SSL_CTX_use_PrivateKey_file(ctx, path, SSL_FILETYPE_PEM);
@@ -77,22 +77,23 @@ tls_load(
 	    (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH ||
 	        ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH)) {
 		snprintf(err, errlen,
-		    "%s %s does not match the certificate of --tls-cert "
+		    "%s %s does not match the certificate "
 		    "(OpenSSL: %s)",
 		    opt, path, reason);
 		return -1;
 	}
 	snprintf(err, errlen, "%s %s: not a usable PEM %s (OpenSSL: %s)", opt,
 	    path,
-	    strcmp(opt, "--tls-ca") == 0     ? "CA certificate"
-	    : strcmp(opt, "--tls-cert") == 0 ? "certificate"
-	                                     : "private key (not encrypted)",
+	    strcmp(opt, "TLS CA file") == 0 ? "CA certificate"
+	    : strcmp(opt, "TLS certificate") == 0
+	        ? "certificate"
+	        : "private key (not encrypted)",
 	    reason);
 	return -1;
 }
 
 SSL_CTX *
-tls_client_context(const struct conn_tls *tls, char *err, size_t errlen)
+tls_client_context(const struct jobd_options *tls, char *err, size_t errlen)
 {
 	char reason[256];
 	SSL_CTX *ctx;
@@ -110,20 +111,19 @@ tls_client_context(const struct conn_tls *tls, char *err, size_t errlen)
 	    SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
 	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if (tls_load(ctx, "--tls-ca", tls->ca_file, err, errlen) != 0 ||
-	    (tls->cert_file != NULL &&
-	        (tls_load(ctx, "--tls-cert", tls->cert_file, err, errlen) !=
-	                0 ||
-	            tls_load(ctx, "--tls-key", tls->key_file, err, errlen) !=
-	                0))) {
+	if (tls_load(ctx, "TLS CA file", tls->tls_ca, err, errlen) != 0 ||
+	    (tls->tls_cert != NULL && (tls_load(ctx, "TLS certificate",
+	                                   tls->tls_cert, err, errlen) != 0 ||
+	                                  tls_load(ctx, "TLS key", tls->tls_key,
+	                                      err, errlen) != 0))) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	if (tls->cert_file != NULL && SSL_CTX_check_private_key(ctx) != 1) {
+	if (tls->tls_cert != NULL && SSL_CTX_check_private_key(ctx) != 1) {
 		openssl_reason(reason, sizeof reason);
 		snprintf(err, errlen,
-		    "--tls-key %s does not match --tls-cert %s (OpenSSL: %s)",
-		    tls->key_file, tls->cert_file, reason);
+		    "TLS key %s does not match certificate %s (OpenSSL: %s)",
+		    tls->tls_key, tls->tls_cert, reason);
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -197,8 +197,7 @@ tls_client_failure(SSL *ssl, int ssl_err, char *why, size_t len)
 				    X509_verify_cert_error_string(verify));
 			break;
 		case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
-			hint = " (jobd wants a client certificate: --tls-cert "
-			       "and --tls-key)";
+			hint = " (jobd wants a client certificate)";
 			break;
 		case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
 		case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:

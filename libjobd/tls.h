@@ -1,26 +1,26 @@
 /*
- * tls: jobctl's side of TLS (OpenSSL), for conn.c.
+ * tls: libjobd's side of TLS (OpenSSL), for conn.c.
  *
  * The policy is jobd's: TLS 1.2 at least, for 1.2 only ECDHE with AEAD
  * ciphers, no compression, no renegotiation, no session tickets.  jobd's
- * certificate must chain to the CA of --tls-ca and name the host of the
+ * certificate must chain to the CA of tls_ca and name the host of the
  * address: its IP address (X509_VERIFY_PARAM_set1_ip_asc) or its DNS name
  * (SSL_set1_host; also sent as SNI).  The socket BIO sends with
  * MSG_NOSIGNAL, so a write to a jobd that went away fails with EPIPE, as
  * on the plain path, instead of raising SIGPIPE.  An encrypted key is
  * refused rather than prompted for.
  */
-#ifndef JOBCTL_TLS_H
-#define JOBCTL_TLS_H
+#ifndef LIBJOBD_TLS_H
+#define LIBJOBD_TLS_H
 
 #include <openssl/ssl.h>
 #include <stddef.h>
 
-struct conn_tls;
+struct jobd_options;
 
-/* The context for tls's files; NULL with "--tls-ca FILE: why" in err. */
+/* The context for tls's files; NULL with "TLS CA file FILE: why" in err. */
 SSL_CTX *tls_client_context(
-    const struct conn_tls *tls, char *err, size_t errlen);
+    const struct jobd_options *tls, char *err, size_t errlen);
 /*
  * TLS over the connected non-blocking socket fd: the handshake, finished
  * within timeout_ms, with jobd's certificate checked for host.  NULL with

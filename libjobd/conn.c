@@ -1,5 +1,5 @@
 /*
- * conn: jobctl's connection to jobd (see conn.h).
+ * conn: libjobd's connection to jobd (see jobd.h and conn.h).
  *
  * Both buffers grow as needed: a reply is as long as the job output it
  * carries (jobd caps that), and requests are only queued as fast as the
@@ -12,9 +12,9 @@
  * it, SSL_read() and SSL_write() stand in for recv() and send() on the
  * non-blocking socket.  Either may need the other direction (a TLS 1.3
  * key update, a post-handshake message): read_wants_write and
- * write_wants_read remember that, and conn_poll_events() asks poll() for
+ * write_wants_read remember that, and jobd_poll_events() asks poll() for
  * it.  A record is decrypted whole, so input may sit in OpenSSL after a
- * read where poll() cannot see it: conn_buffered() says so and the wait
+ * read where poll() cannot see it: jobd_buffered() says so and the wait
  * loops do not block then.
  */
 #include "config.h"
@@ -37,29 +37,32 @@
 #include <unistd.h>
 
 #include "conn.h"
-#include "proto.h"
 #include "tls.h"
-#include "xmalloc.h"
 
 #define CONN_READ_CHUNK 65536
-#define CONN_CONNECT_TIMEOUT_MS 10000
 
-struct conn {
-	int fd;
-	SSL *ssl; /* NULL: plain */
-	SSL_CTX *ssl_ctx;
-	bool read_wants_write; /* the last SSL_read() waits for POLLOUT */
-	bool write_wants_read; /* the last SSL_write() waits for POLLIN */
-	char tls_error[256];   /* why TLS failed, or "" */
-	char *in;
-	size_t in_off, in_len, in_cap, scanned;
-	char *out;
-	size_t out_off, out_len, out_cap;
-	json_int_t next_id;
-	json_t *kept; /* replies read while waiting for another id */
-	bool has_mask;
-	sigset_t mask;
-};
+int
+conn_fail(struct jobd *c)
+{
+	int saved = errno;
+
+	c->code[0] = '\0';
+	if (saved == EPIPE)
+		snprintf(
+		    c->error, sizeof c->error, "jobd closed the connection");
+	else if (saved == EPROTO)
+		snprintf(c->error, sizeof c->error,
+		    "jobd sent a line that is not a JSON object");
+	else if (saved == ECONNABORTED && c->tls_error[0] != '\0')
+		snprintf(c->error, sizeof c->error, "TLS: %s", c->tls_error);
+	else if (saved == ETIMEDOUT)
+		snprintf(
+		    c->error, sizeof c->error, "no reply from jobd in time");
+	else
+		snprintf(c->error, sizeof c->error, "%s", strerror(saved));
+	errno = saved;
+	return -1;
+}
 
 int64_t
 conn_now_ms(void)
@@ -72,14 +75,13 @@ conn_now_ms(void)
 
 /* Wait until fd is writable, i.e. a non-blocking connect() has ended. */
 static int
-connect_wait(int fd)
+connect_wait(int fd, int timeout_ms)
 {
 	struct pollfd pfd = {fd, POLLOUT, 0};
 	socklen_t len = sizeof(int);
 	int r, error = 0;
 
-	while ((r = poll(&pfd, 1, CONN_CONNECT_TIMEOUT_MS)) == -1 &&
-	       errno == EINTR)
+	while ((r = poll(&pfd, 1, timeout_ms)) == -1 && errno == EINTR)
 		;
 	if (r == 0)
 		errno = ETIMEDOUT;
@@ -95,7 +97,7 @@ connect_wait(int fd)
 }
 
 static int
-connect_addr(const struct sockaddr *sa, socklen_t salen)
+connect_addr(const struct sockaddr *sa, socklen_t salen, int timeout_ms)
 {
 	int fd, saved, one = 1;
 
@@ -104,7 +106,7 @@ connect_addr(const struct sockaddr *sa, socklen_t salen)
 	if (fd == -1)
 		return -1;
 	if (connect(fd, sa, salen) == -1 &&
-	    (errno != EINPROGRESS || connect_wait(fd) == -1)) {
+	    (errno != EINPROGRESS || connect_wait(fd, timeout_ms) == -1)) {
 		saved = errno;
 		close(fd);
 		errno = saved;
@@ -116,7 +118,7 @@ connect_addr(const struct sockaddr *sa, socklen_t salen)
 }
 
 static int
-connect_unix(const char *path, char *err, size_t errlen)
+connect_unix(const char *path, int timeout_ms, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int fd;
@@ -129,7 +131,8 @@ connect_unix(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((fd = connect_addr((struct sockaddr *)&sun, sizeof sun)) == -1) {
+	if ((fd = connect_addr(
+	         (struct sockaddr *)&sun, sizeof sun, timeout_ms)) == -1) {
 		snprintf(err, errlen, "cannot connect to unix:%s: %s%s", path,
 		    strerror(errno),
 		    errno == ENOENT || errno == ECONNREFUSED
@@ -143,8 +146,8 @@ connect_unix(const char *path, char *err, size_t errlen)
 
 /* HOST:PORT or [V6]:PORT; the host part is left in host. */
 static int
-connect_tcp(
-    const char *addr, char host[CONN_HOST_MAX], char *err, size_t errlen)
+connect_tcp(const char *addr, char host[CONN_HOST_MAX], int timeout_ms,
+    char *err, size_t errlen)
 {
 	struct addrinfo hints = {0}, *res, *ai;
 	const char *shown = addr, *colon, *port;
@@ -178,7 +181,8 @@ connect_tcp(
 		return -1;
 	}
 	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
-		if ((fd = connect_addr(ai->ai_addr, ai->ai_addrlen)) == -1)
+		if ((fd = connect_addr(
+		         ai->ai_addr, ai->ai_addrlen, timeout_ms)) == -1)
 			saved = errno;
 	}
 	freeaddrinfo(res);
@@ -198,46 +202,56 @@ bad:
 	return -1;
 }
 
-static bool
-is_tcp_addr(const char *addr)
+bool
+conn_is_tcp(const char *addr)
 {
 	return strncmp(addr, "unix:", 5) != 0 && strchr(addr, '/') == NULL;
 }
 
-struct conn *
+struct jobd *
 conn_open(
-    const char *addr, const struct conn_tls *tls, char *err, size_t errlen)
+    const char *addr, const struct jobd_options *opt, char *err, size_t errlen)
 {
+	int timeout_ms = opt->connect_timeout_ms > 0 ? opt->connect_timeout_ms
+	                                             : CONN_TIMEOUT_DEFAULT_MS;
 	char host[CONN_HOST_MAX];
-	struct conn *c;
+	struct jobd *c;
 	SSL_CTX *ssl_ctx = NULL;
 	int fd, saved;
 
-	/* The files first: a bad one is a usage error, not a jobd's. */
-	if (tls != NULL && tls->ca_file != NULL && is_tcp_addr(addr) &&
-	    (ssl_ctx = tls_client_context(tls, err, errlen)) == NULL) {
+	/* The files first: a bad one is the caller's mistake, not jobd's. */
+	if (opt->tls_ca != NULL && conn_is_tcp(addr) &&
+	    (ssl_ctx = tls_client_context(opt, err, errlen)) == NULL) {
 		errno = EINVAL;
 		return NULL;
 	}
 	if (strncmp(addr, "unix:", 5) == 0)
-		fd = connect_unix(addr + 5, err, errlen);
+		fd = connect_unix(addr + 5, timeout_ms, err, errlen);
 	else if (strchr(addr, '/') != NULL)
-		fd = connect_unix(addr, err, errlen);
+		fd = connect_unix(addr, timeout_ms, err, errlen);
 	else
-		fd = connect_tcp(addr, host, err, errlen);
+		fd = connect_tcp(addr, host, timeout_ms, err, errlen);
 	if (fd == -1) {
 		SSL_CTX_free(ssl_ctx);
 		return NULL;
 	}
-	c = xcalloc(1, sizeof(*c));
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->kept = json_array()) == NULL) {
+		free(c);
+		SSL_CTX_free(ssl_ctx);
+		close(fd);
+		snprintf(err, errlen, "cannot connect to %s: %s", addr,
+		    strerror(ENOMEM));
+		errno = ENOMEM;
+		return NULL;
+	}
 	c->fd = fd;
 	c->next_id = 1;
-	c->kept = json_array();
 	if ((c->ssl_ctx = ssl_ctx) != NULL &&
-	    (c->ssl = tls_client_start(ssl_ctx, fd, addr, host,
-	         CONN_CONNECT_TIMEOUT_MS, err, errlen)) == NULL) {
+	    (c->ssl = tls_client_start(
+	         ssl_ctx, fd, addr, host, timeout_ms, err, errlen)) == NULL) {
 		saved = errno;
-		conn_close(c);
+		jobd_close(c);
 		errno = saved;
 		return NULL;
 	}
@@ -245,7 +259,7 @@ conn_open(
 }
 
 void
-conn_close(struct conn *c)
+jobd_close(struct jobd *c)
 {
 	if (c == NULL)
 		return;
@@ -265,50 +279,60 @@ conn_close(struct conn *c)
 }
 
 int
-conn_fd(const struct conn *c)
+jobd_fd(const struct jobd *c)
 {
 	return c->fd;
 }
 
 void
-conn_set_sigmask(struct conn *c, const sigset_t *mask)
+jobd_set_sigmask(struct jobd *c, const sigset_t *mask)
 {
 	c->mask = *mask;
 	c->has_mask = true;
 }
 
-json_int_t
-conn_queue(struct conn *c, json_t *req)
+int64_t
+jobd_send(struct jobd *c, json_t *req)
 {
-	json_int_t id = c->next_id++;
-	size_t len;
-	char *line;
+	int64_t id = c->next_id;
+	size_t len, need;
+	char *line, *out;
 
-	json_object_set_new(req, "id", json_integer(id));
-	line = proto_encode(req, &len);
+	if (json_object_set_new(req, "id", json_integer(id)) != 0 ||
+	    (line = json_dumps(req, JSON_COMPACT)) == NULL) {
+		errno = ENOMEM;
+		return conn_fail(c);
+	}
+	len = strlen(line);
 	if (c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
-	if (c->out_len + len > c->out_cap) {
-		c->out_cap = c->out_len + len > 2 * c->out_cap
-		                 ? c->out_len + len
-		                 : 2 * c->out_cap;
-		c->out = xreallocarray(c->out, c->out_cap, 1);
+	if ((need = c->out_len + len + 1) > c->out_cap) {
+		need = need > 2 * c->out_cap ? need : 2 * c->out_cap;
+		if ((out = realloc(c->out, need)) == NULL) {
+			free(line);
+			errno = ENOMEM;
+			return conn_fail(c);
+		}
+		c->out = out;
+		c->out_cap = need;
 	}
 	memcpy(c->out + c->out_len, line, len);
-	c->out_len += len;
+	c->out[c->out_len + len] = '\n';
+	c->out_len += len + 1;
 	free(line);
+	c->next_id++;
 	return id;
 }
 
 size_t
-conn_pending(const struct conn *c)
+jobd_pending(const struct jobd *c)
 {
 	return c->out_len - c->out_off;
 }
 
-/* conn_write_some() over TLS. */
+/* jobd_write_some() over TLS. */
 static int
-tls_write_some(struct conn *c)
+tls_write_some(struct jobd *c)
 {
 	size_t len;
 	int n, e;
@@ -340,7 +364,7 @@ tls_write_some(struct conn *c)
 }
 
 int
-conn_write_some(struct conn *c)
+jobd_write_some(struct jobd *c)
 {
 	ssize_t n;
 
@@ -369,7 +393,7 @@ conn_write_some(struct conn *c)
 
 /* One SSL_read() into the input buffer, which has room. */
 static int
-tls_read_some(struct conn *c)
+tls_read_some(struct jobd *c)
 {
 	size_t room = c->in_cap - c->in_len;
 	int n, e;
@@ -395,8 +419,8 @@ tls_read_some(struct conn *c)
 	return -1;
 }
 
-int
-conn_read_some(struct conn *c)
+static int
+read_some(struct jobd *c)
 {
 	ssize_t n;
 
@@ -407,10 +431,17 @@ conn_read_some(struct conn *c)
 		c->in_off = 0;
 	}
 	if (c->in_cap - c->in_len < CONN_READ_CHUNK) {
-		c->in_cap = c->in_cap * 2 > c->in_len + CONN_READ_CHUNK
-		                ? c->in_cap * 2
-		                : c->in_len + CONN_READ_CHUNK;
-		c->in = xreallocarray(c->in, c->in_cap, 1);
+		size_t cap = c->in_cap * 2 > c->in_len + CONN_READ_CHUNK
+		                 ? c->in_cap * 2
+		                 : c->in_len + CONN_READ_CHUNK;
+		char *in = realloc(c->in, cap);
+
+		if (in == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		c->in = in;
+		c->in_cap = cap;
 	}
 	if (c->ssl != NULL)
 		return tls_read_some(c);
@@ -432,7 +463,14 @@ conn_read_some(struct conn *c)
 }
 
 int
-conn_next(struct conn *c, json_t **reply)
+jobd_read_some(struct jobd *c)
+{
+	return read_some(c) == -1 ? conn_fail(c) : 0;
+}
+
+/* The next line of input as a JSON object; see jobd_next(). */
+static int
+next_reply(struct jobd *c, json_t **reply)
 {
 	char *nl;
 	size_t len;
@@ -461,29 +499,38 @@ conn_next(struct conn *c, json_t **reply)
 	return 1;
 }
 
+int
+jobd_next(struct jobd *c, json_t **reply)
+{
+	int r = next_reply(c, reply);
+
+	return r == -1 ? conn_fail(c) : r;
+}
+
 short
-conn_poll_events(const struct conn *c)
+jobd_poll_events(const struct jobd *c)
 {
 	short events = POLLIN;
 
 	/* A TLS write waiting for input must not spin on POLLOUT. */
-	if ((conn_pending(c) > 0 && !c->write_wants_read) ||
+	if ((jobd_pending(c) > 0 && !c->write_wants_read) ||
 	    c->read_wants_write)
 		events |= POLLOUT;
 	return events;
 }
 
 bool
-conn_buffered(const struct conn *c)
+jobd_buffered(const struct jobd *c)
 {
 	return c->ssl != NULL && SSL_pending(c->ssl) > 0;
 }
 
-int
-conn_poll_done(struct conn *c, short revents)
+/* jobd_poll_done() without recording a failure. */
+static int
+poll_done(struct jobd *c, short revents)
 {
 	bool readable =
-	    (revents & (POLLIN | POLLHUP | POLLERR)) != 0 || conn_buffered(c);
+	    (revents & (POLLIN | POLLHUP | POLLERR)) != 0 || jobd_buffered(c);
 	bool writable = (revents & POLLOUT) != 0;
 
 	/* A TLS operation that waited for the other direction goes on. */
@@ -491,31 +538,31 @@ conn_poll_done(struct conn *c, short revents)
 		readable = true;
 	if (c->write_wants_read && readable)
 		writable = true;
-	if (readable && conn_read_some(c) == -1)
+	if (readable && read_some(c) == -1)
 		return -1;
-	if (writable && conn_write_some(c) == -1)
-		return -1;
+	if (writable)
+		(void)jobd_write_some(c);
 	return 0;
 }
 
-const char *
-conn_error(const struct conn *c)
+int
+jobd_poll_done(struct jobd *c, short revents)
 {
-	return c->tls_error[0] != '\0' ? c->tls_error : NULL;
+	return poll_done(c, revents) == -1 ? conn_fail(c) : 0;
 }
 
 /* One poll() round: write if there is output, read if there is input. */
 static int
-conn_wait_io(struct conn *c, int64_t deadline)
+conn_wait_io(struct jobd *c, int64_t deadline)
 {
-	struct pollfd pfd = {c->fd, conn_poll_events(c), 0};
+	struct pollfd pfd = {c->fd, jobd_poll_events(c), 0};
 	struct timespec ts, *tsp = NULL;
 	int64_t left;
 	int r;
 
 	/* Input decrypted already: read it without waiting. */
-	if (conn_buffered(c))
-		return conn_poll_done(c, 0);
+	if (jobd_buffered(c))
+		return poll_done(c, 0);
 	if (deadline >= 0) {
 		left = deadline - conn_now_ms();
 		if (left < 0)
@@ -531,11 +578,11 @@ conn_wait_io(struct conn *c, int64_t deadline)
 		errno = ETIMEDOUT;
 		return -1;
 	}
-	return conn_poll_done(c, pfd.revents);
+	return poll_done(c, pfd.revents);
 }
 
-json_int_t
-conn_reply_id(const json_t *reply)
+int64_t
+jobd_reply_id(const json_t *reply)
 {
 	const json_t *id = json_object_get(reply, "id");
 
@@ -544,7 +591,7 @@ conn_reply_id(const json_t *reply)
 
 /* Wait for a reply to id, or to anything when id is 0. */
 static json_t *
-conn_wait(struct conn *c, json_int_t id, int timeout_ms)
+conn_wait(struct jobd *c, int64_t id, int timeout_ms)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : conn_now_ms() + timeout_ms;
 	json_t *reply;
@@ -553,40 +600,35 @@ conn_wait(struct conn *c, json_int_t id, int timeout_ms)
 
 	for (i = 0; i < json_array_size(c->kept); i++) {
 		reply = json_array_get(c->kept, i);
-		if (id == 0 || conn_reply_id(reply) == id) {
+		if (id == 0 || jobd_reply_id(reply) == id) {
 			json_incref(reply);
 			json_array_remove(c->kept, i);
 			return reply;
 		}
 	}
-	if (conn_write_some(c) == -1)
-		return NULL;
+	(void)jobd_write_some(c);
 	for (;;) {
-		while ((r = conn_next(c, &reply)) == 1) {
-			if (id == 0 || conn_reply_id(reply) == id ||
+		while ((r = next_reply(c, &reply)) == 1) {
+			if (id == 0 || jobd_reply_id(reply) == id ||
 			    json_object_get(reply, "id") == NULL)
 				return reply;
 			json_array_append_new(c->kept, reply);
 		}
-		if (r == -1 || conn_wait_io(c, deadline) == -1)
+		if (r == -1 || conn_wait_io(c, deadline) == -1) {
+			conn_fail(c);
 			return NULL;
+		}
 	}
 }
 
 json_t *
-conn_reply(struct conn *c, json_int_t id, int timeout_ms)
+jobd_reply(struct jobd *c, int64_t id, int timeout_ms)
 {
 	return conn_wait(c, id, timeout_ms);
 }
 
 json_t *
-conn_reply_any(struct conn *c, int timeout_ms)
+jobd_reply_any(struct jobd *c, int timeout_ms)
 {
 	return conn_wait(c, 0, timeout_ms);
-}
-
-json_t *
-conn_call(struct conn *c, json_t *req)
-{
-	return conn_reply(c, conn_queue(c, req), -1);
 }
