@@ -134,6 +134,32 @@ print_histograms(const json_t *group)
 	}
 }
 
+/* The store's line: durability, health, commits, latency, size. */
+static void
+print_store(const json_t *st)
+{
+	char p50[32], p99[32], size[32];
+	const char *error = json_string_value(json_object_get(st, "error"));
+
+	if (!json_is_object(st))
+		return;
+	out_duration_us(
+	    p50, sizeof p50, number(json_object_get(st, "commit_us_p50")));
+	out_duration_us(
+	    p99, sizeof p99, number(json_object_get(st, "commit_us_p99")));
+	human_bytes(size, sizeof size, number(json_object_get(st, "db_bytes")));
+	printf("%-12s %s, %s; %.0f commits (%.1f batches each), commit p50 %s "
+	       "p99 %s, %.0f pending, %s\n",
+	    "store", json_string_value(json_object_get(st, "durability")),
+	    json_is_true(json_object_get(st, "available")) ? "writing"
+	                                                   : "NOT WRITING",
+	    number(json_object_get(st, "commits")),
+	    number(json_object_get(st, "avg_batch")), p50, p99,
+	    number(json_object_get(st, "pending")), size);
+	if (error != NULL)
+		printf("%-12s %s\n", "store error", error);
+}
+
 static void
 print_stats(const json_t *stats)
 {
@@ -158,6 +184,7 @@ print_stats(const json_t *stats)
 	    number(json_object_get(stats, "max_running")));
 	printf("%-12s %.0f\n", "max queued",
 	    number(json_object_get(stats, "max_queued")));
+	print_store(json_object_get(stats, "store"));
 	print_numbers("counters", counters, width);
 	print_numbers("gauges", gauges, width);
 	print_histograms(json_object_get(stats, "histograms"));

@@ -20,8 +20,17 @@
 #include "ident.h"
 #include "ops.h"
 #include "proto.h"
+#include "store.h"
 #include "tls.h"
 #include "xmalloc.h"
+
+/* A reply held until the store has committed batch seq (conn_hold()). */
+struct held {
+	STAILQ_ENTRY(held) link;
+	uint64_t seq;
+	size_t len;
+	char data[];
+};
 
 struct conn {
 	uint64_t id;
@@ -41,12 +50,18 @@ struct conn {
 	bool tls;        /* a TLS session: bev is an OpenSSL bufferevent */
 	bool tls_up;     /* ...whose handshake has completed */
 	bool tls_broken; /* ...and failed since: no close_notify */
-	struct conn_cred cred; /* who it is (TCP: once authed) */
+	struct conn_cred cred;    /* who it is (TCP: once authed) */
 	struct event *auth_timer; /* handshake deadline, or failure delay */
 	json_t *auth_id;          /* the failed hello's id, for the reply */
 	uint64_t active_us;       /* monotonic: last read or write */
 	uint64_t partial_us;      /* since when a line is unfinished, or 0 */
 	LIST_ENTRY(conn) link;
+	/* Replies waiting for a commit, in order, and what they hold back. */
+	STAILQ_HEAD(, held) held;
+	size_t held_bytes;
+	uint64_t hold_seq; /* for the next reply: conn_hold() */
+	bool holding;      /* on the holders list */
+	LIST_ENTRY(conn) holders_link;
 };
 
 /* How often the deadlines are checked. */
@@ -58,6 +73,8 @@ struct conn {
 #define WAITING_MAX 1000000
 
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
+/* Connections with replies held for a commit. */
+static LIST_HEAD(, conn) holders = LIST_HEAD_INITIALIZER(holders);
 static size_t nconns;
 static bool closing_all; /* the daemon is stopping: end the loop at zero */
 static char *encode_buf; /* replies are encoded here (see conn_send) */
@@ -100,10 +117,12 @@ conn_count(void)
 	return nconns;
 }
 
+/* Replies not yet read by the client, held ones included. */
 static size_t
 out_backlog(struct conn *c)
 {
-	return evbuffer_get_length(bufferevent_get_output(c->bev));
+	return evbuffer_get_length(bufferevent_get_output(c->bev)) +
+	       c->held_bytes;
 }
 
 size_t
@@ -147,6 +166,8 @@ maybe_close(struct conn *c)
  * Stop reading a client while it owes us reading its replies, or while it
  * has too many waits pending (each costs memory until its jobs end).
  */
+static void maybe_resume(struct conn *c);
+
 static void
 apply_backpressure(struct conn *c)
 {
@@ -182,15 +203,85 @@ try_send_now(struct conn *c, const char *data, size_t len)
 }
 
 void
+conn_hold(struct conn *c, uint64_t seq)
+{
+	c->hold_seq = seq;
+}
+
+/* Keep the reply in encode_buf until batch seq is committed. */
+static void
+hold(struct conn *c, uint64_t seq, size_t len)
+{
+	struct held *h = xmalloc(sizeof(*h) + len);
+
+	h->seq = seq;
+	h->len = len;
+	memcpy(h->data, encode_buf, len);
+	STAILQ_INSERT_TAIL(&c->held, h, link);
+	c->held_bytes += len;
+	if (!c->holding) {
+		LIST_INSERT_HEAD(&holders, c, holders_link);
+		c->holding = true;
+	}
+}
+
+static void
+held_free(struct conn *c)
+{
+	struct held *h;
+
+	while ((h = STAILQ_FIRST(&c->held)) != NULL) {
+		STAILQ_REMOVE_HEAD(&c->held, link);
+		free(h);
+	}
+	c->held_bytes = 0;
+	if (c->holding) {
+		LIST_REMOVE(c, holders_link);
+		c->holding = false;
+	}
+}
+
+void
+conn_release(uint64_t committed)
+{
+	struct conn *c, *next;
+	struct held *h;
+
+	for (c = LIST_FIRST(&holders); c != NULL; c = next) {
+		next = LIST_NEXT(c, holders_link);
+		while ((h = STAILQ_FIRST(&c->held)) != NULL &&
+		       h->seq <= committed) {
+			STAILQ_REMOVE_HEAD(&c->held, link);
+			c->held_bytes -= h->len;
+			bufferevent_write(c->bev, h->data, h->len);
+			free(h);
+		}
+		if (STAILQ_EMPTY(&c->held)) {
+			LIST_REMOVE(c, holders_link);
+			c->holding = false;
+		}
+		maybe_resume(c);
+	}
+}
+
+void
 conn_send(struct conn *c, const json_t *msg)
 {
+	uint64_t seq = c->hold_seq;
 	size_t len, sent;
 
+	c->hold_seq = 0;
 	if (c->dead)
 		return;
 	/* One buffer for every reply: the loop thread is the only writer. */
 	len = proto_encode_buf(msg, &encode_buf, &encode_cap);
 	counter_add(jobd.stats, COUNTER_bytes_out, len);
+	/* Behind a held reply, or itself waiting for a commit: held. */
+	if (!STAILQ_EMPTY(&c->held) || seq > store_committed()) {
+		hold(c, seq, len);
+		apply_backpressure(c);
+		return;
+	}
 	sent = try_send_now(c, encode_buf, len);
 	if (sent < len)
 		bufferevent_write(c->bev, encode_buf + sent, len - sent);
@@ -657,6 +748,7 @@ conn_accept(int fd, const char *peer, const struct conn_cred *cred)
 		event_add(sweeper, &tv);
 	}
 	c = xcalloc(1, sizeof(*c));
+	STAILQ_INIT(&c->held);
 	c->active_us = mono_us();
 	c->id = next_conn_id++;
 	snprintf(c->peer, sizeof c->peer, "%s", peer);
@@ -715,6 +807,7 @@ conn_free(struct conn *c)
 	auth_timer_free(c);
 	json_decref(c->auth_id);
 	c->auth_id = NULL;
+	held_free(c);
 	ops_conn_closed(c);
 	LIST_REMOVE(c, link);
 	nconns--;

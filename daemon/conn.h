@@ -41,9 +41,9 @@ struct conn_cred {
  * Take over an accepted socket.  cred: a unix peer the listener let in;
  * NULL: a TCP peer, which must authenticate (auth.h) before anything else
  * and within auth_timeout_ms; with TLS configured (tls.h) it speaks TLS,
- * and its handshake must end within the same time.  Returns the connection, which lives until
- * it closes (conn_count() tells whether any does), or NULL if it was
- * refused or could not be set up (the socket is closed).
+ * and its handshake must end within the same time.  Returns the connection,
+ * which lives until it closes (conn_count() tells whether any does), or NULL if
+ * it was refused or could not be set up (the socket is closed).
  */
 struct conn *conn_accept(
     int fd, const char *peer, const struct conn_cred *cred);
@@ -51,6 +51,14 @@ struct conn *conn_accept(
 const struct conn_cred *conn_who(const struct conn *c);
 /* Queue msg (a reference is taken) as one line to the client. */
 void conn_send(struct conn *c, const json_t *msg);
+/*
+ * The next reply to c (conn_send()) waits until the store has committed
+ * batch seq (store.h), and so does every reply after it, in order: a
+ * submit is acknowledged only once its jobs are durable.
+ */
+void conn_hold(struct conn *c, uint64_t seq);
+/* The store committed batches up to committed: send what waited. */
+void conn_release(uint64_t committed);
 /*
  * A deferred reply is now owed (+1, waiting on `ids` jobs) or was delivered
  * (-1, -ids).  Pending waits count toward backpressure.

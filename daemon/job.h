@@ -192,6 +192,8 @@ struct job {
 	bool timeout_given;  /* else the queue's default applies */
 	bool queue_user_ok;  /* an admin's or TCP client's: its queue's
 	                        run_as applies (ident.h) */
+	bool dirty;          /* changed since its state was last stored */
+	bool out_dirty;      /* ...and so has its output */
 	char args[];         /* echo, sleep, compute: the JSON text */
 };
 

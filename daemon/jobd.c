@@ -47,6 +47,7 @@
 #include "sched.h"
 #include "sdnotify.h"
 #include "statedir.h"
+#include "store.h"
 #include "tls.h"
 #include "xmalloc.h"
 
@@ -130,6 +131,15 @@ usage(FILE *f)
 	    "~/.local/state/jobd);\n"
 	    "                           'none': nowhere (they last until "
 	    "jobd stops)\n"
+	    "      --durability MODE    full (default: a job is acknowledged "
+	    "once on disk),\n"
+	    "                           normal (survives a crash of jobd, "
+	    "not of the machine),\n"
+	    "                           off (in memory only; so is 'none' "
+	    "for --state-dir)\n"
+	    "      --store-max-size BYTES  cap the database: past it, "
+	    "submits are refused\n"
+	    "                           (default: 0, no cap)\n"
 	    "      --token-file FILE    the token TCP clients must give "
 	    "(needed for --listen)\n"
 	    "      --gen-token FILE     write a new random token to FILE "
@@ -295,6 +305,8 @@ enum {
 	OPT_LIMIT_NPROC,
 	OPT_LOG_JOBS,
 	OPT_METRICS_LISTEN,
+	OPT_DURABILITY,
+	OPT_STORE_MAX_SIZE,
 };
 
 /*
@@ -370,6 +382,8 @@ static const struct option longopts[] = {
     {"retain-age", required_argument, NULL, OPT_RETAIN_AGE},
     {"shutdown-grace", required_argument, NULL, OPT_SHUTDOWN_GRACE},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"durability", required_argument, NULL, OPT_DURABILITY},
+    {"store-max-size", required_argument, NULL, OPT_STORE_MAX_SIZE},
     {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
     {"gen-token", required_argument, NULL, OPT_GEN_TOKEN},
     {"auth-timeout", required_argument, NULL, OPT_AUTH_TIMEOUT},
@@ -420,6 +434,7 @@ config_defaults(struct jobd_config *cfg)
 	    .output_cap = JOB_DEFAULT_OUTPUT_CAP,
 	    .conn_out_high = 8 * 1024 * 1024,
 	    .retain_count = 100000,
+	    .durability = STORE_FULL,
 	    .retain_age_ms = 7ULL * 24 * 3600 * 1000,
 	    .shutdown_grace_ms = 10000,
 	    .auth_timeout_ms = 5000,
@@ -480,6 +495,10 @@ apply_option(struct jobd_config *cfg, int ch, const char *arg)
 	case OPT_MAX_BATCH:
 		r = parse_count("--max-batch", arg, 1, 1000000, &v);
 		cfg->max_batch = (size_t)v;
+		break;
+	case OPT_STORE_MAX_SIZE:
+		r = parse_count("--store-max-size", arg, 0, 1ULL << 50,
+		    &cfg->store_max_size);
 		break;
 	case OPT_OUTPUT_CAP:
 		r = parse_count("--output-cap", arg, 0, 1ULL << 30, &v);
@@ -633,6 +652,14 @@ apply_option(struct jobd_config *cfg, int ch, const char *arg)
 		free(cfg->state_dir);
 		cfg->state_dir =
 		    strcmp(arg, "none") == 0 ? xstrdup("") : xstrdup(arg);
+		break;
+	case OPT_DURABILITY:
+		if ((cfg->durability = store_durability_parse(arg)) < 0) {
+			opt_error(
+			    "--durability: '%s' is not full, normal or off",
+			    arg);
+			r = -1;
+		}
 		break;
 	case OPT_LOG_JOBS:
 		if (strcmp(arg, "yes") == 0 || strcmp(arg, "no") == 0)
@@ -986,6 +1013,7 @@ reload(void)
 	    !same_str(next.listen, cur->listen) ||
 	    !same_str(next.metrics_listen, cur->metrics_listen) ||
 	    !same_str(next.state_dir, cur->state_dir) ||
+	    next.durability != cur->durability ||
 	    !same_str(next.tls_cert, cur->tls_cert) ||
 	    !same_str(next.tls_key, cur->tls_key) ||
 	    !same_str(next.tls_client_ca, cur->tls_client_ca) ||
@@ -1006,6 +1034,8 @@ reload(void)
 	cur->max_batch = next.max_batch;
 	cur->output_cap = next.output_cap;
 	cur->retain_count = next.retain_count;
+	cur->store_max_size = next.store_max_size;
+	store_set_max_size(cur->store_max_size);
 	cur->retain_age_ms = next.retain_age_ms;
 	cur->shutdown_grace_ms = next.shutdown_grace_ms;
 	cur->auth_timeout_ms = next.auth_timeout_ms;
@@ -1260,6 +1290,44 @@ raise_fd_limit(void)
 		    (unsigned long long)rl.rlim_cur, jobd.cfg.max_conns);
 }
 
+/* Batches up to seq are on disk: what waited for them goes on. */
+static void
+store_committed_hook(uint64_t seq, void *arg)
+{
+	(void)arg;
+	sched_store_committed(seq);
+	conn_release(seq);
+}
+
+/*
+ * The store in the state directory, unless durability is off: opened,
+ * checked, read back into the scheduler, then written by its thread.
+ */
+static int
+open_store(char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+
+	if (jobd.cfg.durability == STORE_OFF || statedir_path() == NULL)
+		return 0;
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", statedir_path(),
+	        STORE_FILE) >= sizeof path) {
+		snprintf(err, errlen, "state directory path too long");
+		return -1;
+	}
+	if (store_open(path, (enum store_durability)jobd.cfg.durability,
+	        jobd.base, store_committed_hook, NULL, err, errlen) != 0)
+		return -1;
+	store_set_flush_hook(sched_store_flush);
+	store_set_max_size(jobd.cfg.store_max_size);
+	if (sched_restore(err, errlen) != 0 || store_start(err, errlen) != 0)
+		return -1;
+	store_flush(); /* what the restore changed */
+	log_info("store: %s, durability %s", path,
+	    store_durability_name((enum store_durability)jobd.cfg.durability));
+	return 0;
+}
+
 int
 jobd_main(int argc, char **argv)
 {
@@ -1333,10 +1401,6 @@ jobd_main(int argc, char **argv)
 	}
 	sched_init();
 	ops_init();
-	if (config_queues(A.conf, err, sizeof err) != 0) {
-		log_err("%s", err);
-		goto out;
-	}
 	if (recur_init(err, sizeof err) != 0) {
 		log_err("%s", err);
 		goto out;
@@ -1344,6 +1408,15 @@ jobd_main(int argc, char **argv)
 	if (kinds_init() != 0) {
 		log_err("cannot set up the completion channel: %s",
 		    strerror(errno));
+		goto out;
+	}
+	/* The store's queues and jobs, then jobd.conf's queue sections on
+	 * top of what the store had (and before: restored jobs take their
+	 * queues' defaults as at submit). */
+	if (config_queues(A.conf, err, sizeof err) != 0 ||
+	    open_store(err, sizeof err) != 0 ||
+	    config_queues(A.conf, err, sizeof err) != 0) {
+		log_err("%s", err);
 		goto out;
 	}
 	/* Sockets from the service manager replace --socket and --listen. */
@@ -1400,6 +1473,9 @@ out:
 	recur_free();
 	pool_free(jobd.pool); /* nothing is queued: every job has ended */
 	sdnotify_free();
+	/* The last changes (the final states of jobs) are committed. */
+	store_flush();
+	store_close();
 	sched_free();
 	statedir_close();
 	kinds_free();

@@ -60,7 +60,9 @@ struct jobd_config {
 	uint64_t nofile_soft;              /* the fd limit jobd started with */
 	uint64_t job_hard[EXEC_RLIMIT_N];  /* jobd's hard limits; 0: none */
 	int log_level;
-	bool log_jobs; /* a line per job event at info (else at debug) */
+	bool log_jobs;  /* a line per job event at info (else at debug) */
+	int durability; /* enum store_durability */
+	uint64_t store_max_size; /* bytes of database; 0: no cap */
 };
 
 struct jobd {

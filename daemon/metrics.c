@@ -24,6 +24,7 @@
 
 #include <event2/buffer.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@
 #include "pool.h"
 #include "queue.h"
 #include "sched.h"
+#include "store.h"
 #include "xmalloc.h"
 
 /* Longest family name, with its NUL ("jobd_" + 64 + "_seconds_bucket"). */
@@ -550,6 +552,54 @@ render_queues(struct evbuffer *out)
 	free(v);
 }
 
+static void
+render_store(struct evbuffer *out)
+{
+	static const char *const p50[] = {"quantile", "0.5", NULL};
+	static const char *const p99[] = {"quantile", "0.99", NULL};
+	static const struct {
+		const char *name, *help;
+		size_t offset;
+	} counts[] = {
+	    {"jobd_store_commits_total", "transactions the store committed",
+	        offsetof(struct store_stats, commits)},
+	    {"jobd_store_batches_total",
+	        "batches of changes committed (one per round of the event "
+	        "loop; a commit takes all that wait)",
+	        offsetof(struct store_stats, batches)},
+	    {"jobd_store_records_total", "records written to the store",
+	        offsetof(struct store_stats, records)},
+	    {"jobd_store_commit_failures_total",
+	        "commits that failed and were retried",
+	        offsetof(struct store_stats, failures)},
+	};
+	struct store_stats st;
+	size_t i;
+
+	if (!store_enabled())
+		return;
+	store_get_stats(&st);
+	for (i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+		family(out, counts[i].name, "counter", counts[i].help);
+		sample_u64(out, counts[i].name, NULL,
+		    *(const uint64_t *)((const char *)&st + counts[i].offset));
+	}
+	family(out, "jobd_store_commit_seconds", "summary",
+	    "time to commit a transaction, fsync included");
+	sample_seconds(out, "jobd_store_commit_seconds", p50, st.commit_us_p50);
+	sample_seconds(out, "jobd_store_commit_seconds", p99, st.commit_us_p99);
+	sample_seconds(
+	    out, "jobd_store_commit_seconds_sum", NULL, st.commit_us_sum);
+	sample_u64(out, "jobd_store_commit_seconds_count", NULL, st.commits);
+	gauge_u64(out, "jobd_store_pending_records",
+	    "changes waiting to be committed", st.pending);
+	gauge_u64(out, "jobd_store_size_bytes",
+	    "the database file and its write-ahead log", st.db_bytes);
+	gauge_u64(out, "jobd_store_up",
+	    "1 if the store can write, 0 while its commits fail",
+	    store_available() ? 1 : 0);
+}
+
 void
 metrics_render(struct evbuffer *out)
 {
@@ -558,4 +608,5 @@ metrics_render(struct evbuffer *out)
 	render_gauges(out);
 	render_histograms(out);
 	render_queues(out);
+	render_store(out);
 }

@@ -27,7 +27,9 @@
 #include "proto.h"
 #include "queue.h"
 #include "recur.h"
+#include "persist.h"
 #include "sched.h"
+#include "store.h"
 #include "xmalloc.h"
 
 #define LIST_LIMIT_DEFAULT 100
@@ -387,6 +389,8 @@ waiter_reply(struct waiter *w, bool timed_out)
 		json_object_set_new(reply, "jobs", arr);
 	json_object_set_new(reply, "timed_out", json_boolean(timed_out));
 	conn_owe(w->conn, -1, -(long)w->n);
+	/* Jobs reported finished are finished on disk too. */
+	conn_hold(w->conn, store_barrier());
 	conn_send(w->conn, reply);
 	json_decref(reply);
 	free(jobs);
@@ -623,6 +627,7 @@ op_submit(const struct req *r)
 	uint64_t timeout_ms = 0;
 	struct submit_error serr;
 	bool *duplicate;
+	const json_t **specs;
 	struct job **jobs;
 	json_t *reply;
 	size_t i, n;
@@ -672,15 +677,20 @@ op_submit(const struct req *r)
 		    conn_who(r->conn)->admin || conn_who(r->conn)->tcp;
 	}
 	duplicate = xcalloc(n, sizeof(*duplicate));
+	specs = xcalloc(n, sizeof(*specs));
+	for (i = 0; i < n; i++)
+		specs[i] = single ? one : json_array_get(many, i);
 	serr.single = single;
 	serr.who = conn_who(r->conn);
-	if (sched_submit(jobs, n, duplicate, &serr) != 0) {
+	if (sched_submit(jobs, specs, n, duplicate, &serr) != 0) {
 		for (i = 0; i < n; i++)
 			job_free(jobs[i]);
 		free(jobs);
 		free(duplicate);
+		free(specs);
 		return fail(r, (enum proto_err)serr.code, "%s", serr.msg);
 	}
+	free(specs);
 	if (wait)
 		reply = wait_for(r, jobs, n, single, output, timeout_ms,
 		    json_object_get(r->body, "timeout_ms") != NULL);
@@ -766,6 +776,8 @@ queue_set(const struct req *r, const char *name)
 		queue_set_timeout(q, timeout_ms);
 	if (retry != NULL)
 		queue_set_retry(q, json_is_null(retry) ? NULL : &policy);
+	if (store_enabled())
+		persist_put_queue(q);
 	sched_queues_changed();
 	reply = ok(r);
 	json_object_set_new(reply, "queue", queue_json(q));
@@ -875,6 +887,8 @@ op_queue(const struct req *r)
 		queue_set_draining(q, true);
 	else if (strcmp(action, "clear") == 0)
 		cleared = sched_queue_clear(q);
+	if (store_enabled())
+		persist_put_queue(q);
 	sched_queues_changed();
 	reply = ok(r);
 	json_object_set_new(reply, "queue", queue_json(q));
@@ -1297,6 +1311,31 @@ stats_prometheus(const struct req *r)
 	return reply;
 }
 
+/* The store's figures (see stats in jobd-protocol(7)). */
+static json_t *
+store_json(void)
+{
+	struct store_stats st;
+	char why[256];
+
+	store_get_stats(&st);
+	store_error(why, sizeof why);
+	return json_pack("{s:s, s:b, s:s?, s:I, s:I, s:I, s:I, s:f, s:I, "
+	                 "s:I, s:I, s:I, s:I}",
+	    "durability",
+	    store_durability_name((enum store_durability)jobd.cfg.durability),
+	    "available", store_available(), "error",
+	    why[0] != '\0' ? why : NULL, "commits", (json_int_t)st.commits,
+	    "batches", (json_int_t)st.batches, "records",
+	    (json_int_t)st.records, "failures", (json_int_t)st.failures,
+	    "avg_batch",
+	    st.commits > 0 ? (double)st.batches / (double)st.commits : 0.0,
+	    "commit_us_p50", (json_int_t)st.commit_us_p50, "commit_us_p99",
+	    (json_int_t)st.commit_us_p99, "commit_us_max",
+	    (json_int_t)st.commit_us_max, "pending", (json_int_t)st.pending,
+	    "db_bytes", (json_int_t)st.db_bytes);
+}
+
 static json_t *
 op_stats(const struct req *r)
 {
@@ -1332,6 +1371,8 @@ op_stats(const struct req *r)
 	    stats, "max_running", json_integer(jobd.cfg.max_running));
 	json_object_set_new(
 	    stats, "max_queued", json_integer((json_int_t)jobd.cfg.max_queued));
+	if (store_enabled())
+		json_object_set_new(stats, "store", store_json());
 	reply = ok(r);
 	json_object_set_new(reply, "stats", stats);
 	return reply;
@@ -1341,23 +1382,47 @@ static const struct {
 	const char *name;
 	json_t *(*handler)(const struct req *r);
 	enum counter_id counter;
+	bool writes; /* changes state: refused without a store, replied to
+	                once the change is committed */
 } ops[] = {
-    {"hello", op_hello, COUNTER_requests_hello},
-    {"ping", op_ping, COUNTER_requests_ping},
-    {"submit", op_submit, COUNTER_requests_submit},
-    {"get", op_get, COUNTER_requests_get},
-    {"wait", op_wait, COUNTER_requests_wait},
-    {"cancel", op_cancel, COUNTER_requests_cancel},
-    {"list", op_list, COUNTER_requests_list},
-    {"logs", op_logs, COUNTER_requests_logs},
-    {"watch", op_watch, COUNTER_requests_watch},
-    {"stats", op_stats, COUNTER_requests_stats},
-    {"queue", op_queue, COUNTER_requests_queue},
-    {"dead", op_dead, COUNTER_requests_dead},
-    {"kick", op_kick, COUNTER_requests_kick},
-    {"discard", op_discard, COUNTER_requests_discard},
-    {"cron", op_cron, COUNTER_requests_cron},
+    {"hello", op_hello, COUNTER_requests_hello, false},
+    {"ping", op_ping, COUNTER_requests_ping, false},
+    {"submit", op_submit, COUNTER_requests_submit, true},
+    {"get", op_get, COUNTER_requests_get, false},
+    {"wait", op_wait, COUNTER_requests_wait, false},
+    {"cancel", op_cancel, COUNTER_requests_cancel, true},
+    {"list", op_list, COUNTER_requests_list, false},
+    {"logs", op_logs, COUNTER_requests_logs, false},
+    {"watch", op_watch, COUNTER_requests_watch, false},
+    {"stats", op_stats, COUNTER_requests_stats, false},
+    {"queue", op_queue, COUNTER_requests_queue, true},
+    {"dead", op_dead, COUNTER_requests_dead, false},
+    {"kick", op_kick, COUNTER_requests_kick, true},
+    {"discard", op_discard, COUNTER_requests_discard, true},
+    {"cron", op_cron, COUNTER_requests_cron, false},
 };
+
+/*
+ * A request that changes jobs or queues: refused while the store cannot
+ * write, and answered once what it changed is committed.
+ */
+static json_t *
+dispatch_write(const struct req *r, json_t *(*handler)(const struct req *r))
+{
+	char why[256];
+	json_t *reply;
+
+	if (!store_available()) {
+		store_error(why, sizeof why);
+		counter_add(jobd.stats, COUNTER_store_refusals, 1);
+		return fail(r, PROTO_E_STORE_UNAVAILABLE,
+		    "jobd cannot write its state (%s); try again later", why);
+	}
+	reply = handler(r);
+	if (reply != NULL && store_enabled())
+		conn_hold(r->conn, store_barrier());
+	return reply;
+}
 
 json_t *
 ops_dispatch(struct conn *c, const json_t *body)
@@ -1388,6 +1453,8 @@ ops_dispatch(struct conn *c, const json_t *body)
 				        : "jobd is draining (it finishes its "
 				          "jobs, then exits); not accepting "
 				          "jobs");
+			if (ops[i].writes)
+				return dispatch_write(&r, ops[i].handler);
 			return ops[i].handler(&r);
 		}
 	}

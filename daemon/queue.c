@@ -522,6 +522,44 @@ queue_json(const struct queue *q)
 	return o;
 }
 
+json_t *
+queue_settings_json(const struct queue *q)
+{
+	json_t *o = json_pack("{s:b, s:b, s:I, s:I, s:I, s:I}", "paused",
+	    q->paused, "draining", q->draining, "concurrency",
+	    (json_int_t)q->concurrency, "max_length", (json_int_t)q->max_length,
+	    "timeout_ms", (json_int_t)q->timeout_ms, "run_as",
+	    (json_int_t)q->run_as);
+
+	if (q->retry != NULL)
+		json_object_set_new(o, "retry", retry_policy_to_json(q->retry));
+	return o;
+}
+
+int
+queue_apply_settings(struct queue *q, const json_t *s, char *err, size_t errlen)
+{
+	const json_t *retry = json_object_get(s, "retry");
+	struct retry_policy policy;
+
+	if (retry != NULL &&
+	    retry_policy_from_json(&policy, retry, err, errlen) != 0)
+		return -1;
+	queue_set_retry(q, retry != NULL ? &policy : NULL);
+	q->paused = json_is_true(json_object_get(s, "paused"));
+	q->draining = json_is_true(json_object_get(s, "draining"));
+	queue_set_concurrency(
+	    q, (unsigned)json_integer_value(json_object_get(s, "concurrency")));
+	q->max_length =
+	    (size_t)json_integer_value(json_object_get(s, "max_length"));
+	q->timeout_ms =
+	    (uint64_t)json_integer_value(json_object_get(s, "timeout_ms"));
+	q->run_as = json_is_integer(json_object_get(s, "run_as"))
+	                ? (long)json_integer_value(json_object_get(s, "run_as"))
+	                : -1;
+	return 0;
+}
+
 static int
 cmp_name(const void *a, const void *b)
 {

@@ -74,6 +74,13 @@ void queue_set_draining(struct queue *q, bool draining);
 void queue_set_concurrency(struct queue *q, unsigned n);
 
 json_t *queue_json(const struct queue *q);
+/*
+ * What a restart keeps of a queue (the store's record): paused, draining,
+ * concurrency, max_length, timeout_ms, retry, run_as; and back.
+ */
+json_t *queue_settings_json(const struct queue *q);
+int queue_apply_settings(
+    struct queue *q, const json_t *settings, char *err, size_t errlen);
 /* Every queue, by name. */
 json_t *queues_json(void);
 /* Every queue sorted by name, in an array to free(); *n: how many. */

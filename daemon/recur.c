@@ -240,12 +240,12 @@ fire(struct recur *e, bool check_overlap, int *codep)
 	}
 	spec = firing_spec(e);
 	job = job_parse(spec, "job", &code, err, sizeof err);
-	json_decref(spec);
 	if (job != NULL) {
 		job->owner = e->owner;
 		job->queue_user_ok = who.admin;
 	}
-	if (job == NULL || sched_submit(&job, 1, &dup, &serr) != 0) {
+	if (job == NULL || sched_submit(&job, (const json_t *const *)&spec, 1,
+	                       &dup, &serr) != 0) {
 		if (job != NULL) {
 			snprintf(err, sizeof err, "%s", serr.msg);
 			code = serr.code;
@@ -253,12 +253,14 @@ fire(struct recur *e, bool check_overlap, int *codep)
 		}
 		if (codep != NULL)
 			*codep = code;
+		json_decref(spec);
 		e->failed++;
 		set_error(e, err);
 		counter_add(jobd.stats, COUNTER_cron_failed, 1);
 		log_warn("cron %s: not submitted: %s", e->name, err);
 		return NULL;
 	}
+	json_decref(spec);
 	e->runs++;
 	e->last_job = job->id;
 	set_error(e, NULL);

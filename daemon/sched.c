@@ -25,12 +25,16 @@
 #include "jobd.h"
 #include "kinds.h"
 #include "log.h"
+#include "persist.h"
 #include "proto.h"
 #include "queue.h"
 #include "sched.h"
+#include "store.h"
 #include "xmalloc.h"
 
 #define PRUNE_INTERVAL_MS 60000
+/* Finished jobs dropped per pass; more wait for the next pass. */
+#define PRUNE_BATCH 1000
 /* In job->opts->deps during a submit: the index of a job of the batch. */
 #define DEP_REF ((uint64_t)1 << 63)
 
@@ -55,10 +59,22 @@ static struct {
 	    *prune_now; /* retention by count, after the current event */
 	sched_event_fn event_hook;
 	uint64_t rng;
+	uint64_t prune_min_ms; /* a pass by age left some for later */
 
 	struct job **resolve; /* finished jobs whose dependents to tell */
 	size_t resolve_len, resolve_cap;
 	bool resolving;
+
+	/* The store (durability not off). */
+	uint64_t *dirty; /* ids of jobs changed this round */
+	size_t ndirty, dirty_cap;
+	uint64_t stored_next_id; /* next_id as the store has it */
+	struct spawn {
+		uint64_t id;
+		uint64_t seq;     /* spawned once this batch is committed */
+		uint32_t attempt; /* ...if still on this attempt */
+	} * spawns;               /* FIFO, seq ascending */
+	size_t spawn_head, spawn_len, spawn_cap;
 } S;
 
 /* --- Job table ------------------------------------------------------------ */
@@ -133,13 +149,31 @@ table_remove(struct job *job)
 	S.table[i] = NULL;
 	S.njobs--;
 	key_forget(job);
+	if (store_enabled())
+		persist_delete(job->id);
 }
 
 /* --- Events and counters -------------------------------------------------- */
 
+/* job changed: its state goes to the store at the end of this round. */
+static void
+mark_dirty(struct job *job)
+{
+	if (!store_enabled() || job->dirty)
+		return;
+	job->dirty = true;
+	if (S.ndirty == S.dirty_cap) {
+		S.dirty_cap = S.dirty_cap != 0 ? 2 * S.dirty_cap : 256;
+		S.dirty = xreallocarray(S.dirty, S.dirty_cap, sizeof(*S.dirty));
+	}
+	S.dirty[S.ndirty++] = job->id;
+	(void)store_barrier(); /* a batch to write it in, and a flush */
+}
+
 static void
 announce(struct job *job, const char *event)
 {
+	mark_dirty(job);
 	/* A line per event only when asked: under load they would flood. */
 	log_msg(jobd.cfg.log_jobs ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG,
 	    "job %llu (%s, queue %s, uid %u): %s, now %s",
@@ -226,6 +260,7 @@ exec_finished(const struct exec_result *res, void *arg)
 	    res->out_truncated);
 	buf_set(&job_run_mut(job)->err, res->err, res->err_len, res->err_total,
 	    res->err_truncated);
+	job->out_dirty = true;
 	sched_attempt_end(job, outcome,
 	    res->outcome == EXEC_EXITED ? res->exit_code : -1, res->signal,
 	    NULL);
@@ -307,7 +342,36 @@ start_exec(struct job *job)
 		log_info("job %llu: %s", (unsigned long long)job->id, err);
 		sched_attempt_end(job, OUTCOME_SPAWN_FAILED,
 		    errno == ENOENT ? 127 : 126, 0, err);
+	} else
+		mark_dirty(job); /* its process group, to find after a crash */
+}
+
+/*
+ * With a store, an exec attempt is committed before its process exists:
+ * jobd may die at any moment after the spawn, and the attempt must be
+ * on disk by then.  The spawn waits for the batch that records it.
+ */
+static void
+spawn_after_commit(struct job *job)
+{
+	struct spawn *sp;
+
+	if (S.spawn_len == S.spawn_cap && S.spawn_head > 0) {
+		/* Compact first: the head part has been consumed. */
+		memmove(S.spawns, S.spawns + S.spawn_head,
+		    (S.spawn_len - S.spawn_head) * sizeof(*S.spawns));
+		S.spawn_len -= S.spawn_head;
+		S.spawn_head = 0;
 	}
+	if (S.spawn_len == S.spawn_cap) {
+		S.spawn_cap = S.spawn_cap != 0 ? 2 * S.spawn_cap : 64;
+		S.spawns =
+		    xreallocarray(S.spawns, S.spawn_cap, sizeof(*S.spawns));
+	}
+	sp = &S.spawns[S.spawn_len++];
+	sp->id = job->id;
+	sp->seq = store_barrier();
+	sp->attempt = job->run->nattempts;
 }
 
 static void
@@ -330,7 +394,9 @@ start(struct job *job)
 	    job_run_mut(job)->started_us - job->queued_us);
 	job_attempt_begin(job, now);
 	announce(job, "started");
-	if (job->kind == KIND_EXEC)
+	if (job->kind == KIND_EXEC && store_enabled())
+		spawn_after_commit(job);
+	else if (job->kind == KIND_EXEC)
 		start_exec(job);
 	else
 		kinds_start(job);
@@ -647,8 +713,8 @@ link_deps(struct job *job, struct job **jobs)
 }
 
 int
-sched_submit(
-    struct job **jobs, size_t n, bool *duplicate, struct submit_error *e)
+sched_submit(struct job **jobs, const json_t *const *specs, size_t n,
+    bool *duplicate, struct submit_error *e)
 {
 	struct job *old;
 	uint64_t now = now_ms();
@@ -725,8 +791,12 @@ sched_submit(
 		} else if (jobs[i]->state == JOB_WAITING)
 			release(jobs[i], now);
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		/* The spec goes with the state marked above: same batch. */
+		if (!duplicate[i] && store_enabled())
+			persist_put_spec(jobs[i], specs[i]);
 		job_forget_refs(jobs[i]);
+	}
 	sched_pump();
 	return 0;
 }
@@ -956,8 +1026,15 @@ stop_running(struct job *job, enum attempt_outcome reason)
 		kinds_stop(job, reason);
 		return;
 	}
-	if (job_run_mut(job)->stopping || job_run_mut(job)->proc == NULL)
+	if (job_run_mut(job)->stopping)
 		return;
+	if (job_run_mut(job)->proc == NULL) {
+		/* Not spawned yet (its attempt is being committed): it ends
+		 * instead of starting. */
+		job_run_mut(job)->stopping = true;
+		job_run_mut(job)->stop_reason = reason;
+		return;
+	}
 	job_run_mut(job)->stopping = true;
 	exec_kill(job_run_mut(job)->proc,
 	    reason == OUTCOME_CANCELLED ? EXEC_CANCELLED : EXEC_INTERRUPTED);
@@ -1003,21 +1080,29 @@ static void
 prune(size_t max_count, uint64_t min_finished_ms)
 {
 	struct job *job;
+	size_t n = 0;
 
 	while (
 	    (job = TAILQ_FIRST(&S.finished)) != NULL &&
 	    (S.nfinished > max_count || job->finished_ms < min_finished_ms)) {
+		if (n++ == PRUNE_BATCH) {
+			/* The rest in a later pass: the loop goes on. */
+			S.prune_min_ms = min_finished_ms;
+			event_active(S.prune_now, 0, 0);
+			return;
+		}
 		TAILQ_REMOVE(&S.finished, job, u.finished_link);
 		S.nfinished--;
 		table_remove(job);
 		job_free(job);
 	}
+	S.prune_min_ms = 0;
 }
 
 static void
 prune_count(evutil_socket_t fd, short what, void *arg)
 {
-	prune(jobd.cfg.retain_count, 0);
+	prune(jobd.cfg.retain_count, S.prune_min_ms);
 }
 
 static void
@@ -1117,6 +1202,8 @@ sched_free(void)
 	}
 	free(S.table);
 	free(S.resolve);
+	free(S.dirty);
+	free(S.spawns);
 	json_decref(S.keys);
 	queues_free();
 	memset(&S, 0, sizeof S);
@@ -1236,4 +1323,340 @@ size_t
 sched_count_jobs(void)
 {
 	return S.njobs;
+}
+
+/* --- The store ---------------------------------------------------------------
+ */
+
+void
+sched_store_flush(void)
+{
+	struct job *job;
+	size_t i;
+
+	for (i = 0; i < S.ndirty; i++) {
+		/* Gone meanwhile (discarded, pruned): its records are deleted.
+		 */
+		if ((job = sched_find(S.dirty[i])) == NULL || !job->dirty)
+			continue;
+		job->dirty = false;
+		persist_put_state(job);
+		if (job->out_dirty) {
+			job->out_dirty = false;
+			persist_put_output(job);
+		}
+	}
+	S.ndirty = 0;
+	if (S.next_id != S.stored_next_id) {
+		persist_put_next_id(S.next_id);
+		S.stored_next_id = S.next_id;
+	}
+}
+
+void
+sched_store_committed(uint64_t seq)
+{
+	struct spawn sp;
+	struct job *job;
+
+	while (
+	    S.spawn_head < S.spawn_len && S.spawns[S.spawn_head].seq <= seq) {
+		sp = S.spawns[S.spawn_head++];
+		job = sched_find(sp.id);
+		if (job == NULL || job->state != JOB_RUNNING ||
+		    job->run->nattempts != sp.attempt || job->run->proc != NULL)
+			continue;
+		if (job->run->stopping)
+			sched_attempt_end(job,
+			    job->run->stop_reason == OUTCOME_CANCELLED
+			        ? OUTCOME_CANCELLED
+			        : OUTCOME_INTERRUPTED,
+			    -1, 0, NULL);
+		else
+			start_exec(job);
+	}
+	if (S.spawn_head == S.spawn_len)
+		S.spawn_head = S.spawn_len = 0;
+}
+
+/* --- Recovery ----------------------------------------------------------------
+ */
+
+struct restore {
+	size_t bad;                /* records that could not be used */
+	struct persist_proc *proc; /* by job, for running ones */
+	uint64_t *running;         /* ids of jobs that were running */
+	size_t nrunning, running_cap;
+};
+
+static int
+restore_meta(
+    uint64_t id, const char *name, const char *data, size_t len, void *arg)
+{
+	uint64_t next;
+
+	(void)id;
+	(void)arg;
+	if (strcmp(name, "next_id") == 0 &&
+	    persist_parse_next_id(data, len, &next) == 0 && next > S.next_id)
+		S.next_id = next;
+	return 0;
+}
+
+static int
+restore_queue(
+    uint64_t id, const char *name, const char *data, size_t len, void *arg)
+{
+	struct restore *r = arg;
+	char err[256];
+	json_t *s;
+
+	(void)id;
+	s = json_loadb(data, len, 0, NULL);
+	if (!queue_name_valid(name) || !json_is_object(s) ||
+	    queue_apply_settings(queue_get(name), s, err, sizeof err) != 0) {
+		log_err("store: queue %s: its settings cannot be read; "
+		        "dropped",
+		    name);
+		store_delete(STORE_QUEUES, 0, name);
+		r->bad++;
+	}
+	json_decref(s);
+	return 0;
+}
+
+static int
+restore_spec(
+    uint64_t id, const char *name, const char *data, size_t len, void *arg)
+{
+	struct restore *r = arg;
+	char err[512], slot[KEY_SLOT_MAX];
+	struct job *job;
+
+	(void)name;
+	if ((job = persist_job_from_spec(id, data, len, err, sizeof err)) ==
+	    NULL) {
+		log_err("store: job %llu: %s; dropped", (unsigned long long)id,
+		    err);
+		persist_delete(id);
+		r->bad++;
+		return 0;
+	}
+	queue_apply_defaults(job->queue, job);
+	job->state = JOB_QUEUED; /* unless its state record says more */
+	table_insert(job);
+	if (job->opts->key != NULL)
+		json_object_set_new(S.keys, key_slot(job, slot),
+		    json_integer((json_int_t)job->id));
+	if (id >= S.next_id)
+		S.next_id = id + 1;
+	return 0;
+}
+
+static int
+restore_state(
+    uint64_t id, const char *name, const char *data, size_t len, void *arg)
+{
+	struct restore *r = arg;
+	struct persist_proc proc;
+	struct job *job = sched_find(id);
+	char err[256];
+
+	(void)name;
+	if (job == NULL)
+		return 0; /* its spec was dropped, and said so */
+	if (persist_apply_state(job, data, len, &proc, err, sizeof err) != 0) {
+		log_err("store: job %llu: state: %s; it starts again",
+		    (unsigned long long)id, err);
+		job->state = JOB_QUEUED;
+		r->bad++;
+		return 0;
+	}
+	if (job->state == JOB_RUNNING) {
+		if (r->nrunning == r->running_cap) {
+			r->running_cap =
+			    r->running_cap != 0 ? 2 * r->running_cap : 64;
+			r->running = xreallocarray(
+			    r->running, r->running_cap, sizeof(*r->running));
+			r->proc = xreallocarray(
+			    r->proc, r->running_cap, sizeof(*r->proc));
+		}
+		r->running[r->nrunning] = id;
+		r->proc[r->nrunning++] = proc;
+	}
+	return 0;
+}
+
+static int
+restore_output(
+    uint64_t id, const char *name, const char *data, size_t len, void *arg)
+{
+	struct restore *r = arg;
+	struct job *job = sched_find(id);
+	char err[256];
+
+	(void)name;
+	if (job != NULL &&
+	    persist_apply_output(job, data, len, err, sizeof err) != 0) {
+		log_err(
+		    "store: job %llu: output: %s", (unsigned long long)id, err);
+		r->bad++;
+	}
+	return 0;
+}
+
+static int
+cmp_finished(const void *a, const void *b)
+{
+	const struct job *x = *(struct job *const *)a;
+	const struct job *y = *(struct job *const *)b;
+
+	if (x->finished_ms != y->finished_ms)
+		return x->finished_ms < y->finished_ms ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* A waiting job: wire it to its dependencies again. */
+static void
+restore_waiting(struct job *job, uint64_t now)
+{
+	struct job_opts *o = job_opts_mut(job);
+	struct job *dep;
+	bool failed = false;
+	uint32_t i;
+
+	o->deps_pending = 0;
+	for (i = 0; i < o->ndeps; i++) {
+		dep = sched_find(o->deps[i]);
+		if (dep != NULL && !job_finished(dep)) {
+			struct job_opts *dop = job_opts_mut(dep);
+
+			if (dop->ndependents == dop->dependents_cap) {
+				dop->dependents_cap =
+				    dop->dependents_cap != 0
+				        ? 2 * dop->dependents_cap
+				        : 4;
+				dop->dependents = xreallocarray(dop->dependents,
+				    dop->dependents_cap,
+				    sizeof(*dop->dependents));
+			}
+			dop->dependents[dop->ndependents++] = job->id;
+			o->deps_pending++;
+		} else if (!o->after_any &&
+		           (dep == NULL || dep->state != JOB_SUCCEEDED))
+			failed = true; /* gone (pruned) counts as not ok */
+	}
+	if (failed) {
+		S.nqueued--;
+		finish(job, JOB_DEPENDENCY_FAILED);
+	} else if (o->deps_pending > 0) {
+		queue_note_waiting(job->queue, 1);
+		gauge_add(jobd.stats, GAUGE_jobs_waiting, 1);
+	} else
+		release(job, now);
+}
+
+int
+sched_restore(char *err, size_t errlen)
+{
+	struct restore r = {0};
+	struct job **jobs, **fin, *job;
+	uint64_t now = now_ms(), due;
+	size_t i, n = 0, nfin = 0, counts[4] = {0};
+	struct attempt *a;
+
+	if (store_load(STORE_META, restore_meta, &r, err, errlen) != 0 ||
+	    store_load(STORE_QUEUES, restore_queue, &r, err, errlen) != 0 ||
+	    store_load(STORE_SPECS, restore_spec, &r, err, errlen) != 0 ||
+	    store_load(STORE_JOBS, restore_state, &r, err, errlen) != 0 ||
+	    store_load(STORE_OUTPUT, restore_output, &r, err, errlen) != 0) {
+		free(r.running);
+		free(r.proc);
+		return -1;
+	}
+	S.stored_next_id = S.next_id;
+	/* In id order: queues get their jobs back in submit order. */
+	jobs = xcalloc(S.njobs + 1, sizeof(*jobs));
+	fin = xcalloc(S.njobs + 1, sizeof(*fin));
+	for (i = 0; i <= S.mask; i++) {
+		if (S.table[i] != NULL)
+			jobs[n++] = S.table[i];
+	}
+	qsort(jobs, n, sizeof(*jobs), cmp_id);
+	for (i = 0; i < n; i++) {
+		job = jobs[i];
+		if (job_finished(job)) {
+			fin[nfin++] = job;
+			continue;
+		}
+		if (job->state == JOB_RUNNING)
+			continue; /* last: see below */
+		S.nqueued++;
+		if (job->opts->expires_ms != 0 && job->run->nattempts == 0)
+			arm_expiry(job, now);
+	}
+	qsort(fin, nfin, sizeof(*fin), cmp_finished);
+	for (i = 0; i < nfin; i++) {
+		TAILQ_INSERT_TAIL(&S.finished, fin[i], u.finished_link);
+		S.nfinished++;
+	}
+	counts[0] = nfin;
+	for (i = 0; i < n; i++) {
+		job = jobs[i];
+		switch (job->state) {
+		case JOB_QUEUED:
+			enqueue(job);
+			counts[1]++;
+			break;
+		case JOB_DELAYED:
+			due = job->run->due_ms != 0 ? job->run->due_ms
+			                            : job->opts->run_at_ms;
+			hold(job, due > now ? due - now : 0);
+			job_run_mut(job)->due_ms =
+			    due; /* as it was, to the ms */
+			counts[1]++;
+			break;
+		case JOB_WAITING:
+			restore_waiting(job, now);
+			counts[1]++;
+			break;
+		default:
+			break;
+		}
+	}
+	/*
+	 * Jobs that were running when jobd stopped: what is left of their
+	 * processes is killed, and the attempt ends lost, to be retried
+	 * if the policy says so.
+	 */
+	for (i = 0; i < r.nrunning; i++) {
+		if ((job = sched_find(r.running[i])) == NULL)
+			continue;
+		if (persist_kill_group(&r.proc[i]) > 0)
+			log_notice("job %llu: killed what was left of its "
+			           "process group %d",
+			    (unsigned long long)job->id, (int)r.proc[i].pid);
+		a = job_attempt_last(job);
+		if (a == NULL || a->ended_ms != 0)
+			job_attempt_begin(job, now);
+		S.nrunning++;
+		queue_note_running(job->queue, 1);
+		gauge_add(jobd.stats, GAUGE_jobs_running, 1);
+		job_run_mut(job)->started_us = mono_us();
+		sched_attempt_end(
+		    job, OUTCOME_LOST, -1, 0, "jobd stopped while it ran");
+		counts[2]++;
+	}
+	if (n > 0)
+		log_notice("store: %zu job(s) back: %zu finished, %zu to run, "
+		           "%zu lost while running%s",
+		    n, counts[0], counts[1], counts[2],
+		    r.bad > 0 ? " (some records could not be used: see above)"
+		              : "");
+	free(jobs);
+	free(fin);
+	free(r.running);
+	free(r.proc);
+	sched_pump();
+	return 0;
 }

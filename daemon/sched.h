@@ -46,8 +46,8 @@ struct submit_error {
  * queue_draining, not_found for an unknown dependency, bad_request for an
  * unknown ref or a dependency cycle).
  */
-int sched_submit(
-    struct job **jobs, size_t n, bool *duplicate, struct submit_error *e);
+int sched_submit(struct job **jobs, const json_t *const *specs, size_t n,
+    bool *duplicate, struct submit_error *e);
 
 /* A queue was paused, resumed or given a new limit: start what may. */
 void sched_queues_changed(void);
@@ -89,6 +89,19 @@ void sched_stop(uint64_t grace_ms, void (*done)(void));
  * End the running attempt of job: called by the runners (exec, kinds) once
  * the process or task is over.  error may be NULL.
  */
+/*
+ * The store (store.h).  sched_store_flush() writes what changed this round
+ * (the store's flush hook); sched_store_committed() starts the exec jobs
+ * whose attempts were in batches up to seq (from the commit hook).
+ * sched_restore() brings the stored jobs back at start, before anything
+ * else runs: finished ones as they were, queued, delayed and waiting ones
+ * to their places, and running ones with an attempt ended lost (their
+ * left-over processes killed), then retried or failed.
+ */
+void sched_store_flush(void);
+void sched_store_committed(uint64_t seq);
+int sched_restore(char *err, size_t errlen);
+
 void sched_attempt_end(struct job *job, enum attempt_outcome outcome,
     int exit_code, int signal, const char *error);
 

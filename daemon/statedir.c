@@ -14,18 +14,22 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "statedir.h"
 #include "xmalloc.h"
 
 #define STATE_FILE_MAX (64 * 1024 * 1024)
+#define LOCK_WAIT_MS 5000
 
 static struct {
 	char *dir;
@@ -57,6 +61,37 @@ make_dirs(const char *path, mode_t mode)
 	return 0;
 }
 
+/*
+ * Take the lock.  If it is held but the jobd that wrote its pid is gone,
+ * the holder is a process that jobd forked just before it died, between
+ * its fork and its exec (which closes the descriptor): wait for that,
+ * for up to LOCK_WAIT_MS.  -1 with the holder's pid in other.
+ */
+static int
+lock_wait(int fd, char *other, size_t len)
+{
+	struct timespec nap = {0, 10 * 1000000L};
+	ssize_t n;
+	long pid;
+	int waited = 0;
+	bool alive;
+
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		n = pread(fd, other, len - 1, 0);
+		other[n > 0 ? n : 0] = '\0';
+		other[strcspn(other, "\n")] = '\0';
+		pid = atol(other);
+		/* (Its pid may be ours now: then it is gone too.) */
+		alive = pid > 0 && pid != (long)getpid() &&
+		        (kill((pid_t)pid, 0) == 0 || errno != ESRCH);
+		if (pid <= 0 || alive || waited >= LOCK_WAIT_MS)
+			return -1;
+		nanosleep(&nap, NULL);
+		waited += 10;
+	}
+	return 0;
+}
+
 int
 statedir_open(const char *dir, char *err, size_t errlen)
 {
@@ -81,10 +116,7 @@ statedir_open(const char *dir, char *err, size_t errlen)
 		statedir_close();
 		return -1;
 	}
-	if (flock(D.lock_fd, LOCK_EX | LOCK_NB) != 0) {
-		n = pread(D.lock_fd, other, sizeof other - 1, 0);
-		other[n > 0 ? n : 0] = '\0';
-		other[strcspn(other, "\n")] = '\0';
+	if (lock_wait(D.lock_fd, other, sizeof other) != 0) {
 		snprintf(err, errlen,
 		    "state directory %s is in use by another jobd%s%s%s", dir,
 		    other[0] != '\0' ? " (pid " : "", other,

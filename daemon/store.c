@@ -66,6 +66,7 @@ struct batch {
 };
 
 static const char *const table_names[STORE_NTABLES] = {
+    [STORE_SPECS] = "specs",
     [STORE_JOBS] = "jobs",
     [STORE_OUTPUT] = "output",
     [STORE_QUEUES] = "queues",
@@ -75,7 +76,7 @@ static const char *const table_names[STORE_NTABLES] = {
 static bool
 by_id(enum store_table t)
 {
-	return t == STORE_JOBS || t == STORE_OUTPUT;
+	return t == STORE_SPECS || t == STORE_JOBS || t == STORE_OUTPUT;
 }
 
 static struct {
@@ -88,10 +89,12 @@ static struct {
 	struct event_base *base;
 	store_commit_fn hook;
 	void *hook_arg;
+	void (*flush_hook)(void);
 	struct batch *open; /* NULL until a change comes */
 	uint64_t next_seq;  /* of the open batch */
 	uint64_t reported;  /* last seq given to the hook */
 	struct event *flush_ev, *done_ev;
+	bool flush_armed; /* flush_ev is active */
 	struct chan *in, *done;
 
 	/* Thread side. */
@@ -104,7 +107,7 @@ static struct {
 	atomic_bool available;
 	atomic_uint_least64_t pending;
 	atomic_uint_least64_t commits, batches, records, failures;
-	atomic_uint_least64_t db_bytes, lat_max;
+	atomic_uint_least64_t db_bytes, lat_max, lat_sum;
 	atomic_uint_least64_t lat[HIST_BUCKETS];
 	pthread_mutex_t error_mtx;
 	char error[384];
@@ -243,6 +246,8 @@ schema(char *err, size_t errlen)
 		return 0;
 	return exec_sql(
 	    "BEGIN;"
+	    "CREATE TABLE IF NOT EXISTS specs (id INTEGER PRIMARY KEY,"
+	    " data BLOB NOT NULL);"
 	    "CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY,"
 	    " data BLOB NOT NULL);"
 	    "CREATE TABLE IF NOT EXISTS output (id INTEGER PRIMARY "
@@ -265,7 +270,6 @@ store_open(const char *path, enum store_durability d, struct event_base *base,
 {
 	char mode[32], check[256], why[256];
 	int r;
-
 	size_t i;
 
 	S.path = xstrdup(path);
@@ -279,6 +283,7 @@ store_open(const char *path, enum store_durability d, struct event_base *base,
 	atomic_store(&S.failures, 0);
 	atomic_store(&S.db_bytes, 0);
 	atomic_store(&S.lat_max, 0);
+	atomic_store(&S.lat_sum, 0);
 	for (i = 0; i < HIST_BUCKETS; i++)
 		atomic_store(&S.lat[i], 0);
 	set_error("");
@@ -328,7 +333,6 @@ store_open(const char *path, enum store_durability d, struct event_base *base,
 	S.hook = fn;
 	S.hook_arg = arg;
 	atomic_store(&S.available, true);
-	atomic_store(&S.max_pages, -1);
 	if ((S.in = chan_create(STORE_QUEUE_BATCHES, 0)) == NULL ||
 	    (S.done = chan_create(1, CHAN_EVENTFD)) == NULL) {
 		snprintf(err, errlen, "store: %s", strerror(errno));
@@ -514,6 +518,7 @@ commit(struct batch **b, size_t n)
 		goto fail;
 	us = mono_us_now() - t0;
 	atomic_fetch_add(&S.lat[hist_bucket(us)], 1);
+	atomic_fetch_add(&S.lat_sum, us);
 	if (us > atomic_load(&S.lat_max))
 		atomic_store(&S.lat_max, us);
 	atomic_fetch_add(&S.commits, 1);
@@ -646,13 +651,22 @@ flush_now(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	hand_over();
+	S.flush_armed = false;
+	store_flush();
 }
 
 void
 store_flush(void)
 {
+	if (S.flush_hook != NULL && S.open != NULL)
+		S.flush_hook();
 	hand_over();
+}
+
+void
+store_set_flush_hook(void (*fn)(void))
+{
+	S.flush_hook = fn;
 }
 
 static void
@@ -667,7 +681,7 @@ done_ready(evutil_socket_t fd, short what, void *arg)
 	while (chan_drain(S.done, items, 4) > 0)
 		;
 	seq = atomic_load(&S.committed);
-	hand_over();
+	store_flush(); /* a batch the channel had no room for */
 	if (seq > S.reported) {
 		S.reported = seq;
 		if (S.hook != NULL)
@@ -675,18 +689,33 @@ done_ready(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The open batch, opened if need be (and handed over after this round). */
+static struct batch *
+open_batch(void)
+{
+	if (S.open == NULL) {
+		S.open = xcalloc(1, sizeof(*S.open));
+		S.open->seq = S.next_seq;
+	}
+	if (!S.flush_armed && S.flush_ev != NULL) {
+		event_active(S.flush_ev, 0, 0);
+		S.flush_armed = true;
+	}
+	return S.open;
+}
+
+uint64_t
+store_barrier(void)
+{
+	return S.db != NULL ? open_batch()->seq : 0;
+}
+
 static struct rec *
 new_rec(enum store_table t, uint64_t id, const char *name)
 {
-	struct batch *b;
+	struct batch *b = open_batch();
 	struct rec *r;
 
-	if ((b = S.open) == NULL) {
-		b = S.open = xcalloc(1, sizeof(*b));
-		b->seq = S.next_seq;
-		if (S.flush_ev != NULL)
-			event_active(S.flush_ev, 0, 0);
-	}
 	if (b->n == b->cap) {
 		b->cap = b->cap != 0 ? 2 * b->cap : 16;
 		b->recs = xreallocarray(b->recs, b->cap, sizeof(*b->recs));
@@ -737,9 +766,15 @@ store_committed(void)
 }
 
 void
-store_test_max_pages(long pages)
+store_set_max_size(uint64_t bytes)
 {
-	atomic_store(&S.max_pages, pages);
+	/* In pages of SQLite's default size; at least a few. */
+	uint64_t pages = (bytes + 4095) / 4096;
+
+	if (pages > 4294967294ULL)
+		pages = 4294967294ULL;
+	atomic_store(
+	    &S.max_pages, bytes == 0 ? 0 : (long)(pages < 8 ? 8 : pages));
 }
 
 void
@@ -758,6 +793,7 @@ store_get_stats(struct store_stats *st)
 	st->pending = atomic_load(&S.pending);
 	st->db_bytes = atomic_load(&S.db_bytes);
 	st->commit_us_max = atomic_load(&S.lat_max);
+	st->commit_us_sum = atomic_load(&S.lat_sum);
 	for (i = 0; i < HIST_BUCKETS; i++)
 		total += counts[i] = atomic_load(&S.lat[i]);
 	for (i = 0; i < HIST_BUCKETS && total > 0; i++) {
@@ -788,6 +824,7 @@ store_close(void)
 	S.open = NULL;
 	if (S.flush_ev != NULL)
 		event_free(S.flush_ev);
+	S.flush_armed = false;
 	if (S.done_ev != NULL)
 		event_free(S.done_ev);
 	S.flush_ev = S.done_ev = NULL;
@@ -807,4 +844,5 @@ store_close(void)
 	free(S.path);
 	S.path = NULL;
 	S.reported = 0;
+	S.flush_hook = NULL;
 }

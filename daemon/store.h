@@ -2,8 +2,9 @@
  * store: jobd's durable state, an SQLite database in WAL mode written by
  * one thread with group commit.
  *
- * The database (STATE_DIR/jobd.db) holds four tables of records: jobs and
- * their output by job id, queues and other settings ("meta") by name.  A
+ * The database (STATE_DIR/jobd.db) holds tables of records: jobs (their
+ * specs, their states and their output) by job id, queues and other
+ * settings ("meta") by name.  A
  * record's value is opaque bytes to the store (JSON text, in practice).
  *
  * At start, on the event loop's thread: store_open() opens or creates the
@@ -45,8 +46,9 @@ enum store_durability {
 };
 
 enum store_table {
-	STORE_JOBS,   /* by id: a job without its output */
-	STORE_OUTPUT, /* by id: a finished job's output */
+	STORE_SPECS,  /* by id: a job as submitted (written once) */
+	STORE_JOBS,   /* by id: where a job stands (on every change) */
+	STORE_OUTPUT, /* by id: the output of its last attempt */
 	STORE_QUEUES, /* by name: a queue's settings */
 	STORE_META,   /* by name: anything else (the next job id) */
 	STORE_NTABLES,
@@ -100,8 +102,20 @@ void store_delete(enum store_table t, uint64_t id, const char *name);
 /* The batch changes go into now, and the last one committed (0: none). */
 uint64_t store_seq(void);
 uint64_t store_committed(void);
+/*
+ * The batch this round's changes go into, opened (empty if need be) so
+ * that it is committed and reported: what waits for it is released even
+ * if nothing is written.  0 without a store.
+ */
+uint64_t store_barrier(void);
 /* Hand the open batch to the thread now rather than after this round. */
 void store_flush(void);
+/*
+ * Called just before the open batch is handed over at the end of a
+ * round: the last chance to add this round's changes (jobd writes the
+ * jobs that changed here, once each however often they changed).
+ */
+void store_set_flush_hook(void (*fn)(void));
 
 /* false after a failed commit, until a retry succeeds. */
 bool store_available(void);
@@ -116,16 +130,18 @@ struct store_stats {
 	uint64_t commit_us_p50; /* latency of a commit, fsync included */
 	uint64_t commit_us_p99;
 	uint64_t commit_us_max;
+	uint64_t commit_us_sum;
 	uint64_t pending;  /* records queued and not yet committed */
 	uint64_t db_bytes; /* the database file, with its WAL */
 };
 void store_get_stats(struct store_stats *st);
 
 /*
- * For tests: cap the database at pages pages (PRAGMA max_page_count), so
- * that commits fail as on a full disk; 0 lifts the cap.  Applied by the
- * store thread before its next commit.
+ * Cap the database file at bytes (0: no cap), as --store-max-size does:
+ * a commit that would grow it further fails as on a full disk, and
+ * succeeds again once the cap is raised or retention has made room.
+ * Applied by the store thread before its next commit.
  */
-void store_test_max_pages(long pages);
+void store_set_max_size(uint64_t bytes);
 
 #endif

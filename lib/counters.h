@@ -43,6 +43,8 @@
 	C(cron_fired, "recurring job firings that submitted a job")           \
 	C(cron_skipped, "recurring job firings skipped: the last job ran on") \
 	C(cron_failed, "recurring job firings whose submit failed")           \
+	C(store_refusals,                                                     \
+	    "requests refused: the store could not write")                  \
 	C(conns_total, "connections accepted")                                \
 	C(requests, "requests handled")                                       \
 	C(requests_hello, "hello requests")                                   \

@@ -38,6 +38,7 @@ static const char *const want_counters[][2] = {
     {"cron_fired", "recurring job firings that submitted a job"},
     {"cron_skipped", "recurring job firings skipped: the last job ran on"},
     {"cron_failed", "recurring job firings whose submit failed"},
+    {"store_refusals", "requests refused: the store could not write"},
     {"conns_total", "connections accepted"},
     {"requests", "requests handled"},
     {"requests_hello", "hello requests"},

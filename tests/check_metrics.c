@@ -122,7 +122,8 @@ check_exposition(const char *text)
 			snprintf(type, sizeof type, "%s", q + 1);
 			ck_assert_msg(strcmp(type, "counter") == 0 ||
 			                  strcmp(type, "gauge") == 0 ||
-			                  strcmp(type, "histogram") == 0,
+			                  strcmp(type, "histogram") == 0 ||
+			                  strcmp(type, "summary") == 0,
 			    "bad type: %s", line);
 			ck_assert_msg(
 			    strcmp(type, "counter") != 0 ||
@@ -150,6 +151,17 @@ check_exposition(const char *text)
 			            ends_with(name, n, "_count")) &&
 			        n - strlen(family) <= 7,
 			    "%s is not a sample of histogram %s", line, family);
+		} else if (strcmp(type, "summary") == 0) {
+			/* Quantiles, then _sum and _count. */
+			ck_assert_msg(
+			    strncmp(name, family, strlen(family)) == 0 &&
+			        ((n == strlen(family) &&
+			             strncmp(q, "{quantile=\"", 11) == 0) ||
+			            (n == strlen(family) + 4 &&
+			                ends_with(name, n, "_sum")) ||
+			            (n == strlen(family) + 6 &&
+			                ends_with(name, n, "_count"))),
+			    "%s is not a sample of summary %s", line, family);
 		} else
 			ck_assert_msg(n == strlen(family) &&
 			                  strncmp(name, family, n) == 0,

@@ -292,7 +292,7 @@ START_TEST(test_full_disk)
 	ck_assert(store_available());
 
 	/* Capped near its size: the next commits cannot fit. */
-	store_test_max_pages(8);
+	store_set_max_size(8 * 4096);
 	for (round = 0; round < 5; round++) {
 		for (i = 0; i < 20; i++)
 			store_put(STORE_OUTPUT, (uint64_t)(round * 20 + i),
@@ -317,7 +317,7 @@ START_TEST(test_full_disk)
 	ck_assert_uint_eq(st.pending, 100);
 
 	/* Room again: everything goes in, in fewer commits than batches. */
-	store_test_max_pages(0);
+	store_set_max_size(0);
 	run_until_committed(seq);
 	ck_assert(store_available());
 	store_error(err, sizeof err);
