@@ -1453,7 +1453,14 @@ ops_dispatch(struct conn *c, const json_t *body)
 				        : "jobd is draining (it finishes its "
 				          "jobs, then exits); not accepting "
 				          "jobs");
-			if (ops[i].writes)
+			/* (queue list only reads.) */
+			if (ops[i].writes &&
+			    !(strcmp(r.op, "queue") == 0 &&
+			        json_is_string(
+			            json_object_get(body, "action")) &&
+			        strcmp(json_string_value(
+			                   json_object_get(body, "action")),
+			            "list") == 0))
 				return dispatch_write(&r, ops[i].handler);
 			return ops[i].handler(&r);
 		}

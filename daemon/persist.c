@@ -53,87 +53,159 @@ this_boot(void)
 	return boot_id;
 }
 
-/* Dump obj (stolen) into table t under id. */
-static void
-put_json(enum store_table t, uint64_t id, json_t *obj)
-{
-	char *text = json_dumps(obj, JSON_COMPACT);
+/*
+ * Records are written straight into a growing buffer that the store then
+ * owns (store_put_take): no JSON tree to build and free per change, and
+ * jansson streams the client's parts (spec, result) into it.
+ */
+struct rec {
+	char *p;
+	size_t len, cap;
+};
 
-	if (text == NULL)
-		fatalx(
-		    "persist: cannot encode job %llu", (unsigned long long)id);
-	store_put(t, id, NULL, text, strlen(text));
-	free(text);
-	json_decref(obj);
+static void
+rec_add(struct rec *r, const char *s, size_t n)
+{
+	if (r->len + n + 1 > r->cap) {
+		r->cap =
+		    r->len + n + 1 > 2 * r->cap ? r->len + n + 1 : 2 * r->cap;
+		r->p = xreallocarray(r->p, r->cap, 1);
+	}
+	memcpy(r->p + r->len, s, n);
+	r->len += n;
+	r->p[r->len] = '\0';
+}
+
+static void
+rec_str(struct rec *r, const char *s)
+{
+	rec_add(r, s, strlen(s));
+}
+
+/* ,"key":N (or {"key":N when first). */
+static void
+rec_u64(struct rec *r, const char *key, uint64_t v)
+{
+	char buf[48], *e = buf + sizeof buf, *p = e;
+
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	rec_str(r, r->len == 0 ? "{\"" : ",\"");
+	rec_str(r, key);
+	rec_str(r, "\":");
+	rec_add(r, p, (size_t)(e - p));
+}
+
+static int
+rec_dump_cb(const char *buffer, size_t size, void *data)
+{
+	rec_add(data, buffer, size);
+	return 0;
+}
+
+/* ,"key":<value as JSON>. */
+static void
+rec_json(struct rec *r, const char *key, const json_t *v)
+{
+	rec_str(r, r->len == 0 ? "{\"" : ",\"");
+	rec_str(r, key);
+	rec_str(r, "\":");
+	if (json_dump_callback(
+	        v, rec_dump_cb, r, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
+		fatalx("persist: cannot encode a record");
+}
+
+static void
+rec_put(struct rec *r, enum store_table t, uint64_t id)
+{
+	rec_str(r, "}");
+	store_put_take(t, id, NULL, r->p, r->len);
 }
 
 void
 persist_put_spec(const struct job *job, const json_t *spec)
 {
-	json_t *rec = json_pack("{s:O, s:I, s:b, s:I}", "spec", spec, "owner",
-	    (json_int_t)job->owner, "quo", job->queue_user_ok, "sub",
-	    (json_int_t)job->submitted_ms);
-	json_t *deps;
+	struct rec r = {0};
 	uint32_t i;
 
+	rec_json(&r, "spec", spec);
+	rec_u64(&r, "owner", job->owner);
+	rec_str(&r, job->queue_user_ok ? ",\"quo\":true" : ",\"quo\":false");
+	rec_u64(&r, "sub", job->submitted_ms);
 	if (job->opts->run_at_ms != 0)
-		json_object_set_new(rec, "run_at",
-		    json_integer((json_int_t)job->opts->run_at_ms));
+		rec_u64(&r, "run_at", job->opts->run_at_ms);
 	if (job->opts->expires_ms != 0)
-		json_object_set_new(rec, "exp",
-		    json_integer((json_int_t)job->opts->expires_ms));
+		rec_u64(&r, "exp", job->opts->expires_ms);
 	if (job->opts->ndeps > 0) {
-		deps = json_array();
-		for (i = 0; i < job->opts->ndeps; i++)
-			json_array_append_new(
-			    deps, json_integer((json_int_t)job->opts->deps[i]));
-		json_object_set_new(rec, "deps", deps);
+		rec_str(&r, ",\"deps\":[");
+		for (i = 0; i < job->opts->ndeps; i++) {
+			char n[24];
+
+			snprintf(n, sizeof n, "%s%llu", i > 0 ? "," : "",
+			    (unsigned long long)job->opts->deps[i]);
+			rec_str(&r, n);
+		}
+		rec_str(&r, "]");
 	}
-	put_json(STORE_SPECS, job->id, rec);
+	rec_put(&r, STORE_SPECS, job->id);
 }
 
 void
 persist_put_state(const struct job *job)
 {
-	json_t *rec = json_pack("{s:s}", "st", job_state_name(job->state));
 	const struct job_run *run = job->run;
 	const struct attempt *a;
-	json_t *atts;
+	struct rec r = {0};
+	json_t *err;
 	pid_t pid;
 	uint32_t i;
 
+	rec_str(&r, "{\"st\":\"");
+	rec_str(&r, job_state_name(job->state));
+	rec_str(&r, "\"");
 	if (run->nattempts > 0) {
-		atts = json_array();
+		rec_str(&r, ",\"att\":[");
 		for (i = 0; i < run->nattempts; i++) {
+			char n[128];
+
 			a = &run->attempts[i];
-			json_array_append_new(
-			    atts, json_pack("[I, I, s, i, i, s?]",
-			              (json_int_t)a->started_ms,
-			              (json_int_t)a->ended_ms,
-			              attempt_outcome_name(a->outcome),
-			              a->exit_code, a->signal, a->error));
+			snprintf(n, sizeof n, "%s[%llu,%llu,\"%s\",%d,%d,",
+			    i > 0 ? "," : "", (unsigned long long)a->started_ms,
+			    (unsigned long long)a->ended_ms,
+			    attempt_outcome_name(a->outcome), a->exit_code,
+			    a->signal);
+			rec_str(&r, n);
+			if (a->error != NULL) {
+				err = json_string(a->error);
+				if (err == NULL ||
+				    json_dump_callback(err, rec_dump_cb, &r,
+				        JSON_ENCODE_ANY) != 0)
+					rec_str(&r, "null");
+				json_decref(err);
+			} else
+				rec_str(&r, "null");
+			rec_str(&r, "]");
 		}
-		json_object_set_new(rec, "att", atts);
+		rec_str(&r, "]");
 	}
 	if (run->attempt_base != 0)
-		json_object_set_new(
-		    rec, "base", json_integer(run->attempt_base));
+		rec_u64(&r, "base", run->attempt_base);
 	if (job->finished_ms != 0)
-		json_object_set_new(
-		    rec, "fin", json_integer((json_int_t)job->finished_ms));
+		rec_u64(&r, "fin", job->finished_ms);
 	if (job->state == JOB_DELAYED && run->due_ms != 0)
-		json_object_set_new(
-		    rec, "due", json_integer((json_int_t)run->due_ms));
+		rec_u64(&r, "due", run->due_ms);
 	if (run->result != NULL)
-		json_object_set(rec, "res", run->result);
+		rec_json(&r, "res", run->result);
 	if (job->state == JOB_RUNNING && run->proc != NULL &&
 	    (pid = exec_pid(run->proc)) > 0) {
-		json_object_set_new(rec, "pid", json_integer(pid));
-		json_object_set_new(rec, "pst",
-		    json_integer((json_int_t)persist_proc_start_time(pid)));
-		json_object_set_new(rec, "boot", json_string(this_boot()));
+		rec_u64(&r, "pid", (uint64_t)pid);
+		rec_u64(&r, "pst", persist_proc_start_time(pid));
+		rec_str(&r, ",\"boot\":\"");
+		rec_str(&r, this_boot());
+		rec_str(&r, "\"");
 	}
-	put_json(STORE_JOBS, job->id, rec);
+	rec_put(&r, STORE_JOBS, job->id);
 }
 
 void
@@ -157,8 +229,8 @@ persist_put_output(const struct job *job)
 		memcpy(data + hlen, o->data, o->len);
 	if (e->len > 0)
 		memcpy(data + hlen + o->len, e->data, e->len);
-	store_put(STORE_OUTPUT, job->id, NULL, data, hlen + o->len + e->len);
-	free(data);
+	store_put_take(
+	    STORE_OUTPUT, job->id, NULL, data, hlen + o->len + e->len);
 }
 
 void

@@ -745,6 +745,22 @@ store_put(enum store_table t, uint64_t id, const char *name, const void *data,
 }
 
 void
+store_put_take(
+    enum store_table t, uint64_t id, const char *name, void *data, size_t len)
+{
+	struct rec *r;
+
+	if (S.db == NULL) {
+		free(data);
+		return;
+	}
+	r = new_rec(t, id, name);
+	r->op = REC_PUT;
+	r->data = data;
+	r->len = len;
+}
+
+void
 store_delete(enum store_table t, uint64_t id, const char *name)
 {
 	if (S.db == NULL)

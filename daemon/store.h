@@ -97,6 +97,9 @@ bool store_enabled(void);
  */
 void store_put(enum store_table t, uint64_t id, const char *name,
     const void *data, size_t len);
+/* store_put() of a malloc'd buffer, which the store frees. */
+void store_put_take(
+    enum store_table t, uint64_t id, const char *name, void *data, size_t len);
 void store_delete(enum store_table t, uint64_t id, const char *name);
 
 /* The batch changes go into now, and the last one committed (0: none). */

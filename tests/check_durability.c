@@ -397,6 +397,7 @@ START_TEST(test_store_full)
 	    "store_unavailable");
 	call_err(&other, "{\"op\":\"cancel\",\"job\":1}", "store_unavailable");
 	json_decref(call_ok(&other, "{\"op\":\"get\",\"job\":1}"));
+	json_decref(call_ok(&other, "{\"op\":\"queue\",\"action\":\"list\"}"));
 	ck_assert_int_ge(counter_of(&other, "store_refusals"), 2);
 	ck_assert(harness_log_contains(&H, "store: cannot write"));
 
