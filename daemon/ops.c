@@ -1399,7 +1399,7 @@ static const struct {
     {"dead", op_dead, COUNTER_requests_dead, false},
     {"kick", op_kick, COUNTER_requests_kick, true},
     {"discard", op_discard, COUNTER_requests_discard, true},
-    {"cron", op_cron, COUNTER_requests_cron, false},
+    {"cron", op_cron, COUNTER_requests_cron, true},
 };
 
 /*
@@ -1429,6 +1429,7 @@ ops_dispatch(struct conn *c, const json_t *body)
 {
 	struct req r = {c, body, NULL, "request"};
 	const json_t *op, *id;
+	json_t *reply;
 	size_t i;
 
 	id = json_object_get(body, "id");
@@ -1453,16 +1454,20 @@ ops_dispatch(struct conn *c, const json_t *body)
 				        : "jobd is draining (it finishes its "
 				          "jobs, then exits); not accepting "
 				          "jobs");
-			/* (queue list only reads.) */
+			/* (queue list and cron list only read.) */
 			if (ops[i].writes &&
-			    !(strcmp(r.op, "queue") == 0 &&
-			        json_is_string(
-			            json_object_get(body, "action")) &&
+			    !(json_is_string(json_object_get(body, "action")) &&
 			        strcmp(json_string_value(
 			                   json_object_get(body, "action")),
 			            "list") == 0))
 				return dispatch_write(&r, ops[i].handler);
-			return ops[i].handler(&r);
+			reply = ops[i].handler(&r);
+			/* A reply that reports jobs finished waits until their
+			 * ends are on disk, as deferred waits do. */
+			if (reply != NULL && strcmp(r.op, "wait") == 0 &&
+			    store_enabled())
+				conn_hold(c, store_barrier());
+			return reply;
 		}
 	}
 	return fail(&r, PROTO_E_UNKNOWN_OP,

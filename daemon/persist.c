@@ -197,6 +197,9 @@ persist_put_state(const struct job *job)
 		rec_u64(&r, "due", run->due_ms);
 	if (run->result != NULL)
 		rec_json(&r, "res", run->result);
+	if (job->state == JOB_RUNNING && run->stopping &&
+	    run->stop_reason == OUTCOME_CANCELLED)
+		rec_str(&r, ",\"cancel\":true");
 	if (job->state == JOB_RUNNING && run->proc != NULL &&
 	    (pid = exec_pid(run->proc)) > 0) {
 		rec_u64(&r, "pid", (uint64_t)pid);
@@ -420,6 +423,7 @@ persist_apply_state(struct job *job, const char *data, size_t len,
 	run->due_ms = get_u64(rec, "due");
 	if (json_object_get(rec, "res") != NULL)
 		run->result = json_incref(json_object_get(rec, "res"));
+	proc->cancelled = json_is_true(json_object_get(rec, "cancel"));
 	proc->pid = (pid_t)get_u64(rec, "pid");
 	proc->start_time = get_u64(rec, "pst");
 	boot = json_string_value(json_object_get(rec, "boot"));

@@ -30,6 +30,7 @@ struct persist_proc {
 	pid_t pid;           /* its process group; 0: none recorded */
 	uint64_t start_time; /* of the leader, in clock ticks since boot */
 	bool same_boot;      /* recorded since the machine last booted */
+	bool cancelled;      /* a cancel was asked for (and acknowledged) */
 };
 
 void persist_put_spec(const struct job *job, const json_t *spec);

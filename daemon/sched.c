@@ -1024,18 +1024,27 @@ stop_running(struct job *job, enum attempt_outcome reason)
 {
 	if (job->kind != KIND_EXEC) {
 		kinds_stop(job, reason);
+		if (reason == OUTCOME_CANCELLED)
+			mark_dirty(job);
 		return;
 	}
 	if (job_run_mut(job)->stopping)
 		return;
 	if (job_run_mut(job)->proc == NULL) {
-		/* Not spawned yet (its attempt is being committed): it ends
-		 * instead of starting. */
-		job_run_mut(job)->stopping = true;
-		job_run_mut(job)->stop_reason = reason;
+		/* Not spawned yet (its attempt is being committed): no
+		 * process to stop, it ends now; its spawn is skipped. */
+		sched_attempt_end(job,
+		    reason == OUTCOME_CANCELLED ? OUTCOME_CANCELLED
+		                                : OUTCOME_INTERRUPTED,
+		    -1, 0, NULL);
 		return;
 	}
 	job_run_mut(job)->stopping = true;
+	job_run_mut(job)->stop_reason = reason;
+	/* A cancel is kept: after a crash the job ends cancelled, not lost
+	 * (and retried). */
+	if (reason == OUTCOME_CANCELLED)
+		mark_dirty(job);
 	exec_kill(job_run_mut(job)->proc,
 	    reason == OUTCOME_CANCELLED ? EXEC_CANCELLED : EXEC_INTERRUPTED);
 }
@@ -1366,12 +1375,9 @@ sched_store_committed(uint64_t seq)
 		if (job == NULL || job->state != JOB_RUNNING ||
 		    job->run->nattempts != sp.attempt || job->run->proc != NULL)
 			continue;
-		if (job->run->stopping)
-			sched_attempt_end(job,
-			    job->run->stop_reason == OUTCOME_CANCELLED
-			        ? OUTCOME_CANCELLED
-			        : OUTCOME_INTERRUPTED,
-			    -1, 0, NULL);
+		if (S.stopping)
+			sched_attempt_end(
+			    job, OUTCOME_INTERRUPTED, -1, 0, NULL);
 		else
 			start_exec(job);
 	}
@@ -1434,11 +1440,15 @@ restore_spec(
 	struct job *job;
 
 	(void)name;
+	if (id >= S.next_id)
+		S.next_id = id + 1;
 	if ((job = persist_job_from_spec(id, data, len, err, sizeof err)) ==
 	    NULL) {
-		log_err("store: job %llu: %s; dropped", (unsigned long long)id,
-		    err);
-		persist_delete(id);
+		/* Kept in the database: a start with settings that take it
+		 * (the limits it was accepted under) brings it back. */
+		log_err("store: job %llu: %s; not restored (its records are "
+		        "kept)",
+		    (unsigned long long)id, err);
 		r->bad++;
 		return 0;
 	}
@@ -1643,8 +1653,12 @@ sched_restore(char *err, size_t errlen)
 		queue_note_running(job->queue, 1);
 		gauge_add(jobd.stats, GAUGE_jobs_running, 1);
 		job_run_mut(job)->started_us = mono_us();
-		sched_attempt_end(
-		    job, OUTCOME_LOST, -1, 0, "jobd stopped while it ran");
+		if (r.proc[i].cancelled)
+			sched_attempt_end(job, OUTCOME_CANCELLED, -1, 0,
+			    "jobd stopped while it was being cancelled");
+		else
+			sched_attempt_end(job, OUTCOME_LOST, -1, 0,
+			    "jobd stopped while it ran");
 		counts[2]++;
 	}
 	if (n > 0)

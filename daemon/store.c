@@ -546,13 +546,36 @@ fail : {
 	return -1;
 }
 
+/*
+ * After a failed commit: the deletes of batches b[0..n) alone, in their
+ * own transaction.  Applying them before the puts around them cannot
+ * change the end state (they are applied again, in order, when the whole
+ * retry runs), and they free the pages a full disk or --store-max-size
+ * needs.
+ */
 static void
-nap_ms(long ms)
+delete_first(struct batch **b, size_t n)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	size_t i, j, ndel = 0;
 
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	if (sqlite3_exec(S.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < b[i]->n; j++) {
+			if (b[i]->recs[j].op != REC_DELETE)
+				continue;
+			if (write_rec(&b[i]->recs[j]) != 0) {
+				(void)sqlite3_exec(
+				    S.db, "ROLLBACK", NULL, NULL, NULL);
+				return;
+			}
+			ndel++;
+		}
+	}
+	if (ndel == 0 ||
+	    sqlite3_exec(S.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		(void)sqlite3_exec(S.db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 static void *
@@ -588,10 +611,12 @@ store_thread(void *arg)
 				cap *= 2;
 				work = xreallocarray(work, cap, sizeof(*work));
 			}
+			/* What retention deleted can make the room. */
+			delete_first(work, n);
+			if (chan_is_closed(S.in))
+				continue; /* stopping: a few quick tries */
 			if (chan_timed_recv(S.in, &item, delay) == 0)
 				work[n++] = item;
-			else if (chan_is_closed(S.in))
-				nap_ms(delay); /* closed: returns at once */
 			delay = delay * 2 > STORE_RETRY_MAX_MS
 			            ? STORE_RETRY_MAX_MS
 			            : delay * 2;

@@ -296,9 +296,17 @@ START_TEST(test_exec_outlives_crash)
 	json_decref(job);
 	pid2 = read_pid(pidfile);
 	ck_assert_int_ne(pid2, pid);
+	/* An acknowledged cancel holds through a crash: the job ends
+	 * cancelled, not lost (which, its attempts spent, would be failed). */
+	store_settled(&c);
 	json_decref(
 	    call_okf(&c, "{\"op\":\"cancel\",\"job\":%lld}", (long long)id));
-	json_decref(wait_state(&c, id, "cancelled"));
+	client_close(&c);
+	ck_assert_int_eq(harness_restart(&H, SIGKILL, NULL), 0);
+	ck_assert_int_eq(client_unix(&c, H.sock), 0);
+	job = wait_state(&c, id, "cancelled");
+	ck_assert_str_eq(attempt_outcome(job, 1), "cancelled");
+	json_decref(job);
 	client_close(&c);
 	ck_assert_int_eq(harness_stop(&H), 0);
 }
