@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -643,11 +644,18 @@ store_thread(void *arg)
 int
 store_start(char *err, size_t errlen)
 {
+	sigset_t all, old;
 	int r;
 
 	if (S.db == NULL)
 		return 0;
-	if ((r = pthread_create(&S.thread, NULL, store_thread, NULL)) != 0) {
+	/* Signals are the loop's: the thread starts with all of them
+	 * blocked, so none is ever delivered to it. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&S.thread, NULL, store_thread, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
 		snprintf(err, errlen, "store: cannot start its thread: %s",
 		    strerror(r));
 		return -1;

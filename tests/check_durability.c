@@ -407,7 +407,7 @@ START_TEST(test_store_full)
 	json_decref(call_ok(&other, "{\"op\":\"get\",\"job\":1}"));
 	json_decref(call_ok(&other, "{\"op\":\"queue\",\"action\":\"list\"}"));
 	ck_assert_int_ge(counter_of(&other, "store_refusals"), 2);
-	ck_assert(harness_log_contains(&H, "store: cannot write"));
+	ck_assert(harness_log_wait(&H, "store: cannot write"));
 
 	/* Room: everything acknowledged so far is committed and answered. */
 	write_file(conf, "store-max-size = 0\n");
