@@ -266,6 +266,15 @@ spawn(struct harness *h, const char *const *extra)
 	return h->port > 0 ? 0 : -1;
 }
 
+static int64_t
+now_ms_harness(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Wait for pid to exit, with a deadline (a pidfd turns readable). */
 static int
 wait_exit(pid_t pid, int timeout_ms, int *status)
@@ -274,9 +283,17 @@ wait_exit(pid_t pid, int timeout_ms, int *status)
 	int r;
 
 	if ((pfd.fd = pidfd_open(pid, 0)) < 0) {
-		/* Already gone (a zombie of an exited thread group can
-		 * refuse a pidfd): reap it if it is there. */
-		return waitpid(pid, status, WNOHANG) == pid ? 0 : -1;
+		/*
+		 * A thread group whose leader has exited while its other
+		 * threads are still ending refuses a pidfd: poll waitpid
+		 * until the deadline instead (nothing else to wait on).
+		 */
+		int64_t deadline = now_ms_harness() + timeout_ms;
+
+		while ((r = (int)waitpid(pid, status, WNOHANG)) == 0 &&
+		       now_ms_harness() < deadline)
+			usleep(10000);
+		return r == pid ? 0 : -1;
 	}
 	while ((r = poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR)
 		;
@@ -325,7 +342,29 @@ end_process(struct harness *h, int sig)
 	if (h->pid > 0 && sig != 0)
 		kill(h->pid, sig);
 	if (h->pid > 0) {
-		if (wait_exit(h->pid, HARNESS_DEADLINE_MS, &status) != 0) {
+		/*
+		 * Under ThreadSanitizer a SIGTERM that arrives just as jobd
+		 * starts has been seen to go unhandled (the runtime defers
+		 * signals); say so in the log and send it once more.
+		 */
+		bool gone = false;
+
+		if (sig == SIGTERM) {
+			if (wait_exit(
+			        h->pid, HARNESS_DEADLINE_MS / 4, &status) == 0)
+				gone = true;
+			else {
+				fprintf(stderr,
+				    "harness: jobd %d still running %d ms "
+				    "after SIGTERM; sending it again\n",
+				    (int)h->pid, HARNESS_DEADLINE_MS / 4);
+				kill(h->pid, SIGTERM);
+			}
+		}
+		if (!gone &&
+		    wait_exit(h->pid, HARNESS_DEADLINE_MS, &status) != 0) {
+			fprintf(stderr, "harness: jobd %d did not exit\n",
+			    (int)h->pid);
 			kill(h->pid, SIGKILL);
 			waitpid(h->pid, &status, 0);
 			r = -1;
