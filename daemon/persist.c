@@ -252,8 +252,7 @@ persist_put_queue(const struct queue *q)
 
 	if (text == NULL)
 		fatalx("persist: cannot encode queue %s", queue_name(q));
-	store_put(STORE_QUEUES, 0, queue_name(q), text, strlen(text));
-	free(text);
+	store_put_take(STORE_QUEUES, 0, queue_name(q), text, strlen(text));
 	json_decref(s);
 }
 

@@ -674,6 +674,21 @@ release(struct job *job, uint64_t now)
 		enqueue(job);
 }
 
+/* job waits for dep: dep tells it when it ends. */
+static void
+wait_on(struct job *job, struct job *dep)
+{
+	struct job_opts *dop = job_opts_mut(dep);
+
+	if (dop->ndependents == dop->dependents_cap) {
+		dop->dependents_cap = dop->dependents_cap * 2 + 2;
+		dop->dependents = xreallocarray(dop->dependents,
+		    dop->dependents_cap, sizeof(*dop->dependents));
+	}
+	dop->dependents[dop->ndependents++] = job->id;
+	job_opts_mut(job)->deps_pending++;
+}
+
 /*
  * Wire a new job to its dependencies.  A dependency that already ended
  * counts at once; the others learn of the job through their dependents.
@@ -682,7 +697,6 @@ release(struct job *job, uint64_t now)
 static bool
 link_deps(struct job *job, struct job **jobs)
 {
-	struct job_opts *dop;
 	struct job *dep;
 	uint32_t d;
 
@@ -700,14 +714,7 @@ link_deps(struct job *job, struct job **jobs)
 				return false;
 			continue;
 		}
-		dop = job_opts_mut(dep);
-		if (dop->ndependents == dop->dependents_cap) {
-			dop->dependents_cap = dop->dependents_cap * 2 + 2;
-			dop->dependents = xreallocarray(dop->dependents,
-			    dop->dependents_cap, sizeof(*dop->dependents));
-		}
-		dop->dependents[dop->ndependents++] = job->id;
-		job_opts_mut(job)->deps_pending++;
+		wait_on(job, dep);
 	}
 	return true;
 }
@@ -1538,22 +1545,10 @@ restore_waiting(struct job *job, uint64_t now)
 	o->deps_pending = 0;
 	for (i = 0; i < o->ndeps; i++) {
 		dep = sched_find(o->deps[i]);
-		if (dep != NULL && !job_finished(dep)) {
-			struct job_opts *dop = job_opts_mut(dep);
-
-			if (dop->ndependents == dop->dependents_cap) {
-				dop->dependents_cap =
-				    dop->dependents_cap != 0
-				        ? 2 * dop->dependents_cap
-				        : 4;
-				dop->dependents = xreallocarray(dop->dependents,
-				    dop->dependents_cap,
-				    sizeof(*dop->dependents));
-			}
-			dop->dependents[dop->ndependents++] = job->id;
-			o->deps_pending++;
-		} else if (!o->after_any &&
-		           (dep == NULL || dep->state != JOB_SUCCEEDED))
+		if (dep != NULL && !job_finished(dep))
+			wait_on(job, dep);
+		else if (!o->after_any &&
+		         (dep == NULL || dep->state != JOB_SUCCEEDED))
 			failed = true; /* gone (pruned) counts as not ok */
 	}
 	if (failed) {

@@ -266,15 +266,6 @@ spawn(struct harness *h, const char *const *extra)
 	return h->port > 0 ? 0 : -1;
 }
 
-static int64_t
-now_ms_harness(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for pid to exit, with a deadline (a pidfd turns readable). */
 static int
 wait_exit(pid_t pid, int timeout_ms, int *status)
@@ -288,10 +279,11 @@ wait_exit(pid_t pid, int timeout_ms, int *status)
 		 * threads are still ending refuses a pidfd: poll waitpid
 		 * until the deadline instead (nothing else to wait on).
 		 */
-		int64_t deadline = now_ms_harness() + timeout_ms;
+		uint64_t deadline =
+		    test_now_ns() + (uint64_t)timeout_ms * 1000000;
 
 		while ((r = (int)waitpid(pid, status, WNOHANG)) == 0 &&
-		       now_ms_harness() < deadline)
+		       test_now_ns() < deadline)
 			usleep(10000);
 		return r == pid ? 0 : -1;
 	}
