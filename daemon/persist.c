@@ -423,6 +423,7 @@ persist_apply_state(struct job *job, const char *data, size_t len,
 	if (json_object_get(rec, "res") != NULL)
 		run->result = json_incref(json_object_get(rec, "res"));
 	proc->cancelled = json_is_true(json_object_get(rec, "cancel"));
+	proc->attempt = run->nattempts;
 	proc->pid = (pid_t)get_u64(rec, "pid");
 	proc->start_time = get_u64(rec, "pst");
 	boot = json_string_value(json_object_get(rec, "boot"));
@@ -542,4 +543,104 @@ persist_kill_group(const struct persist_proc *proc)
 	}
 	closedir(d);
 	return n;
+}
+
+/* The whole of /proc/PID/environ, NUL-terminated entries; NULL if gone. */
+static char *
+proc_environ(pid_t pid, size_t *len)
+{
+	char path[64], *buf = NULL;
+	size_t cap = 0, n = 0;
+	ssize_t r;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
+	for (;;) {
+		if (n == cap) {
+			cap = cap != 0 ? 2 * cap : 4096;
+			buf = xreallocarray(buf, cap + 1, 1);
+		}
+		if ((r = read(fd, buf + n, cap - n)) < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (r < 0 || n == 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0'; /* the last entry, should it lack its NUL */
+	*len = n;
+	return buf;
+}
+
+/* The value of NAME in an environ block, or NULL. */
+static const char *
+environ_get(const char *env, size_t len, const char *name)
+{
+	size_t nlen = strlen(name);
+	const char *p = env, *end = env + len;
+
+	while (p < end) {
+		if (strncmp(p, name, nlen) == 0 && p[nlen] == '=')
+			return p + nlen + 1;
+		p += strlen(p) + 1;
+	}
+	return NULL;
+}
+
+int
+persist_kill_unrecorded(const char *instance, const uint64_t *ids,
+    const struct persist_proc *procs, size_t n)
+{
+	unsigned long long id;
+	const char *v;
+	struct dirent *de;
+	uint64_t start;
+	pid_t pgrp, pid, self = getpid();
+	size_t i, len;
+	char *env, *end;
+	unsigned att;
+	DIR *d;
+	int killed = 0;
+
+	for (i = 0; i < n && procs[i].pid != 0; i++)
+		;
+	if (i == n || (d = opendir("/proc")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if ((pid = (pid_t)atoi(de->d_name)) <= 1 || pid == self)
+			continue;
+		if ((env = proc_environ(pid, &len)) == NULL)
+			continue;
+		v = environ_get(env, len, "JOBD_INSTANCE");
+		if (v == NULL || strcmp(v, instance) != 0 ||
+		    (v = environ_get(env, len, "JOBD_JOB_ID")) == NULL ||
+		    (id = strtoull(v, &end, 10), *end != '\0') ||
+		    (v = environ_get(env, len, "JOBD_ATTEMPT")) == NULL ||
+		    sscanf(v, "%u", &att) != 1) {
+			free(env);
+			continue;
+		}
+		free(env);
+		for (i = 0; i < n; i++) {
+			if (procs[i].pid == 0 && ids[i] == id &&
+			    procs[i].attempt == att)
+				break;
+		}
+		if (i == n)
+			continue;
+		/* A leader takes its group with it; others go alone. */
+		if (proc_stat(pid, &pgrp, &start) == 0 && pgrp == pid &&
+		    kill(-pid, SIGKILL) == 0)
+			killed++;
+		else if (kill(pid, SIGKILL) == 0)
+			killed++;
+	}
+	closedir(d);
+	return killed;
 }

@@ -31,6 +31,7 @@ struct persist_proc {
 	uint64_t start_time; /* of the leader, in clock ticks since boot */
 	bool same_boot;      /* recorded since the machine last booted */
 	bool cancelled;      /* a cancel was asked for (and acknowledged) */
+	uint32_t attempt;    /* the number of the attempt that was running */
 };
 
 void persist_put_spec(const struct job *job, const json_t *spec);
@@ -66,5 +67,14 @@ uint64_t persist_proc_start_time(pid_t pid);
  * Returns how many processes were signalled.
  */
 int persist_kill_group(const struct persist_proc *proc);
+/*
+ * Kill the processes of the running attempts in procs (ids[i] is the job
+ * of procs[i]) that have no process group recorded: jobd died between
+ * the spawn and the commit after it.  They are found by the environment
+ * every attempt starts with (JOBD_INSTANCE, JOBD_JOB_ID, JOBD_ATTEMPT).
+ * Returns how many processes were signalled.
+ */
+int persist_kill_unrecorded(const char *instance, const uint64_t *ids,
+    const struct persist_proc *procs, size_t n);
 
 #endif

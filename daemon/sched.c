@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
@@ -69,6 +70,8 @@ static struct {
 	uint64_t *dirty; /* ids of jobs changed this round */
 	size_t ndirty, dirty_cap;
 	uint64_t stored_next_id; /* next_id as the store has it */
+	/* Names this jobd's jobs (JOBD_INSTANCE): random, kept in the store. */
+	char instance[33];
 	struct spawn {
 		uint64_t id;
 		uint64_t seq;     /* spawned once this batch is committed */
@@ -298,10 +301,11 @@ start_exec(struct job *job)
 	}
 	while (ex->envp[n] != NULL)
 		n++;
-	envp = xcalloc(n + 6, sizeof(char *));
+	envp = xcalloc(n + 7, sizeof(char *));
 	for (i = 0; i < n; i++)
 		envp[i] = ex->envp[i];
 	extra = n;
+	xasprintf(&envp[extra++], "JOBD_INSTANCE=%s", S.instance);
 	xasprintf(
 	    &envp[extra++], "JOBD_JOB_ID=%llu", (unsigned long long)job->id);
 	xasprintf(
@@ -1137,6 +1141,8 @@ int
 sched_init(void)
 {
 	struct timeval tv = {PRUNE_INTERVAL_MS / 1000, 0};
+	unsigned char raw[(sizeof S.instance - 1) / 2];
+	size_t i;
 
 	memset(&S, 0, sizeof S);
 	S.mask = 1023;
@@ -1146,6 +1152,12 @@ sched_init(void)
 	TAILQ_INIT(&S.finished);
 	if (getrandom(&S.rng, sizeof S.rng, 0) != sizeof S.rng || S.rng == 0)
 		S.rng = 0x2545f4914f6cdd1dULL ^ (uint64_t)now_ms();
+	if (getrandom(raw, sizeof raw, 0) != sizeof raw) {
+		for (i = 0; i < sizeof raw; i++)
+			raw[i] = (unsigned char)(random64() >> 24);
+	}
+	for (i = 0; i < sizeof raw; i++)
+		snprintf(&S.instance[2 * i], 3, "%02x", raw[i]);
 	S.prune_timer = event_new(jobd.base, -1, EV_PERSIST, prune_tick, NULL);
 	S.prune_now = event_new(jobd.base, -1, 0, prune_count, NULL);
 	evtimer_add(S.prune_timer, &tv);
@@ -1400,19 +1412,37 @@ struct restore {
 	struct persist_proc *proc; /* by job, for running ones */
 	uint64_t *running;         /* ids of jobs that were running */
 	size_t nrunning, running_cap;
+	bool instance; /* the store had one */
 };
+
+static bool
+is_hex(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
 
 static int
 restore_meta(
     uint64_t id, const char *name, const char *data, size_t len, void *arg)
 {
+	struct restore *r = arg;
 	uint64_t next;
 
 	(void)id;
-	(void)arg;
 	if (strcmp(name, "next_id") == 0 &&
 	    persist_parse_next_id(data, len, &next) == 0 && next > S.next_id)
 		S.next_id = next;
+	if (strcmp(name, "instance") == 0 && len == sizeof S.instance - 1 &&
+	    is_hex(data, len)) {
+		memcpy(S.instance, data, len);
+		r->instance = true;
+	}
 	return 0;
 }
 
@@ -1580,6 +1610,9 @@ sched_restore(char *err, size_t errlen)
 		return -1;
 	}
 	S.stored_next_id = S.next_id;
+	if (!r.instance)
+		store_put(
+		    STORE_META, 0, "instance", S.instance, strlen(S.instance));
 	/* In id order: queues get their jobs back in submit order. */
 	jobs = xcalloc(S.njobs + 1, sizeof(*jobs));
 	fin = xcalloc(S.njobs + 1, sizeof(*fin));
@@ -1634,6 +1667,10 @@ sched_restore(char *err, size_t errlen)
 	 * processes is killed, and the attempt ends lost, to be retried
 	 * if the policy says so.
 	 */
+	if (persist_kill_unrecorded(S.instance, r.running, r.proc, r.nrunning) >
+	    0)
+		log_notice("killed processes of attempts that started just "
+		           "before jobd stopped");
 	for (i = 0; i < r.nrunning; i++) {
 		if ((job = sched_find(r.running[i])) == NULL)
 			continue;

@@ -7,7 +7,9 @@
  *   gets a lost attempt and, as its policy allows, fails (its dependents
  *   then fail too) or runs again; unique keys and ids carry on.
  * - The processes of an exec job outlive the SIGKILL; the next jobd kills
- *   them before it retries the job.
+ *   them before it retries the job, also when jobd died before their
+ *   process group was recorded (found by JOBD_INSTANCE and JOBD_JOB_ID),
+ *   and not those of another jobd.
  * - A database that is not one stops jobd with a message naming it.
  * - A store that cannot write (--store-max-size) refuses writes with
  *   store_unavailable, serves reads, holds what it acknowledged, and takes
@@ -23,10 +25,13 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -307,6 +312,122 @@ START_TEST(test_exec_outlives_crash)
 	job = wait_state(&c, id, "cancelled");
 	ck_assert_str_eq(attempt_outcome(job, 1), "cancelled");
 	json_decref(job);
+	client_close(&c);
+	ck_assert_int_eq(harness_stop(&H), 0);
+}
+END_TEST
+
+/* Take the process group out of job id's state record, as if jobd had
+ * died before the commit that follows a spawn. */
+static void
+forget_process_group(const char *dir, json_int_t id)
+{
+	char path[PATH_MAX + 16], *text;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	json_t *rec;
+
+	snprintf(path, sizeof path, "%s/jobd.db", dir);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(
+	        db, "SELECT data FROM jobs WHERE id = ?", -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_int64(st, 1, id);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	rec = json_loadb(sqlite3_column_blob(st, 0),
+	    (size_t)sqlite3_column_bytes(st, 0), 0, NULL);
+	sqlite3_finalize(st);
+	ck_assert_ptr_nonnull(rec);
+	/* The record had one: the spawn's commit was waited for. */
+	ck_assert_int_eq(json_object_del(rec, "pid"), 0);
+	json_object_del(rec, "pst");
+	json_object_del(rec, "boot");
+	text = json_dumps(rec, JSON_COMPACT);
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(
+	        db, "UPDATE jobs SET data = ? WHERE id = ?", -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_blob(st, 1, text, (int)strlen(text), SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, id);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+	ck_assert_int_eq(sqlite3_changes(db), 1);
+	sqlite3_finalize(st);
+	ck_assert_int_eq(sqlite3_close(db), SQLITE_OK);
+	free(text);
+	json_decref(rec);
+}
+
+/* Until process pid is gone (deadline: fail). */
+static void
+wait_gone(pid_t pid)
+{
+	int64_t deadline = (int64_t)(test_now_ns() / 1000000) + 20000;
+
+	while (kill(pid, 0) == 0) {
+		ck_assert((int64_t)(test_now_ns() / 1000000) < deadline);
+		usleep(10000); /* init reaps it: nothing to wait on */
+	}
+}
+
+START_TEST(test_exec_unrecorded_crash)
+{
+	char pidfile[PATH_MAX + 16], instfile[PATH_MAX + 16];
+	char req[2 * PATH_MAX + 256], inst[64] = "", inst2[64] = "";
+	char prog[] = "sleep", secs[] = "600", idvar[64];
+	char ivar[] = "JOBD_INSTANCE=0123456789abcdef0123456789abcdef";
+	char avar[] = "JOBD_ATTEMPT=1";
+	char *argv[] = {prog, secs, NULL}, *envp[] = {ivar, idvar, avar, NULL};
+	struct client c;
+	json_int_t id;
+	json_t *job;
+	pid_t pid, other;
+	FILE *f;
+	int status;
+
+	ck_assert_int_eq(harness_start(&H, NULL), 0);
+	ck_assert_int_eq(client_unix(&c, H.sock), 0);
+	snprintf(pidfile, sizeof pidfile, "%s/pid", H.dir);
+	snprintf(instfile, sizeof instfile, "%s/instance", H.dir);
+	snprintf(req, sizeof req,
+	    "{\"kind\":\"exec\",\"argv\":[\"sh\",\"-c\",\"echo "
+	    "$JOBD_INSTANCE >> %s; sleep 600 & echo $! >> %s; wait\"],"
+	    "\"retry\":{\"max_attempts\":2,\"base_ms\":1,\"jitter\":"
+	    "false}}",
+	    instfile, pidfile);
+	id = submit_id(&c, req);
+	pid = read_pid(pidfile);
+	store_settled(&c);
+	client_close(&c);
+	ck_assert_int_eq(harness_halt(&H, SIGKILL), 0);
+	ck_assert_int_eq(kill(pid, 0), 0);
+	ck_assert_int_eq(unlink(pidfile), 0);
+	forget_process_group(H.state, id);
+	/* Another jobd's attempt with the same job id and number. */
+	snprintf(idvar, sizeof idvar, "JOBD_JOB_ID=%lld", (long long)id);
+	ck_assert_int_eq(
+	    posix_spawnp(&other, "sleep", NULL, NULL, argv, envp), 0);
+
+	ck_assert_int_eq(harness_respawn(&H, NULL), 0);
+	ck_assert(harness_log_wait(&H, "killed processes of attempts"));
+	wait_gone(pid);
+	ck_assert_int_eq(client_unix(&c, H.sock), 0);
+	job = wait_state(&c, id, "running");
+	ck_assert_str_eq(attempt_outcome(job, 0), "lost");
+	json_decref(job);
+	ck_assert_int_ne(read_pid(pidfile), pid);
+	/* The other jobd's process was left alone. */
+	ck_assert_int_eq(waitpid(other, &status, WNOHANG), 0);
+	ck_assert_int_eq(kill(other, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(other, &status, 0), other);
+	/* Both attempts saw the same instance: the store keeps it. */
+	ck_assert_ptr_nonnull(f = fopen(instfile, "r"));
+	ck_assert_ptr_nonnull(fgets(inst, sizeof inst, f));
+	ck_assert_ptr_nonnull(fgets(inst2, sizeof inst2, f));
+	fclose(f);
+	ck_assert_uint_eq(strlen(inst), 33); /* 32 hex digits and \n */
+	ck_assert_str_eq(inst, inst2);
+	ck_assert_str_ne(inst, "0123456789abcdef0123456789abcdef\n");
 	client_close(&c);
 	ck_assert_int_eq(harness_stop(&H), 0);
 }
@@ -597,6 +718,7 @@ durability_suite(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_restart_keeps_jobs);
 	tcase_add_test(tc, test_exec_outlives_crash);
+	tcase_add_test(tc, test_exec_unrecorded_crash);
 	tcase_add_test(tc, test_bad_database);
 	tcase_add_test(tc, test_store_full);
 	tcase_add_test(tc, test_crash_rounds);
