@@ -257,42 +257,65 @@ read_pid(const char *path)
 	}
 }
 
-START_TEST(test_exec_outlives_crash)
+/*
+ * Submit an exec job (a shell running first, then leaving a sleep
+ * behind, whose pid goes to pidfile), wait for its process group to be
+ * committed, and SIGKILL jobd; the job's processes live on.  Returns the
+ * job's id; *pid is the sleep's.
+ */
+static json_int_t
+crash_with_exec_job(const char *first, const char *pidfile, pid_t *pid)
 {
-	char pidfile[PATH_MAX + 16], req[PATH_MAX + 256];
-	int64_t deadline;
+	char req[2 * PATH_MAX + 256];
 	struct client c;
 	json_int_t id;
-	json_t *job;
-	pid_t pid, pid2;
 
-	ck_assert_int_eq(harness_start(&H, NULL), 0);
 	ck_assert_int_eq(client_unix(&c, H.sock), 0);
-	snprintf(pidfile, sizeof pidfile, "%s/pid", H.dir);
-	/* A group of two: the shell, and a sleep it leaves behind. */
 	snprintf(req, sizeof req,
-	    "{\"kind\":\"exec\",\"argv\":[\"sh\",\"-c\",\"sleep 600 & echo "
-	    "$! >> %s; wait\"],\"retry\":{\"max_attempts\":2,\"base_ms\":1,"
-	    "\"jitter\":false}}",
-	    pidfile);
+	    "{\"kind\":\"exec\",\"argv\":[\"sh\",\"-c\",\"%s sleep 600 & "
+	    "echo $! >> %s; wait\"],\"retry\":{\"max_attempts\":2,"
+	    "\"base_ms\":1,\"jitter\":false}}",
+	    first, pidfile);
 	id = submit_id(&c, req);
-	pid = read_pid(pidfile);
+	*pid = read_pid(pidfile);
 	/* Its process group is recorded with the next commit after the
 	 * spawn: wait for it (a crash before it leaves the group alone). */
 	store_settled(&c);
 	client_close(&c);
 	ck_assert_int_eq(harness_halt(&H, SIGKILL), 0);
 	/* jobd is gone; its job's processes are not. */
-	ck_assert_int_eq(kill(pid, 0), 0);
+	ck_assert_int_eq(kill(*pid, 0), 0);
 	ck_assert_int_eq(unlink(pidfile), 0);
+	return id;
+}
 
-	ck_assert_int_eq(harness_respawn(&H, NULL), 0);
-	ck_assert(harness_log_wait(&H, "killed what was left"));
-	deadline = (int64_t)(test_now_ns() / 1000000) + 20000;
+/* Until process pid is gone (deadline: fail). */
+static void
+wait_gone(pid_t pid)
+{
+	int64_t deadline = (int64_t)(test_now_ns() / 1000000) + 20000;
+
 	while (kill(pid, 0) == 0) {
 		ck_assert((int64_t)(test_now_ns() / 1000000) < deadline);
 		usleep(10000); /* init reaps it: nothing to wait on */
 	}
+}
+
+START_TEST(test_exec_outlives_crash)
+{
+	char pidfile[PATH_MAX + 16];
+	struct client c;
+	json_int_t id;
+	json_t *job;
+	pid_t pid, pid2;
+
+	ck_assert_int_eq(harness_start(&H, NULL), 0);
+	snprintf(pidfile, sizeof pidfile, "%s/pid", H.dir);
+	/* A group of two: the shell, and a sleep it leaves behind. */
+	id = crash_with_exec_job("", pidfile, &pid);
+	ck_assert_int_eq(harness_respawn(&H, NULL), 0);
+	ck_assert(harness_log_wait(&H, "killed what was left"));
+	wait_gone(pid);
 	ck_assert_int_eq(client_unix(&c, H.sock), 0);
 	/* The second attempt runs: its own sleep. */
 	job = wait_state(&c, id, "running");
@@ -358,22 +381,10 @@ forget_process_group(const char *dir, json_int_t id)
 	json_decref(rec);
 }
 
-/* Until process pid is gone (deadline: fail). */
-static void
-wait_gone(pid_t pid)
-{
-	int64_t deadline = (int64_t)(test_now_ns() / 1000000) + 20000;
-
-	while (kill(pid, 0) == 0) {
-		ck_assert((int64_t)(test_now_ns() / 1000000) < deadline);
-		usleep(10000); /* init reaps it: nothing to wait on */
-	}
-}
-
 START_TEST(test_exec_unrecorded_crash)
 {
 	char pidfile[PATH_MAX + 16], instfile[PATH_MAX + 16];
-	char req[2 * PATH_MAX + 256], inst[64] = "", inst2[64] = "";
+	char first[PATH_MAX + 64], inst[64] = "", inst2[64] = "";
 	char prog[] = "sleep", secs[] = "600", idvar[64];
 	char ivar[] = "JOBD_INSTANCE=0123456789abcdef0123456789abcdef";
 	char avar[] = "JOBD_ATTEMPT=1";
@@ -386,22 +397,10 @@ START_TEST(test_exec_unrecorded_crash)
 	int status;
 
 	ck_assert_int_eq(harness_start(&H, NULL), 0);
-	ck_assert_int_eq(client_unix(&c, H.sock), 0);
 	snprintf(pidfile, sizeof pidfile, "%s/pid", H.dir);
 	snprintf(instfile, sizeof instfile, "%s/instance", H.dir);
-	snprintf(req, sizeof req,
-	    "{\"kind\":\"exec\",\"argv\":[\"sh\",\"-c\",\"echo "
-	    "$JOBD_INSTANCE >> %s; sleep 600 & echo $! >> %s; wait\"],"
-	    "\"retry\":{\"max_attempts\":2,\"base_ms\":1,\"jitter\":"
-	    "false}}",
-	    instfile, pidfile);
-	id = submit_id(&c, req);
-	pid = read_pid(pidfile);
-	store_settled(&c);
-	client_close(&c);
-	ck_assert_int_eq(harness_halt(&H, SIGKILL), 0);
-	ck_assert_int_eq(kill(pid, 0), 0);
-	ck_assert_int_eq(unlink(pidfile), 0);
+	snprintf(first, sizeof first, "echo $JOBD_INSTANCE >> %s;", instfile);
+	id = crash_with_exec_job(first, pidfile, &pid);
 	forget_process_group(H.state, id);
 	/* Another jobd's attempt with the same job id and number. */
 	snprintf(idvar, sizeof idvar, "JOBD_JOB_ID=%lld", (long long)id);
