@@ -158,6 +158,10 @@ struct parse {
 	int code;
 	char *err;
 	size_t errlen;
+	/* A spec from the store: accepted once, so jobd's size limits are
+	 * not applied again, and its resource limits are lowered to today's
+	 * rather than refused. */
+	bool stored;
 };
 
 /* A job being parsed: its fixed part, and blocks made as they are needed. */
@@ -244,7 +248,7 @@ static int
 check_size(struct parse *ps, const char *what, size_t size, size_t max,
     const char *option)
 {
-	if (max == 0 || size <= max)
+	if (max == 0 || size <= max || ps->stored)
 		return 0;
 	counter_add(jobd.stats, COUNTER_requests_over_limit, 1);
 	return parse_fail(ps, PROTO_E_OUT_OF_RANGE,
@@ -359,6 +363,12 @@ parse_limits(struct parse *ps, struct draft *d, const json_t *spec)
 		if (!json_is_integer(value))
 			return parse_fail(ps, PROTO_E_BAD_REQUEST,
 			    "%s must be an integer", name);
+		if (ps->stored &&
+		    json_integer_value(value) >= (json_int_t)lo[i] &&
+		    (uint64_t)json_integer_value(value) > max) {
+			d->exec->limit[i] = max;
+			continue;
+		}
 		if (json_integer_value(value) < (json_int_t)lo[i] ||
 		    (uint64_t)json_integer_value(value) > max)
 			return parse_fail(ps, PROTO_E_OUT_OF_RANGE,
@@ -377,9 +387,12 @@ parse_exec(struct parse *ps, struct draft *d, const json_t *spec)
 
 	if (parse_argv(ps, d, spec) != 0 || parse_env(ps, d, spec) != 0 ||
 	    parse_limits(ps, d, spec) != 0 ||
-	    parse_uint(ps, spec, "output_cap", 1, jobd.cfg.output_cap,
+	    parse_uint(ps, spec, "output_cap", 1,
+	        ps->stored ? UINT64_MAX : jobd.cfg.output_cap,
 	        &d->exec->output_cap) < 0)
 		return -1;
+	if (d->exec->output_cap > jobd.cfg.output_cap)
+		d->exec->output_cap = jobd.cfg.output_cap; /* stored */
 	if ((v = json_object_get(spec, "cwd")) != NULL) {
 		if (parse_cstring(ps, v, "cwd", &d->exec->cwd) != 0)
 			return -1;
@@ -804,11 +817,11 @@ run_free(struct job_run *r)
  * text after it, and the blocks the spec needs.  The queue is looked up
  * (and so made) only once everything else is known to be valid.
  */
-struct job *
-job_parse(
-    const json_t *spec, const char *where, int *code, char *err, size_t errlen)
+static struct job *
+parse_job(const json_t *spec, const char *where, bool stored, int *code,
+    char *err, size_t errlen)
 {
-	struct parse ps = {where, 0, err, errlen};
+	struct parse ps = {where, 0, err, errlen, stored};
 	struct draft d = {0};
 	struct job *job;
 	const char *key;
@@ -1252,4 +1265,19 @@ job_to_json(const struct job *job, unsigned flags)
 		job_output_json(o, "stderr", &job->run->err);
 	}
 	return o;
+}
+
+struct job *
+job_parse(
+    const json_t *spec, const char *where, int *code, char *err, size_t errlen)
+{
+	return parse_job(spec, where, false, code, err, errlen);
+}
+
+struct job *
+job_parse_stored(const json_t *spec, char *err, size_t errlen)
+{
+	int code;
+
+	return parse_job(spec, "job", true, &code, err, errlen);
 }

@@ -220,6 +220,13 @@ json_t *job_args(const struct job *job);
  */
 struct job *job_parse(
     const json_t *spec, const char *where, int *code, char *err, size_t errlen);
+/*
+ * The same for a spec read back from the store: it was accepted once, so
+ * today's size limits (--max-argv, --max-env, --max-stdin) do not refuse
+ * it, and resource limits and output_cap above today's are lowered to
+ * them.
+ */
+struct job *job_parse_stored(const json_t *spec, char *err, size_t errlen);
 void job_free(struct job *job);
 /* Drop what only a submit needs (ref, dep_refs). */
 void job_forget_refs(struct job *job);

@@ -315,7 +315,6 @@ persist_job_from_spec(
 	json_t *rec, *spec, *deps;
 	struct job *job;
 	char why[384];
-	int code;
 	uint32_t i;
 
 	if ((rec = load_json(data, len, err, errlen)) == NULL)
@@ -329,7 +328,7 @@ persist_job_from_spec(
 	json_object_del(spec, "delay_ms");
 	json_object_del(spec, "run_at");
 	json_object_del(spec, "expires_at");
-	if ((job = job_parse(spec, "job", &code, why, sizeof why)) == NULL) {
+	if ((job = job_parse_stored(spec, why, sizeof why)) == NULL) {
 		snprintf(err, errlen, "its spec is not accepted now: %s", why);
 		goto fail;
 	}

@@ -6,6 +6,8 @@
  *   and output; delayed and waiting ones wait on; a job that was running
  *   gets a lost attempt and, as its policy allows, fails (its dependents
  *   then fail too) or runs again; unique keys and ids carry on.
+ * - A jobd restarted with lower limits takes its jobs back, lowering
+ *   their resource limits to its own.
  * - The processes of an exec job outlive the SIGKILL; the next jobd kills
  *   them before it retries the job, also when jobd died before their
  *   process group was recorded (found by JOBD_INSTANCE and JOBD_JOB_ID),
@@ -210,6 +212,60 @@ START_TEST(test_restart_keeps_jobs)
 	json_decref(r);
 	client_close(&c);
 	ck_assert_int_eq(harness_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * A job accepted under one set of limits is not lost when jobd comes
+ * back with lower ones: sizes are not checked again, resource limits and
+ * output_cap are lowered to today's.  New submits get today's limits.
+ */
+START_TEST(test_restart_lower_limits)
+{
+	static const char *const lower[] = {"--max-argv", "1k", "--max-env",
+	    "1k", "--limit-as", "1G", "--output-cap", "64k", NULL};
+	char big[3001], *text;
+	struct client c;
+	json_t *spec, *req, *r, *job;
+	json_int_t id;
+
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	spec = json_pack("{s:s, s:s, s:[s,s,s,s], s:{s:s}, s:{s:I}, s:I}", "kind",
+	    "exec", "queue", "held", "argv", "sh", "-c",
+	    "ulimit -v; echo ${#BIG}", big, "env", "BIG", big, "limits", "as",
+	    (json_int_t)4 << 30, "output_cap", (json_int_t)1 << 20);
+	req = json_pack("{s:s, s:O}", "op", "submit", "job", spec);
+	text = json_dumps(req, JSON_COMPACT);
+
+	ck_assert_int_eq(harness_start(&H, NULL), 0);
+	ck_assert_int_eq(client_unix(&c, H.sock), 0);
+	json_decref(call_ok(
+	    &c, "{\"op\":\"queue\",\"action\":\"pause\",\"name\":\"held\"}"));
+	r = call_ok(&c, text);
+	id = num(json_object_get(r, "job"), "id");
+	json_decref(r);
+	client_close(&c);
+	ck_assert_int_eq(harness_restart(&H, SIGTERM, lower), 0);
+
+	ck_assert_int_eq(client_unix(&c, H.sock), 0);
+	job = get_job(&c, id);
+	ck_assert_str_eq(str(job, "state"), "queued");
+	ck_assert_int_eq(num(json_object_get(job, "limits"), "as"), 1 << 30);
+	ck_assert_int_eq(num(job, "output_cap"), 64 << 10);
+	json_decref(job);
+	/* Today's limits for a new job. */
+	call_err(&c, text, "out_of_range");
+	json_decref(call_ok(
+	    &c, "{\"op\":\"queue\",\"action\":\"resume\",\"name\":\"held\"}"));
+	job = wait_state(&c, id, "succeeded");
+	ck_assert_str_eq(str(job, "stdout"), "1048576\n3000\n");
+	json_decref(job);
+	client_close(&c);
+	ck_assert_int_eq(harness_stop(&H), 0);
+	free(text);
+	json_decref(req);
+	json_decref(spec);
 }
 END_TEST
 
@@ -716,6 +772,7 @@ durability_suite(void)
 
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_restart_keeps_jobs);
+	tcase_add_test(tc, test_restart_lower_limits);
 	tcase_add_test(tc, test_exec_outlives_crash);
 	tcase_add_test(tc, test_exec_unrecorded_crash);
 	tcase_add_test(tc, test_bad_database);
