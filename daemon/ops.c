@@ -389,8 +389,10 @@ waiter_reply(struct waiter *w, bool timed_out)
 		json_object_set_new(reply, "jobs", arr);
 	json_object_set_new(reply, "timed_out", json_boolean(timed_out));
 	conn_owe(w->conn, -1, -(long)w->n);
-	/* Jobs reported finished are finished on disk too. */
-	conn_hold(w->conn, store_barrier());
+	/* Jobs reported finished are finished on disk too.  (A job that
+	 * changed this round has opened a batch; with none open, its change
+	 * is in one already handed over, or long committed.) */
+	conn_hold(w->conn, store_seq());
 	conn_send(w->conn, reply);
 	json_decref(reply);
 	free(jobs);
@@ -1464,9 +1466,8 @@ ops_dispatch(struct conn *c, const json_t *body)
 			reply = ops[i].handler(&r);
 			/* A reply that reports jobs finished waits until their
 			 * ends are on disk, as deferred waits do. */
-			if (reply != NULL && strcmp(r.op, "wait") == 0 &&
-			    store_enabled())
-				conn_hold(c, store_barrier());
+			if (reply != NULL && strcmp(r.op, "wait") == 0)
+				conn_hold(c, store_seq());
 			return reply;
 		}
 	}

@@ -804,6 +804,8 @@ store_delete(enum store_table t, uint64_t id, const char *name)
 uint64_t
 store_seq(void)
 {
+	if (S.db == NULL)
+		return 0;
 	/* Nothing open: everything queued so far is in earlier batches. */
 	return S.open != NULL ? S.open->seq : S.next_seq - 1;
 }

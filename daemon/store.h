@@ -102,7 +102,11 @@ void store_put_take(
     enum store_table t, uint64_t id, const char *name, void *data, size_t len);
 void store_delete(enum store_table t, uint64_t id, const char *name);
 
-/* The batch changes go into now, and the last one committed (0: none). */
+/*
+ * The batch changes go into now (the last one handed over if none is
+ * open: no new batch is made), and the last one committed (0: none, or
+ * no store).
+ */
 uint64_t store_seq(void);
 uint64_t store_committed(void);
 /*
