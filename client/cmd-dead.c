@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jobctl.h"
 
@@ -21,6 +22,8 @@ enum {
 	OPT_LIMIT = CMD_OPT_COMMAND_FIRST,
 	OPT_ALL,
 	OPT_QUEUE,
+	OPT_SINCE,
+	OPT_UNTIL,
 };
 
 /* --- dead ----------------------------------------------------------------- */
@@ -30,45 +33,50 @@ cmd_dead_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	static const struct option options[] = {
 	    {"queue", required_argument, NULL, OPT_QUEUE},
+	    {"since", required_argument, NULL, OPT_SINCE},
+	    {"until", required_argument, NULL, OPT_UNTIL},
 	    {"limit", required_argument, NULL, OPT_LIMIT},
 	    {"all", no_argument, NULL, OPT_ALL},
 	    CMD_COMMON_OPTIONS,
 	};
-	const char *queue = NULL;
+	json_t *req = json_pack("{s:s}", "op", "dead");
+	struct timespec now;
 	uint64_t limit = 0;
 	bool all = false;
-	json_t *req;
-	int c, status;
+	int c, status = -1;
 
-	while ((c = cmd_getopt(ctx, argc, argv, "", options, false, &status)) !=
-	       -1) {
+	/* One "now" for both ends, as for list. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	while (status == -1 && (c = cmd_getopt(ctx, argc, argv, "", options,
+	                            false, &status)) != -1) {
 		switch (c) {
 		case CMD_GETOPT_EXIT:
-			return status;
+			break;
 		case OPT_QUEUE:
 			if (cmd_parse_queue(ctx, "--queue", optarg) != 0)
-				return JOBCTL_EXIT_ERROR;
-			queue = optarg;
+				status = JOBCTL_EXIT_ERROR;
+			else
+				json_object_set_new(
+				    req, "queue", json_string(optarg));
+			break;
+		case OPT_SINCE:
+		case OPT_UNTIL:
+			status = cmd_list_window(
+			    ctx, c == OPT_SINCE, optarg, &now, req);
 			break;
 		case OPT_LIMIT:
-			if (cmd_parse_uint(
-			        optarg, 1, CMD_LIST_PAGE_MAX, &limit))
-				return cmd_usage_error(ctx,
-				    "--limit: expected a number from 1 to %d",
-				    CMD_LIST_PAGE_MAX);
+			status = cmd_list_limit(ctx, optarg, &limit);
 			break;
 		case OPT_ALL:
 			all = true;
 			break;
 		}
 	}
-	if (optind < argc)
-		return cmd_usage_error(
+	if (status == -1 && optind < argc)
+		status = cmd_usage_error(
 		    ctx, "unexpected argument \"%s\"", argv[optind]);
-	req = json_pack("{s:s}", "op", "dead");
-	if (queue != NULL)
-		json_object_set_new(req, "queue", json_string(queue));
-	status = cmd_list_pages(ctx, req, limit, all);
+	if (status == -1)
+		status = cmd_list_pages(ctx, req, limit, all);
 	json_decref(req);
 	return status;
 }
@@ -247,7 +255,8 @@ cmd_discard_exec(struct cmd_ctx *ctx, int argc, char **argv)
 
 const struct cmd_entry cmd_dead_entry = {
     .name = "dead",
-    .usage = "[--queue NAME] [--limit N] [--all]",
+    .usage = "[--queue NAME] [--since TIME] [--until TIME] [--limit N] "
+             "[--all]",
     .summary = "list the dead jobs: failed or timed out after their last "
                "attempt",
     .exec = cmd_dead_exec,

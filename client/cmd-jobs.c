@@ -583,11 +583,7 @@ cmd_list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			free(copy);
 			break;
 		case OPT_LIMIT:
-			if (cmd_parse_uint(
-			        optarg, 1, CMD_LIST_PAGE_MAX, &limit))
-				status = cmd_usage_error(ctx,
-				    "--limit: expected a number from 1 to %d",
-				    CMD_LIST_PAGE_MAX);
+			status = cmd_list_limit(ctx, optarg, &limit);
 			break;
 		case OPT_ALL:
 			all = true;
@@ -607,10 +603,8 @@ cmd_list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			break;
 		case OPT_SINCE:
 		case OPT_UNTIL:
-			status = cmd_parse_time(ctx,
-			    c == OPT_SINCE ? "--since" : "--until", optarg,
-			    &now, true, req,
-			    c == OPT_SINCE ? "since" : "until");
+			status = cmd_list_window(
+			    ctx, c == OPT_SINCE, optarg, &now, req);
 			break;
 		}
 	}
@@ -621,6 +615,23 @@ cmd_list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		status = cmd_list_pages(ctx, req, limit, all);
 	json_decref(req);
 	return status;
+}
+
+int
+cmd_list_window(struct cmd_ctx *ctx, bool since, const char *arg,
+    const struct timespec *now, json_t *req)
+{
+	return cmd_parse_time(ctx, since ? "--since" : "--until", arg, now,
+	    true, req, since ? "since" : "until");
+}
+
+int
+cmd_list_limit(struct cmd_ctx *ctx, const char *arg, uint64_t *limit)
+{
+	if (cmd_parse_uint(arg, 1, CMD_LIST_PAGE_MAX, limit) == 0)
+		return -1;
+	return cmd_usage_error(
+	    ctx, "--limit: expected a number from 1 to %d", CMD_LIST_PAGE_MAX);
 }
 
 int

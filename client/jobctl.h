@@ -209,5 +209,12 @@ void out_exit(char *buf, size_t len, const json_t *job);
  * stderr that there is more.  Returns the exit status.
  */
 int cmd_list_pages(struct cmd_ctx *ctx, json_t *req, uint64_t limit, bool all);
+/*
+ * The options both take: --since (since) or --until TIME into req, and
+ * --limit N.  -1 when taken, else the exit status after a usage error.
+ */
+int cmd_list_window(struct cmd_ctx *ctx, bool since, const char *arg,
+    const struct timespec *now, json_t *req);
+int cmd_list_limit(struct cmd_ctx *ctx, const char *arg, uint64_t *limit);
 
 #endif

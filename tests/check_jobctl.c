@@ -2012,6 +2012,8 @@ START_TEST(test_dead_usage)
 	    {"dead", "--limit", "10001", NULL, "--limit"},
 	    {"dead", "--queue", "a b", NULL, "bad queue name"},
 	    {"dead", "--queue", NULL, NULL, "needs a value"},
+	    {"dead", "--since", "soon", NULL, "--since: bad time"},
+	    {"dead", "--until", "+1h", NULL, "--until: bad time"},
 	};
 	struct result r;
 	size_t i;
@@ -2099,6 +2101,13 @@ START_TEST(test_dead_kick)
 	result_free(&r);
 	ids = dead_ids(NULL, NULL);
 	ck_assert_str_eq(ids, bad);
+	free(ids);
+	/* Submitted in the last hour, and not before 2000. */
+	ids = dead_ids("--since", "-1h");
+	ck_assert_str_eq(ids, bad);
+	free(ids);
+	ids = dead_ids("--until", "2000-01-01T00:00:00Z");
+	ck_assert_str_eq(ids, "");
 	free(ids);
 	r = JOBCTL("dead", "--json");
 	job = json_loads(r.out, 0, NULL);
