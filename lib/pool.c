@@ -631,12 +631,7 @@ worker_main(void *arg)
 	struct pool *p = w->pool;
 	struct pool_task *t;
 	enum found r;
-	sigset_t all;
 	bool aborted;
-
-	/* Signals are for the threads that expect them, not for workers. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
 
 	pthread_mutex_lock(&p->park_mtx);
 	while (!p->gate_open)
@@ -668,6 +663,7 @@ pool_create(unsigned nthreads)
 	struct worker *w;
 	long ncpu;
 	unsigned i;
+	sigset_t all, old;
 	int error;
 
 	if (nthreads == 0) {
@@ -701,6 +697,13 @@ pool_create(unsigned nthreads)
 		atomic_init(&w->array, deque_array_new(DEQUE_INITIAL));
 		w->rng = 0x9e3779b97f4a7c15ULL * (i + 1);
 	}
+	/*
+	 * Signals are for the threads that expect them, not for workers:
+	 * they start with every signal blocked (a new thread takes its
+	 * creator's mask), so none can land on one before it runs.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (i = 0; i < nthreads; i++) {
 		w = &p->workers[i];
 		if ((error = pthread_create(
@@ -712,6 +715,7 @@ pool_create(unsigned nthreads)
 		pthread_setname_np(w->thread, name);
 #endif
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_mutex_lock(&p->park_mtx);
 	p->gate_open = true;
 	p->gate_abort = i < nthreads;
