@@ -194,6 +194,7 @@ struct job {
 	                        run_as applies (ident.h) */
 	bool dirty;          /* changed since its state was last stored */
 	bool out_dirty;      /* ...and so has its output */
+	uint64_t store_seq;  /* the store batch its last change is in */
 	char args[];         /* echo, sleep, compute: the JSON text */
 };
 

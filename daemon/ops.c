@@ -358,6 +358,25 @@ waiter_free(struct waiter *w)
 	free(w);
 }
 
+/*
+ * The batch a reply reporting jobs must wait for: the last their changes
+ * went into (0, or one committed long ago, for jobs that have not
+ * changed since: such a reply goes out at once, even while the store
+ * cannot write).
+ */
+static uint64_t
+jobs_store_seq(struct job *const *jobs, size_t n)
+{
+	uint64_t seq = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (jobs[i] != NULL && jobs[i]->store_seq > seq)
+			seq = jobs[i]->store_seq;
+	}
+	return seq;
+}
+
 /* Send the waiter's reply and free it. */
 static void
 waiter_reply(struct waiter *w, bool timed_out)
@@ -389,10 +408,8 @@ waiter_reply(struct waiter *w, bool timed_out)
 		json_object_set_new(reply, "jobs", arr);
 	json_object_set_new(reply, "timed_out", json_boolean(timed_out));
 	conn_owe(w->conn, -1, -(long)w->n);
-	/* Jobs reported finished are finished on disk too.  (A job that
-	 * changed this round has opened a batch; with none open, its change
-	 * is in one already handed over, or long committed.) */
-	conn_hold(w->conn, store_seq());
+	/* Jobs reported finished are finished on disk too. */
+	conn_hold(w->conn, jobs_store_seq(jobs, w->n));
 	conn_send(w->conn, reply);
 	json_decref(reply);
 	free(jobs);
@@ -426,6 +443,7 @@ wait_for(const struct req *r, struct job **jobs, size_t n, bool single,
 		    output && remaining == 0 ? JOB_JSON_OUTPUT : 0);
 		json_object_set_new(
 		    reply, "timed_out", json_boolean(remaining != 0));
+		conn_hold(r->conn, jobs_store_seq(jobs, n));
 		return reply;
 	}
 	w = xcalloc(1, sizeof(*w));
@@ -1431,7 +1449,6 @@ ops_dispatch(struct conn *c, const json_t *body)
 {
 	struct req r = {c, body, NULL, "request"};
 	const json_t *op, *id;
-	json_t *reply;
 	size_t i;
 
 	id = json_object_get(body, "id");
@@ -1463,12 +1480,7 @@ ops_dispatch(struct conn *c, const json_t *body)
 			                   json_object_get(body, "action")),
 			            "list") == 0))
 				return dispatch_write(&r, ops[i].handler);
-			reply = ops[i].handler(&r);
-			/* A reply that reports jobs finished waits until their
-			 * ends are on disk, as deferred waits do. */
-			if (reply != NULL && strcmp(r.op, "wait") == 0)
-				conn_hold(c, store_seq());
-			return reply;
+			return ops[i].handler(&r);
 		}
 	}
 	return fail(&r, PROTO_E_UNKNOWN_OP,

@@ -170,7 +170,8 @@ mark_dirty(struct job *job)
 		S.dirty = xreallocarray(S.dirty, S.dirty_cap, sizeof(*S.dirty));
 	}
 	S.dirty[S.ndirty++] = job->id;
-	(void)store_barrier(); /* a batch to write it in, and a flush */
+	/* A batch to write it in, and a flush. */
+	job->store_seq = store_barrier();
 }
 
 static void
