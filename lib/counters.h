@@ -43,8 +43,7 @@
 	C(cron_fired, "recurring job firings that submitted a job")           \
 	C(cron_skipped, "recurring job firings skipped: the last job ran on") \
 	C(cron_failed, "recurring job firings whose submit failed")           \
-	C(store_refusals,                                                     \
-	    "requests refused: the store could not write")                  \
+	C(store_refusals, "requests refused: the store could not write")      \
 	C(conns_total, "connections accepted")                                \
 	C(requests, "requests handled")                                       \
 	C(requests_hello, "hello requests")                                   \
@@ -80,8 +79,8 @@
 	G(jobs_running, "jobs running")                                       \
 	G(jobs_waiting, "jobs waiting for their dependencies")                \
 	G(conns_current, "open connections")                                  \
-	H(queue_wait_us, "time from queued to started, microseconds")         \
-	H(run_time_us, "attempt run time, microseconds")
+	H(queue_wait_us, "time from queued to started")                       \
+	H(run_time_us, "attempt run time")
 
 #define COUNTERS_ENUM_C(name, help) COUNTER_##name,
 #define COUNTERS_ENUM_G(name, help) GAUGE_##name,

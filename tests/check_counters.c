@@ -78,8 +78,8 @@ static const char *const want_gauges[][2] = {
     {"conns_current", "open connections"},
 };
 static const char *const want_hists[][2] = {
-    {"queue_wait_us", "time from queued to started, microseconds"},
-    {"run_time_us", "attempt run time, microseconds"},
+    {"queue_wait_us", "time from queued to started"},
+    {"run_time_us", "attempt run time"},
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -774,6 +774,8 @@ START_TEST(test_through_op_jobctl_http)
 	    0);
 	/* Histograms: one wait per attempt started, one run per ended. */
 	ck_assert_uint_eq(check_histogram(text, "jobd_queue_wait_seconds"), 6);
+	/* Families in seconds say nothing of other units. */
+	ck_assert_ptr_null(strstr(text, "microseconds"));
 	ck_assert_uint_eq(
 	    check_histogram(text, "jobd_attempt_duration_seconds"), 5);
 	/* Process figures. */

@@ -5,6 +5,7 @@
 #   and every ".SS" under OPERATIONS is an op of that table;
 # - every error code of PROTO_ERRORS (lib/proto.h, expanded by lib/proto.c)
 #   has a ".B CODE" entry under ERRORS, and every entry there is a code;
+#   README.md's list of error codes names each one too;
 # - every counter, gauge and histogram of COUNTERS_LIST (lib/counters.h)
 #   has an entry under COUNTERS, in its subsection ".SS counters",
 #   ".SS gauges" or ".SS histograms", and every entry there is one;
@@ -25,7 +26,8 @@ proto_c=$srcdir/lib/proto.c
 counters_h=$srcdir/lib/counters.h
 job_c=$srcdir/daemon/job.c
 
-for f in "$page" "$ops_c" "$proto_h" "$proto_c" "$counters_h" "$job_c"; do
+for f in "$page" "$ops_c" "$proto_h" "$proto_c" "$counters_h" "$job_c" \
+    "$srcdir/README.md"; do
 	if [ ! -r "$f" ]; then
 		echo "protocol-doc: cannot read $f" >&2
 		exit 99
@@ -176,6 +178,16 @@ for code in $codes; do
 	if ! echo "$documented_codes" | grep -qx "$code"; then
 		echo "protocol-doc: error code '$code' (lib/proto.h) has no" \
 		    "'.B $code' entry under ERRORS in doc/jobd-protocol.7" >&2
+		failed=1
+	fi
+done
+# README.md: the paragraph that starts "Error codes:".
+readme_codes=$(awk '/^Error codes:/ { on = 1 } on && /^$/ { on = 0 } on' \
+    "$srcdir/README.md" | grep -o '`[a-z0-9_]*`' | tr -d '`')
+for code in $codes; do
+	if ! echo "$readme_codes" | grep -qx "$code"; then
+		echo "protocol-doc: error code '$code' (lib/proto.h) is missing" \
+		    "from README.md's \"Error codes:\" list" >&2
 		failed=1
 	fi
 done
