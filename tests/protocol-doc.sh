@@ -153,51 +153,37 @@ tags() {
 
 failed=0
 
+# Say so for each word of $1 (split as IFS says) that is not a line of
+# $2; $3 is the message, with @ for the word.
+missing() {
+	for word in $1; do
+		if ! echo "$2" | grep -qx "$word"; then
+			echo "protocol-doc: $3" | sed "s|@|$word|g" >&2
+			failed=1
+		fi
+	done
+}
+
 # OPERATIONS: the ".SS" headings, with any quotes dropped.
 documented_ops=$(section OPERATIONS | sed -n 's/^\.SS "*\([^" ]*\).*/\1/p')
-for op in $ops; do
-	if ! echo "$documented_ops" | grep -qx "$op"; then
-		echo "protocol-doc: op '$op' (daemon/ops.c) has no" \
-		    "'.SS $op' under OPERATIONS in doc/jobd-protocol.7" >&2
-		failed=1
-	fi
-done
-for op in $documented_ops; do
-	if ! echo "$ops" | grep -qx "$op"; then
-		echo "protocol-doc: '.SS $op' under OPERATIONS is not an op" \
-		    "of daemon/ops.c" >&2
-		failed=1
-	fi
-done
+missing "$ops" "$documented_ops" \
+    "op '@' (daemon/ops.c) has no '.SS @' under OPERATIONS in doc/jobd-protocol.7"
+missing "$documented_ops" "$ops" \
+    "'.SS @' under OPERATIONS is not an op of daemon/ops.c"
 
 # ERRORS: the tag of each .TP entry.
 documented_codes=$(section ERRORS |
     awk 'tag { if (sub(/^\.B /, "")) print; tag = 0; next }
 	/^\.TP/ { tag = 1 }')
-for code in $codes; do
-	if ! echo "$documented_codes" | grep -qx "$code"; then
-		echo "protocol-doc: error code '$code' (lib/proto.h) has no" \
-		    "'.B $code' entry under ERRORS in doc/jobd-protocol.7" >&2
-		failed=1
-	fi
-done
+missing "$codes" "$documented_codes" \
+    "error code '@' (lib/proto.h) has no '.B @' entry under ERRORS in doc/jobd-protocol.7"
+missing "$documented_codes" "$codes" \
+    "'@' under ERRORS is not an error code of lib/proto.h"
 # README.md: the paragraph that starts "Error codes:".
 readme_codes=$(awk '/^Error codes:/ { on = 1 } on && /^$/ { on = 0 } on' \
     "$srcdir/README.md" | grep -o '`[a-z0-9_]*`' | tr -d '`')
-for code in $codes; do
-	if ! echo "$readme_codes" | grep -qx "$code"; then
-		echo "protocol-doc: error code '$code' (lib/proto.h) is missing" \
-		    "from README.md's \"Error codes:\" list" >&2
-		failed=1
-	fi
-done
-for code in $documented_codes; do
-	if ! echo "$codes" | grep -qx "$code"; then
-		echo "protocol-doc: '$code' under ERRORS is not an error code" \
-		    "of lib/proto.h" >&2
-		failed=1
-	fi
-done
+missing "$codes" "$readme_codes" \
+    "error code '@' (lib/proto.h) is missing from README.md's \"Error codes:\" list"
 
 # COUNTERS: each figure under the subsection of its kind.  The lists are
 # "KIND NAME" lines, walked a line at a time.
@@ -205,41 +191,18 @@ documented_figures=$(tags COUNTERS)
 saved_ifs=$IFS
 IFS='
 '
-for figure in $figures; do
-	if ! echo "$documented_figures" | grep -qx "$figure"; then
-		echo "protocol-doc: ${figure%% *} entry '${figure#* }'" \
-		    "(lib/counters.h) has no entry under '.SS ${figure%% *}'" \
-		    "of COUNTERS in doc/jobd-protocol.7" >&2
-		failed=1
-	fi
-done
-for figure in $documented_figures; do
-	if ! echo "$figures" | grep -qx "$figure"; then
-		echo "protocol-doc: '${figure#* }' under '.SS ${figure%% *}'" \
-		    "of COUNTERS is not one of the ${figure%% *} of" \
-		    "lib/counters.h" >&2
-		failed=1
-	fi
-done
+missing "$figures" "$documented_figures" \
+    "'@' (lib/counters.h) has no entry under the '.SS' of its kind in COUNTERS of doc/jobd-protocol.7"
+missing "$documented_figures" "$figures" \
+    "'@' (kind and name) under COUNTERS is not one of lib/counters.h"
 IFS=$saved_ifs
 
 # JOB STATES: the tag of each .TP entry.
 documented_states=$(tags "JOB STATES" | sed 's/^[^ ]* //')
-for state in $states; do
-	if ! echo "$documented_states" | grep -qx "$state"; then
-		echo "protocol-doc: job state '$state' (daemon/job.c) has no" \
-		    "'.B $state' entry under JOB STATES in" \
-		    "doc/jobd-protocol.7" >&2
-		failed=1
-	fi
-done
-for state in $documented_states; do
-	if ! echo "$states" | grep -qx "$state"; then
-		echo "protocol-doc: '$state' under JOB STATES is not a job" \
-		    "state of daemon/job.c" >&2
-		failed=1
-	fi
-done
+missing "$states" "$documented_states" \
+    "job state '@' (daemon/job.c) has no '.B @' entry under JOB STATES in doc/jobd-protocol.7"
+missing "$documented_states" "$states" \
+    "'@' under JOB STATES is not a job state of daemon/job.c"
 
 if [ "$failed" -ne 0 ]; then
 	exit 1
