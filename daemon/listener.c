@@ -395,6 +395,15 @@ listener_resolve(const char *option, const char *hostport, struct addrinfo **ai,
 		return -1;
 	}
 	*port++ = '\0';
+	if (port[0] == '\0' || strspn(port, "0123456789") != strlen(port) ||
+	    strlen(port) > 5 || atoi(port) > 65535) {
+		snprintf(err, errlen,
+		    "%s %s: bad port \"%s\" (expected 0 to 65535; 0: any "
+		    "free one)",
+		    option, hostport, port);
+		free(host);
+		return -1;
+	}
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
 		memmove(host, host + 1, strlen(host));
 		host[strlen(host) - 1] = '\0';

@@ -170,6 +170,14 @@ connect_tcp(const char *addr, char host[CONN_HOST_MAX], int timeout_ms,
 	}
 	if (n == 0 || n >= CONN_HOST_MAX || port[0] == '\0')
 		goto bad;
+	if (strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 ||
+	    atoi(port) < 1 || atoi(port) > 65535) {
+		snprintf(err, errlen,
+		    "bad port \"%s\" in \"%s\" (expected 1 to 65535)", port,
+		    shown);
+		errno = EINVAL;
+		return -1;
+	}
 	memcpy(host, addr, n);
 	host[n] = '\0';
 	hints.ai_family = AF_UNSPEC;

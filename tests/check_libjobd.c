@@ -267,6 +267,19 @@ START_TEST(test_connect_errors)
 	    strstr(err, "bad address \"no-port\"") != NULL, "%s", err);
 	ck_assert_ptr_null(jobd_connect("unix:", NULL, err, sizeof err));
 	ck_assert_int_eq(errno, EINVAL);
+	/* Ports out of range are not wrapped around to another one. */
+	ck_assert_ptr_null(
+	    jobd_connect("127.0.0.1:99999", NULL, err, sizeof err));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_msg(strstr(err, "bad port \"99999\"") != NULL, "%s", err);
+	ck_assert_ptr_null(
+	    jobd_connect("127.0.0.1:65536", NULL, err, sizeof err));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_ptr_null(jobd_connect("127.0.0.1:0", NULL, err, sizeof err));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_ptr_null(jobd_connect("[::1]:abc", NULL, err, sizeof err));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_msg(strstr(err, "bad port \"abc\"") != NULL, "%s", err);
 	/* A closed loopback port. */
 	ck_assert_ptr_null(jobd_connect("127.0.0.1:1", NULL, err, sizeof err));
 	ck_assert_int_eq(errno, ECONNREFUSED);

@@ -1032,7 +1032,12 @@ START_TEST(test_refused_addresses)
 	expect_refused("[::]:0", "only loopback addresses");
 	expect_refused("127.0.0.1", "expected HOST:PORT");
 	expect_refused("localhost:0", "give a numeric address");
-	expect_refused("127.0.0.1:http", "give a numeric address");
+	expect_refused("127.0.0.1:http", "bad port \"http\"");
+	/* Not wrapped around to a port of its own choosing. */
+	expect_refused("127.0.0.1:99999", "bad port \"99999\"");
+	expect_refused("127.0.0.1:65536", "expected 0 to 65535");
+	expect_refused("127.0.0.1:-1", "bad port \"-1\"");
+	expect_refused("127.0.0.1:", "bad port \"\"");
 }
 END_TEST
 
