@@ -142,7 +142,9 @@ struct job_run {
 	/* Attempts; the last one is current while running. */
 	struct attempt *attempts;
 	uint32_t nattempts;
-	uint32_t attempt_base; /* attempts before the last kick */
+	uint32_t attempt_base; /* attempts that do not count toward the
+	                          retry budget: before the last kick, or
+	                          interrupted by a stop of jobd */
 	/* Result of the last attempt. */
 	struct buf out, err;
 	json_t *result; /* in-process kinds */

@@ -1006,10 +1006,21 @@ sched_attempt_end(struct job *job, enum attempt_outcome outcome, int exit_code,
 	    mono_us() - job_run_mut(job)->started_us);
 
 	bit = attempt_outcome_retry_bit(outcome);
-	if (!S.stopping && bit != 0 &&
-	    retry_should_retry(job_retry(job),
-	        job_run_mut(job)->nattempts - job_run_mut(job)->attempt_base,
-	        bit)) {
+	if (outcome == OUTCOME_INTERRUPTED) {
+		/*
+		 * Stopped because jobd is stopping, not for anything of its
+		 * own: the job goes back to its queue, this attempt not
+		 * counted against its retry budget, to run again after the
+		 * next start (with a store; without one it is gone anyway).
+		 */
+		job_run_mut(job)->attempt_base++;
+		S.nqueued++;
+		enqueue(job);
+	} else if (!S.stopping && bit != 0 &&
+	           retry_should_retry(job_retry(job),
+	               job_run_mut(job)->nattempts -
+	                   job_run_mut(job)->attempt_base,
+	               bit)) {
 		delay = retry_delay_ms(job_retry(job),
 		    job_run_mut(job)->nattempts -
 		        job_run_mut(job)->attempt_base,

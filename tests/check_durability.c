@@ -396,6 +396,48 @@ START_TEST(test_exec_outlives_crash)
 }
 END_TEST
 
+/*
+ * A stop of jobd is not the job's failure: a running job's attempt is
+ * interrupted, not counted, and the job runs again after the restart,
+ * even with no retries allowed.
+ */
+START_TEST(test_stop_requeues_running)
+{
+	static const char *const extra[] = {"--shutdown-grace", "100ms", NULL};
+	char pidfile[PATH_MAX + 16], req[PATH_MAX + 128];
+	struct client c;
+	json_int_t id;
+	json_t *job;
+	pid_t pid;
+
+	ck_assert_int_eq(harness_start(&H, extra), 0);
+	ck_assert_int_eq(client_unix(&c, H.sock), 0);
+	snprintf(pidfile, sizeof pidfile, "%s/pid", H.dir);
+	snprintf(req, sizeof req,
+	    "{\"kind\":\"exec\",\"argv\":[\"sh\",\"-c\",\"echo $$ >> %s; "
+	    "exec sleep 600\"]}",
+	    pidfile);
+	id = submit_id(&c, req);
+	pid = read_pid(pidfile);
+	client_close(&c);
+	ck_assert_int_eq(unlink(pidfile), 0);
+	ck_assert_int_eq(harness_restart(&H, SIGTERM, extra), 0);
+	/* Its process did not outlive the stop. */
+	wait_gone(pid);
+	ck_assert_int_eq(client_unix(&c, H.sock), 0);
+	job = wait_state(&c, id, "running");
+	ck_assert_uint_eq(json_array_size(json_object_get(job, "attempts")), 2);
+	ck_assert_str_eq(attempt_outcome(job, 0), "interrupted");
+	json_decref(job);
+	ck_assert_int_ne(read_pid(pidfile), pid);
+	json_decref(
+	    call_okf(&c, "{\"op\":\"cancel\",\"job\":%lld}", (long long)id));
+	json_decref(wait_state(&c, id, "cancelled"));
+	client_close(&c);
+	ck_assert_int_eq(harness_stop(&H), 0);
+}
+END_TEST
+
 /* Take the process group out of job id's state record, as if jobd had
  * died before the commit that follows a spawn. */
 static void
@@ -782,6 +824,7 @@ durability_suite(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_restart_keeps_jobs);
 	tcase_add_test(tc, test_restart_lower_limits);
+	tcase_add_test(tc, test_stop_requeues_running);
 	tcase_add_test(tc, test_exec_outlives_crash);
 	tcase_add_test(tc, test_exec_unrecorded_crash);
 	tcase_add_test(tc, test_bad_database);

@@ -669,13 +669,23 @@ START_TEST(test_sigterm_interrupts_running)
 	    strcmp(str(ev, "event"), "started") != 0 && (json_decref(ev), 1));
 	json_decref(ev);
 	kill(H.pid, SIGTERM);
+	/* The job did not fail: it is back in its queue, for the next jobd
+	 * (check_durability), and the wait says it did not finish. */
 	r = client_reply(&c, T);
 	ck_assert_ptr_nonnull(r);
-	ck_assert_str_eq(str(json_object_get(r, "job"), "state"), "failed");
-	ck_assert_str_eq(
-	    str(last_attempt(json_object_get(r, "job")), "outcome"),
-	    "interrupted");
+	ck_assert_str_eq(reply_error_code(r), "shutting_down");
+	ck_assert_ptr_nonnull(
+	    strstr(str(json_object_get(r, "error"), "message"),
+	        "1 of the 1 job(s) waited for did not finish"));
 	json_decref(r);
+	/* Back in its queue, and so announced. */
+	do {
+		ev = client_reply(&w, T);
+		ck_assert_ptr_nonnull(ev);
+	} while (
+	    strcmp(str(ev, "event"), "queued") != 0 && (json_decref(ev), 1));
+	ck_assert_str_eq(str(json_object_get(ev, "job"), "state"), "queued");
+	json_decref(ev);
 	client_close(&c);
 	client_close(&w);
 	ck_assert_int_eq(harness_wait(&H), 0);
