@@ -408,6 +408,26 @@ cmd_cancel_exec(struct cmd_ctx *ctx, int argc, char **argv)
 
 /* --- logs ----------------------------------------------------------------- */
 
+int
+cmd_follow_print(const json_t *line, json_int_t id)
+{
+	const char *event = json_string_value(json_object_get(line, "event"));
+	const char *stream = json_string_value(json_object_get(line, "stream"));
+
+	if (event != NULL && strcmp(event, "output") == 0)
+		return out_stream(line, "data",
+		    stream != NULL && strcmp(stream, "stderr") == 0 ? stderr
+		                                                    : stdout,
+		    id);
+	if (event != NULL && strcmp(event, "output_dropped") == 0)
+		out_warn("job %lld: %lld bytes of output dropped (not kept, "
+		         "or not read in time)",
+		    (long long)id,
+		    (long long)json_integer_value(
+		        json_object_get(line, "bytes")));
+	return 0;
+}
+
 /*
  * Follow a job's output until it finishes: stdout and stderr bytes as they
  * come (with --json, jobd's event lines).  Exit as `wait` would.
@@ -417,7 +437,7 @@ logs_follow(struct cmd_ctx *ctx, json_int_t id)
 {
 	json_t *req, *reply;
 	json_int_t req_id;
-	const char *event, *stream;
+	const char *event;
 	int status;
 
 	if (cmd_connect(ctx) == NULL)
@@ -446,23 +466,10 @@ logs_follow(struct cmd_ctx *ctx, json_int_t id)
 			json_object_del(reply, "id");
 			json_object_del(reply, "ok");
 			out_json(reply);
-		} else if (strcmp(event, "output") == 0) {
-			stream =
-			    json_string_value(json_object_get(reply, "stream"));
-			if (out_stream(reply, "data",
-			        stream != NULL && strcmp(stream, "stderr") == 0
-			            ? stderr
-			            : stdout,
-			        id) != 0) {
-				json_decref(reply);
-				return JOBCTL_EXIT_ERROR;
-			}
-		} else if (strcmp(event, "output_dropped") == 0)
-			out_warn("job %lld: %lld bytes of output dropped "
-			         "(not kept, or not read in time)",
-			    (long long)id,
-			    (long long)json_integer_value(
-			        json_object_get(reply, "bytes")));
+		} else if (cmd_follow_print(reply, id) != 0) {
+			json_decref(reply);
+			return JOBCTL_EXIT_ERROR;
+		}
 		if (strcmp(event, "finished") == 0) {
 			/* As `wait`: 0 if it succeeded, 1 if not. */
 			status = strcmp(state_of(reply), "succeeded") == 0

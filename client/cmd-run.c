@@ -1,14 +1,15 @@
 /*
  * cmd-run: `run` and `submit`, the commands that build a job spec.
  *
- * `submit` queues the job and prints its id.  `run` queues it, waits for
- * it and then behaves like the command itself: its stdout on stdout, its
- * stderr on stderr, and its exit status as jobctl's (timeout(1)'s 124 for
- * a timeout, 128+N for signal N, 127/126 when the program cannot be
- * started).  `run` submits and then waits as two requests, rather than one
- * submit with "wait": true, because only then does it know the job's id
- * while the job runs: an interrupt (^C, SIGTERM, SIGHUP) cancels the job,
- * and a second one leaves without waiting.
+ * `submit` queues the job and prints its id.  `run` queues it, follows
+ * it and behaves like the command itself: its stdout on stdout and its
+ * stderr on stderr as they come (a `logs` follow), and its exit status as
+ * jobctl's (timeout(1)'s 124 for a timeout, 128+N for signal N, 127/126
+ * when the program cannot be started).  With --json, and for built-in
+ * kinds, it waits and prints the job, or its result.  `run` submits and then
+ * waits as two requests, rather than one submit with "wait": true, because only
+ * then does it know the job's id while the job runs: an interrupt (^C, SIGTERM,
+ * SIGHUP) cancels the job, and a second one leaves without waiting.
  *
  * A job may wait before it runs (--delay, --run-at) and give up if it has
  * not started by a time (--expires); see times.c for what a TIME is.
@@ -665,6 +666,53 @@ run_status(const json_t *job, json_int_t id, bool exec)
 	return JOBCTL_EXIT_ERROR;
 }
 
+/*
+ * Follow an exec job to its end: its output as it comes (every attempt's,
+ * stdout to stdout and stderr to stderr), then its status.  The follow's
+ * last line carries the job's end, which is all run_status() reads.
+ */
+static int
+run_follow(struct cmd_ctx *ctx, json_int_t id, bool *cancel_sent)
+{
+	json_t *req, *reply, *job;
+	json_int_t req_id;
+	const char *event;
+	int status;
+
+	req = json_pack(
+	    "{s:s, s:I, s:b}", "op", "logs", "job", id, "follow", true);
+	req_id = jobd_send(ctx->conn, req);
+	json_decref(req);
+	for (;;) {
+		if ((reply = run_await(
+		         ctx, req_id, id, cancel_sent, &status)) == NULL) {
+			if (status == JOBCTL_EXIT_ERROR)
+				out_warn("job %lld: its end was not seen "
+				         "(jobctl get %lld tells)",
+				    (long long)id, (long long)id);
+			return status;
+		}
+		if (cmd_follow_print(reply, id) != 0) {
+			json_decref(reply);
+			return JOBCTL_EXIT_ERROR;
+		}
+		event = json_string_value(json_object_get(reply, "event"));
+		if (event != NULL && strcmp(event, "finished") == 0)
+			break;
+		json_decref(reply);
+	}
+	job = json_pack("{s:O?, s:O?, s:[{s:O?, s:O?, s:O?}]}", "state",
+	    json_object_get(reply, "state"), "error",
+	    json_object_get(reply, "error"), "attempts", "outcome",
+	    json_object_get(reply, "outcome"), "exit_code",
+	    json_object_get(reply, "exit_code"), "signal",
+	    json_object_get(reply, "signal"));
+	status = run_status(job, id, true);
+	json_decref(job);
+	json_decref(reply);
+	return status;
+}
+
 static int
 cmd_run_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
@@ -702,6 +750,8 @@ cmd_run_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	id = json_integer_value(
 	    json_object_get(json_object_get(reply, "job"), "id"));
 	json_decref(reply);
+	if (exec && !ctx->json)
+		return run_follow(ctx, id, &cancel_sent);
 
 	req = json_pack(
 	    "{s:s, s:I, s:b}", "op", "wait", "job", id, "output", true);

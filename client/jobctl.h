@@ -210,6 +210,12 @@ void out_exit(char *buf, size_t len, const json_t *job);
  */
 int cmd_list_pages(struct cmd_ctx *ctx, json_t *req, uint64_t limit, bool all);
 /*
+ * Print a line of a `logs` follow: output bytes to stdout or stderr, a
+ * warning for dropped output; other events print nothing.  -1 if the
+ * output could not be written.
+ */
+int cmd_follow_print(const json_t *line, json_int_t id);
+/*
  * The options both take: --since (since) or --until TIME into req, and
  * --limit N.  -1 when taken, else the exit status after a usage error.
  */

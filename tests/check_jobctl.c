@@ -15,6 +15,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -193,7 +194,7 @@ count_lines(const char *s)
 
 /* --- run ------------------------------------------------------------------ */
 
-START_TEST(test_run_streams)
+START_TEST(test_run_outputs)
 {
 	struct result r =
 	    JOBCTL("run", "--", "sh", "-c", "printf out; printf err >&2");
@@ -659,8 +660,27 @@ END_TEST
 START_TEST(test_truncated)
 {
 	struct result r = JOBCTL("run", "--", "sh", "-c", "yes | head -c 5000");
+	char id[32];
 
-	/* jobd runs with --output-cap 1k. */
+	/* jobd runs with --output-cap 1k.  run streams the output: all of it
+	 * if it followed the job from its start, else what was kept and a
+	 * word on what was not. */
+	ck_assert_int_eq(r.rc, 0);
+	if (strlen(r.out) == 5000)
+		ck_assert_str_eq(r.err, "");
+	else {
+		ck_assert_int_eq(strlen(r.out), 1024);
+		ck_assert_msg(
+		    strstr(r.err, "3976 bytes of output dropped"), "%s", r.err);
+	}
+	result_free(&r);
+	/* What jobd keeps is capped. */
+	snprintf(id, sizeof id, "%lld",
+	    submit("--", "sh", "-c", "yes | head -c 5000", NULL));
+	r = JOBCTL("wait", id);
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	r = JOBCTL("logs", id);
 	ck_assert_int_eq(r.rc, 0);
 	ck_assert_int_eq(strlen(r.out), 1024);
 	ck_assert_ptr_nonnull(
@@ -1034,18 +1054,51 @@ START_TEST(test_watch)
 }
 END_TEST
 
+/* Start jobctl (argv) in the background, its stderr to errpath and its
+ * stdout to out_fd (if not -1). */
+static pid_t
+spawn_jobctl(const char *const *argv, int out_fd, const char *errpath)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+
+	posix_spawn_file_actions_init(&fa);
+	if (out_fd != -1)
+		posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+	posix_spawn_file_actions_addopen(
+	    &fa, 2, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_eq(posix_spawn(&pid, argv[0], &fa, NULL,
+	                     (char *const *)(uintptr_t)argv, environ),
+	    0);
+	posix_spawn_file_actions_destroy(&fa);
+	return pid;
+}
+
+/* Wait for pid to exit with code; then the start of path into buf. */
+static void
+exited_with(pid_t pid, int code, const char *path, char *buf, size_t size)
+{
+	int status;
+	FILE *fp;
+
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), code);
+	fp = fopen(path, "r");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_uint_gt(fread(buf, 1, size - 1, fp), 0);
+	fclose(fp);
+}
+
 START_TEST(test_run_interrupt)
 {
 	const char *argv[] = {
 	    jobctl_path(), "--addr", addr, "run", "--", "sleep", "30", NULL};
-	posix_spawn_file_actions_t fa;
 	char errpath[PATH_MAX + 16], want[64], text[256] = "";
 	struct client c;
 	json_t *event, *job;
 	long long id = 0;
-	int status;
 	pid_t pid;
-	FILE *fp;
 
 	/* Watch everything, start `jobctl run`, ^C it once it has started. */
 	ck_assert_int_eq(client_unix(&c, h.sock), 0);
@@ -1053,13 +1106,7 @@ START_TEST(test_run_interrupt)
 	ck_assert_ptr_nonnull(event);
 	json_decref(event);
 	snprintf(errpath, sizeof errpath, "%s/run.err", h.dir);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(
-	    &fa, 2, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ck_assert_int_eq(posix_spawn(&pid, argv[0], &fa, NULL,
-	                     (char *const *)(uintptr_t)argv, environ),
-	    0);
-	posix_spawn_file_actions_destroy(&fa);
+	pid = spawn_jobctl(argv, -1, errpath);
 	while (id == 0) {
 		event = client_reply(&c, HARNESS_DEADLINE_MS);
 		ck_assert_ptr_nonnull(event);
@@ -1069,18 +1116,57 @@ START_TEST(test_run_interrupt)
 	}
 	client_close(&c);
 	ck_assert_int_eq(kill(pid, SIGINT), 0);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
-	ck_assert_int_eq(WEXITSTATUS(status), 130);
-	fp = fopen(errpath, "r");
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_uint_gt(fread(text, 1, sizeof text - 1, fp), 0);
-	fclose(fp);
+	exited_with(pid, 130, errpath, text, sizeof text);
 	snprintf(want, sizeof want, "interrupted: cancelling job %lld\n", id);
 	ck_assert_msg(strstr(text, want) != NULL, "stderr: %s", text);
 	job = get_job(id);
 	ck_assert_str_eq(jstr(job, "state"), "cancelled");
 	json_decref(job);
+}
+END_TEST
+
+/* run streams: a job's first line is out while the job still runs. */
+START_TEST(test_run_live)
+{
+	char go[PATH_MAX + 16], script[PATH_MAX + 128], errpath[PATH_MAX + 16];
+	const char *argv[] = {jobctl_path(), "--addr", addr, "run", "--", "sh",
+	    "-c", script, NULL};
+	char out[256] = "", err[256] = "";
+	struct pollfd pfd;
+	size_t len = 0;
+	ssize_t n;
+	int fds[2];
+	pid_t pid;
+	FILE *fp;
+
+	snprintf(go, sizeof go, "%s/go", h.dir);
+	snprintf(errpath, sizeof errpath, "%s/streams.err", h.dir);
+	snprintf(script, sizeof script,
+	    "echo first; while [ ! -e %s ]; do sleep 0.01; done; "
+	    "echo second >&2; exit 3",
+	    go);
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	pid = spawn_jobctl(argv, fds[1], errpath);
+	close(fds[1]);
+	/* "first" comes before the job may go on. */
+	pfd = (struct pollfd){.fd = fds[0], .events = POLLIN};
+	while (strchr(out, '\n') == NULL) {
+		ck_assert_msg(poll(&pfd, 1, HARNESS_DEADLINE_MS) == 1,
+		    "no output from a running job");
+		n = read(fds[0], out + len, sizeof out - 1 - len);
+		ck_assert_int_gt(n, 0);
+		len += (size_t)n;
+	}
+	ck_assert_str_eq(out, "first\n");
+	fp = fopen(go, "w");
+	ck_assert_ptr_nonnull(fp);
+	fclose(fp);
+	while ((n = read(fds[0], out + len, sizeof out - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fds[0]);
+	ck_assert_str_eq(out, "first\n");
+	exited_with(pid, 3, errpath, err, sizeof err);
+	ck_assert_str_eq(err, "second\n");
 }
 END_TEST
 
@@ -2409,7 +2495,7 @@ jobctl_suite(void)
 	tc = tcase_create("run");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_run_streams);
+	tcase_add_test(tc, test_run_outputs);
 	tcase_add_test(tc, test_run_exit_code);
 	tcase_add_test(tc, test_run_timeout);
 	tcase_add_test(tc, test_run_signal);
@@ -2422,6 +2508,7 @@ jobctl_suite(void)
 	tcase_add_test(tc, test_run_limits);
 	tcase_add_test(tc, test_run_binary_output);
 	tcase_add_test(tc, test_run_interrupt);
+	tcase_add_test(tc, test_run_live);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cli");
