@@ -1196,14 +1196,30 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	jobd_stop();
 }
 
-/* Draining: stop once no job is running or waiting to run. */
+/*
+ * Draining: stop once no job is running or can run now.  Jobs that wait
+ * for later (a delay, a paused queue, a dependency) do not hold the stop:
+ * with a store they stay for the next start, without one they are lost,
+ * which the log says.
+ */
 static void
 drain_check(evutil_socket_t fd, short what, void *arg)
 {
-	if (jobd.stopping || sched_count_running() > 0 ||
-	    sched_count_queued() > 0)
+	size_t left;
+
+	if (jobd.stopping || sched_count_drainable(&left) > 0)
 		return;
-	log_notice("drained: every job has ended");
+	if (left == 0)
+		log_notice("drained: every job has ended");
+	else if (store_enabled())
+		log_notice("drained: %zu job(s) delayed, in paused queues or "
+		           "waiting on others stay for the next start",
+		    left);
+	else
+		log_warn("drained: %zu job(s) delayed, in paused queues or "
+		         "waiting on others are lost (no store: see "
+		         "--durability)",
+		    left);
 	event_del(drain_timer);
 	jobd_stop();
 }
@@ -1212,13 +1228,15 @@ static void
 on_usr1(evutil_socket_t sig, short what, void *arg)
 {
 	struct timeval tv = {0, DRAIN_CHECK_MS * 1000};
+	size_t left;
 
 	if (jobd.stopping || jobd.draining)
 		return;
 	jobd.draining = true;
 	log_notice("SIGUSR1: draining: no new jobs; %zu running and %zu "
 	           "queued will finish, then jobd exits",
-	    sched_count_running(), sched_count_queued());
+	    sched_count_running(),
+	    sched_count_drainable(&left) - sched_count_running());
 	sdnotify_send("STATUS=draining: %zu running, %zu queued",
 	    sched_count_running(), sched_count_queued());
 	drain_timer = event_new(jobd.base, -1, EV_PERSIST, drain_check, NULL);

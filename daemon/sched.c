@@ -1354,6 +1354,29 @@ sched_count_queued(void)
 }
 
 size_t
+sched_count_drainable(size_t *left)
+{
+	struct queue **qs;
+	size_t i, nq, n = S.nrunning;
+
+	qs = queues_sorted(&nq);
+	for (i = 0; i < nq; i++) {
+		if (!queue_paused(qs[i]))
+			n += queue_depth(qs[i]);
+	}
+	free(qs);
+	/* Retries waiting for their backoff: only looked for once nothing
+	 * else is left (a walk of the table). */
+	for (i = 0; n == 0 && i <= S.mask; i++) {
+		if (S.table[i] != NULL && S.table[i]->state == JOB_DELAYED &&
+		    S.table[i]->run->nattempts > S.table[i]->run->attempt_base)
+			n++;
+	}
+	*left = S.njobs - S.nfinished - n;
+	return n;
+}
+
+size_t
 sched_count_running(void)
 {
 	return S.nrunning;

@@ -284,6 +284,62 @@ START_TEST(test_drain)
 }
 END_TEST
 
+/*
+ * SIGUSR1 does not wait for jobs that cannot run now: a job in a paused
+ * queue and one delayed for an hour stay in the store for the next start,
+ * while a job retrying after a failure is seen through.
+ */
+START_TEST(test_drain_leaves_later)
+{
+	struct client c;
+	json_int_t paused, later, retried;
+	json_t *r;
+
+	ck_assert_int_eq(harness_start(&H, NULL), 0);
+	ck_assert_int_eq(client_unix(&c, H.sock), 0);
+	json_decref(call_ok(
+	    &c, "{\"op\":\"queue\",\"action\":\"pause\",\"name\":\"pz\"}"));
+	r = call_ok(&c, "{\"op\":\"submit\",\"jobs\":[{\"kind\":\"echo\","
+	                "\"queue\":\"pz\"},{\"kind\":\"echo\",\"delay_ms\":"
+	                "3600000}]}");
+	paused = num(json_array_get(json_object_get(r, "jobs"), 0), "id");
+	later = num(json_array_get(json_object_get(r, "jobs"), 1), "id");
+	json_decref(r);
+	/* Fails once, then succeeds 300 ms later. */
+	r = call_ok(&c,
+	    "{\"op\":\"submit\",\"job\":{\"kind\":\"exec\",\"argv\":[\"sh\","
+	    "\"-c\",\"[ $JOBD_ATTEMPT -ge 2 ]\"],\"retry\":{\"max_attempts\":"
+	    "2,\"backoff\":\"fixed\",\"base_ms\":300,\"jitter\":false}}}");
+	retried = num(json_object_get(r, "job"), "id");
+	json_decref(r);
+	json_decref(
+	    call_okf(&c, "{\"op\":\"wait\",\"job\":%lld,\"timeout_ms\":0}",
+	        (long long)retried));
+	client_close(&c);
+	ck_assert_int_eq(kill(H.pid, SIGUSR1), 0);
+	ck_assert(harness_log_wait(&H, "2 job(s) delayed, in paused queues or "
+	                               "waiting on others stay for the next "
+	                               "start"));
+	ck_assert_int_eq(harness_halt(&H, 0), 0); /* it stops by itself */
+	ck_assert_int_eq(harness_respawn(&H, NULL), 0);
+	ck_assert_int_eq(client_unix(&c, H.sock), 0);
+	r = call_okf(&c, "{\"op\":\"get\",\"jobs\":[%lld,%lld,%lld]}",
+	    (long long)paused, (long long)later, (long long)retried);
+	ck_assert_str_eq(
+	    str(json_array_get(json_object_get(r, "jobs"), 0), "state"),
+	    "queued");
+	ck_assert_str_eq(
+	    str(json_array_get(json_object_get(r, "jobs"), 1), "state"),
+	    "delayed");
+	ck_assert_str_eq(
+	    str(json_array_get(json_object_get(r, "jobs"), 2), "state"),
+	    "succeeded");
+	json_decref(r);
+	client_close(&c);
+	ck_assert_int_eq(harness_stop(&H), 0);
+}
+END_TEST
+
 /* --log-jobs yes: a line per job event, at info. */
 START_TEST(test_log_jobs)
 {
@@ -323,6 +379,7 @@ config_suite(void)
 	tcase_add_test(tc, test_bad_files);
 	tcase_add_test(tc, test_reload_under_load);
 	tcase_add_test(tc, test_drain);
+	tcase_add_test(tc, test_drain_leaves_later);
 	tcase_add_test(tc, test_log_jobs);
 	suite_add_tcase(s, tc);
 	return s;
