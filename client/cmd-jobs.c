@@ -680,9 +680,9 @@ cmd_list_pages(struct cmd_ctx *ctx, json_t *req, uint64_t limit, bool all)
 			return JOBCTL_EXIT_ERROR;
 		}
 		if (!all) {
-			if (!ctx->json)
-				out_warn("more jobs after %lld: use --all",
-				    (long long)json_integer_value(next));
+			/* On stderr, so --json output stays clean. */
+			out_warn("more jobs after %lld: use --all",
+			    (long long)json_integer_value(next));
 			json_decref(reply);
 			return JOBCTL_EXIT_OK;
 		}

@@ -2408,6 +2408,14 @@ START_TEST(test_dead_pages)
 	ck_assert_ptr_nonnull(strstr(r.out, " timed_out "));
 	ck_assert_str_eq(r.err, "");
 	result_free(&r);
+	/* A script is told too, on stderr. */
+	r = JOBCTL("dead", "--json", "--limit", "1");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(count_lines(r.out), 1);
+	snprintf(
+	    want, sizeof want, "jobctl: more jobs after %s: use --all\n", a);
+	ck_assert_str_eq(r.err, want);
+	result_free(&r);
 	snprintf(want, sizeof want, "%s %s", a, b);
 	ids = dead_ids("--limit", "1");
 	ck_assert_str_eq(ids, want);
