@@ -197,6 +197,24 @@ parse_fail(struct parse *ps, int code, const char *fmt, ...)
 	return -1;
 }
 
+/* A field a job does not have; "timeout" may have meant "timeout_ms". */
+static void
+unknown_field(struct parse *ps, const char *key)
+{
+	size_t i;
+
+	for (i = 0; spec_fields[i] != NULL; i++) {
+		if (key[0] != '\0' &&
+		    strncmp(spec_fields[i], key, strlen(key)) == 0)
+			break;
+	}
+	snprintf(ps->err, ps->errlen, "%s: unknown field \"%.64s\"%s%s%s",
+	    ps->where, key, spec_fields[i] != NULL ? " (did you mean \"" : "",
+	    spec_fields[i] != NULL ? spec_fields[i] : "",
+	    spec_fields[i] != NULL ? "\"?)" : "");
+	ps->code = PROTO_E_BAD_REQUEST;
+}
+
 /* An optional integer field in [lo, hi]; 1 if present, 0 if absent. */
 static int
 parse_uint(struct parse *ps, const json_t *spec, const char *key, uint64_t lo,
@@ -844,8 +862,7 @@ parse_job(const json_t *spec, const char *where, bool stored, int *code,
 				break;
 		}
 		if (spec_fields[i] == NULL) {
-			parse_fail(&ps, PROTO_E_BAD_REQUEST,
-			    "unknown field \"%.64s\"", key);
+			unknown_field(&ps, key);
 			goto fail;
 		}
 	}

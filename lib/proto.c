@@ -233,11 +233,16 @@ proto_decode(const char *line, size_t len, size_t max_depth, json_t **out,
 		    (size_t)(nul - line) + 1);
 		return -1;
 	}
-	/* No JSON_DISABLE_EOF_CHECK: trailing garbage is an error. */
-	if ((j = json_loadb(line, len, JSON_DECODE_ANY, &jerr)) == NULL) {
+	/* No JSON_DISABLE_EOF_CHECK: trailing garbage is an error.  A key
+	 * given twice is too: which one counts would be a guess. */
+	if ((j = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+	         &jerr)) == NULL) {
 		*err = PROTO_E_BAD_JSON;
 		proto_msg(msg, msglen, "invalid JSON at column %d: %s",
-		    jerr.column, jerr.text);
+		    jerr.column,
+		    strstr(jerr.text, "JSON_ALLOW_NUL") != NULL
+		        ? "\\u0000 (NUL) is not allowed in a string"
+		        : jerr.text);
 		return -1;
 	}
 	if (!json_is_object(j)) {

@@ -2443,7 +2443,13 @@ START_TEST(test_run_limits)
 	ck_assert_ptr_nonnull(strstr(r.out, "nproc 100"));
 	ck_assert_ptr_nonnull(strstr(r.out, "user:"));
 	result_free(&r);
-	r = JOBCTL("run", "--output-cap", "4", "--", "echo", "abcdefgh");
+	/* What jobd keeps (run streams all of it). */
+	snprintf(buf, sizeof buf, "%lld",
+	    submit("--output-cap", "4", "--", "echo", "abcdefgh", NULL));
+	r = JOBCTL("wait", buf);
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	r = JOBCTL("logs", buf);
 	ck_assert_str_eq(r.out, "abcd");
 	result_free(&r);
 	r = JOBCTL("run", "--output-cap", "4x", "--", "true");

@@ -467,6 +467,18 @@ START_TEST(test_bad_input)
 		/* The connection stays usable after every error. */
 		json_decref(call_ok(&c, "{\"op\":\"ping\"}"));
 	}
+	/* An unknown field is named, with a guess at what was meant. */
+	job = client_call(&c, "{\"op\":\"submit\",\"jobs\":[{\"kind\":"
+	                      "\"echo\"},{\"kind\":\"echo\",\"timeout\":5}]}");
+	ck_assert_str_eq(str(json_object_get(job, "error"), "message"),
+	    "jobs[1]: unknown field \"timeout\" (did you mean "
+	    "\"timeout_ms\"?)");
+	json_decref(job);
+	job = client_call(&c, "{\"op\":\"submit\",\"job\":{\"kind\":"
+	                      "\"echo\",\"colour\":1}}");
+	ck_assert_str_eq(str(json_object_get(job, "error"), "message"),
+	    "job: unknown field \"colour\"");
+	json_decref(job);
 	/* A program that does not exist is a failed job, not a bad request. */
 	job = run_job(&c, "{\"kind\":\"exec\",\"argv\":[\"/nonexistent\"]}");
 	ck_assert_str_eq(str(last_attempt(job), "outcome"), "spawn_failed");

@@ -335,8 +335,13 @@ START_TEST(test_decode_bad_json)
 	decode_bad(S("{\"a\":1,}"), 32, PROTO_E_BAD_JSON, "invalid JSON");
 	decode_bad(S("{'a':1}"), 32, PROTO_E_BAD_JSON, "invalid JSON");
 	decode_bad(S("]"), 32, PROTO_E_BAD_JSON, "invalid JSON");
-	decode_bad(
-	    S("{\"a\":\"\\u0000\"}"), 32, PROTO_E_BAD_JSON, "invalid JSON");
+	decode_bad(S("{\"a\":\"\\u0000\"}"), 32, PROTO_E_BAD_JSON,
+	    "\\u0000 (NUL) is not allowed in a string");
+	/* Which of two values would count is a guess: refused. */
+	decode_bad(S("{\"op\":\"ping\",\"op\":\"stats\"}"), 32,
+	    PROTO_E_BAD_JSON, "duplicate object key");
+	decode_bad(S("{\"a\":{\"b\":1,\"b\":1}}"), 32, PROTO_E_BAD_JSON,
+	    "duplicate object key");
 	decode_bad(S("{\"a\":\"b\0\"}"), 32, PROTO_E_BAD_JSON,
 	    "NUL byte in request (byte 8)");
 	decode_bad(S("\0"), 32, PROTO_E_BAD_JSON, "NUL");
