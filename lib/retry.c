@@ -310,7 +310,9 @@ retry_policy_from_json(
 			return -1;
 		}
 		np.jitter = json_is_true(j);
-	}
+	} else if (json_object_get(obj, "backoff") != NULL &&
+	           np.backoff == RETRY_FIXED)
+		np.jitter = false; /* "fixed" means fixed, unless told */
 	if ((j = json_object_get(obj, "on")) != NULL &&
 	    retry_json_on(j, &np.on, err, errlen) == -1)
 		return -1;

@@ -295,6 +295,27 @@ START_TEST(test_from_json_full)
 	ck_assert_uint_eq(p.max_attempts, RETRY_MAX_ATTEMPTS);
 	ck_assert_uint_eq(p.max_ms, RETRY_MAX_DELAY_MS);
 	ck_assert(!retry_should_retry(&p, 1, RETRY_ON_FAILED));
+
+	/* "fixed" means fixed: no jitter unless asked for with it. */
+	retry_policy_default(&p);
+	ck_assert(p.jitter);
+	j = load("{\"backoff\": \"fixed\", \"base_ms\": 1000}");
+	ck_assert_int_eq(retry_policy_from_json(&p, j, err, sizeof err), 0);
+	json_decref(j);
+	ck_assert(!p.jitter);
+	ck_assert_uint_eq(retry_delay_ms(&p, 1, 12345), 1000);
+	ck_assert_uint_eq(retry_delay_ms(&p, 2, 999), 1000);
+	retry_policy_default(&p);
+	j = load("{\"backoff\": \"fixed\", \"jitter\": true}");
+	ck_assert_int_eq(retry_policy_from_json(&p, j, err, sizeof err), 0);
+	json_decref(j);
+	ck_assert(p.jitter);
+	/* A policy that was fixed and jittered stays so when only the
+	 * attempts change. */
+	j = load("{\"max_attempts\": 4}");
+	ck_assert_int_eq(retry_policy_from_json(&p, j, err, sizeof err), 0);
+	json_decref(j);
+	ck_assert(p.jitter);
 }
 END_TEST
 
