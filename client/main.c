@@ -258,6 +258,10 @@ cmd_parse_duration(
 {
 	if (retry_parse_duration_ms(arg, ms) == 0)
 		return 0;
+	if (retry_duration_lacks_unit(arg))
+		return cmd_usage_error(ctx,
+		    "%s: \"%s\" needs a unit (%sms, %ss, %sm, %sh or %sd)",
+		    option, arg, arg, arg, arg, arg, arg);
 	return cmd_usage_error(ctx,
 	    "%s: bad duration \"%s\" (expected e.g. 500ms, 30s, 5m or 1h)",
 	    option, arg);

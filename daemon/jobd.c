@@ -233,9 +233,14 @@ static int
 parse_duration(const char *opt, const char *arg, uint64_t *out)
 {
 	if (retry_parse_duration_ms(arg, out) != 0) {
-		opt_error("%s: '%s' is not a duration (500ms, 30s, 5m, 1h, "
-		          "7d)",
-		    opt, arg);
+		if (retry_duration_lacks_unit(arg))
+			opt_error("%s: '%s' needs a unit (%sms, %ss, %sm, "
+			          "%sh or %sd)",
+			    opt, arg, arg, arg, arg, arg, arg);
+		else
+			opt_error("%s: '%s' is not a duration (500ms, 30s, "
+			          "5m, 1h, 7d)",
+			    opt, arg);
 		return -1;
 	}
 	return 0;
@@ -848,47 +853,65 @@ static int
 queue_conf_item(struct queue_conf *qc, const struct conf *conf,
     const struct conf_item *it, char *err, size_t errlen)
 {
+	static const char *const keys[] = {"limit", "max-length", "timeout",
+	    "retries", "backoff", "run-as", NULL};
+	const char *k = it->key, *v = it->value, *want = NULL;
 	char msg[256];
-	uint64_t v;
+	uint64_t n;
+	size_t i;
 
-	if (strcmp(it->key, "limit") == 0 && conf_uint(it->value, 65536, &v))
-		qc->limit = (long)v;
-	else if (strcmp(it->key, "max-length") == 0 &&
-	         conf_uint(it->value, jobd.cfg.max_queued, &v))
-		qc->max_length = (long)v;
-	else if (strcmp(it->key, "timeout") == 0 &&
-	         retry_parse_duration_ms(it->value, &v) == 0 &&
-	         v <= JOB_MAX_TIMEOUT_MS)
-		qc->timeout_ms = (int64_t)v;
-	else if (strcmp(it->key, "retries") == 0 &&
-	         conf_uint(it->value, RETRY_MAX_ATTEMPTS - 1, &v)) {
-		if (!qc->has_retry)
-			retry_policy_default(&qc->retry);
-		qc->has_retry = true;
-		qc->retry.max_attempts = (uint32_t)v + 1;
-	} else if (strcmp(it->key, "backoff") == 0) {
-		if (!qc->has_retry)
-			retry_policy_default(&qc->retry);
-		qc->has_retry = true;
-		if (retry_backoff_parse_spec(
-		        &qc->retry, it->value, msg, sizeof msg) != 0) {
-			snprintf(err, errlen, "%s:%d: %s", conf->path, it->line,
-			    msg);
-			return -1;
-		}
-	} else if (strcmp(it->key, "run-as") == 0 &&
-	           (qc->run_as = ident_parse_user(it->value)) >= 0 &&
-	           (ident_can_switch() || (uid_t)qc->run_as == geteuid()))
+	for (i = 0; keys[i] != NULL && strcmp(keys[i], k) != 0; i++)
 		;
-	else {
+	if (keys[i] == NULL) {
 		snprintf(err, errlen,
-		    "%s:%d: %s: not a queue setting, or a bad value (limit N, "
-		    "max-length N, timeout DUR, retries N, backoff SPEC, "
-		    "run-as USER)",
-		    conf->path, it->line, it->key);
+		    "%s:%d: unknown queue setting \"%s\" (limit, max-length, "
+		    "timeout, retries, backoff, run-as)",
+		    conf->path, it->line, k);
 		return -1;
 	}
-	return 0;
+	msg[0] = '\0';
+	if (strcmp(k, "limit") == 0) {
+		if (conf_uint(v, 65536, &n))
+			qc->limit = (long)n;
+		else
+			want = "a number of jobs, 0 (no limit) to 65536";
+	} else if (strcmp(k, "max-length") == 0) {
+		if (conf_uint(v, jobd.cfg.max_queued, &n))
+			qc->max_length = (long)n;
+		else
+			want = "a number of jobs, at most --max-queued";
+	} else if (strcmp(k, "timeout") == 0) {
+		if (retry_parse_duration_ms(v, &n) == 0 &&
+		    n <= JOB_MAX_TIMEOUT_MS)
+			qc->timeout_ms = (int64_t)n;
+		else
+			want = retry_duration_lacks_unit(v)
+			           ? "a duration with its unit, as 30s or 5m"
+			           : "a duration, as 30s or 5m, at most 30d";
+	} else if (strcmp(k, "retries") == 0) {
+		if (conf_uint(v, RETRY_MAX_ATTEMPTS - 1, &n)) {
+			if (!qc->has_retry)
+				retry_policy_default(&qc->retry);
+			qc->has_retry = true;
+			qc->retry.max_attempts = (uint32_t)n + 1;
+		} else
+			want = "a number of retries, 0 to 999";
+	} else if (strcmp(k, "backoff") == 0) {
+		if (!qc->has_retry)
+			retry_policy_default(&qc->retry);
+		qc->has_retry = true;
+		if (retry_backoff_parse_spec(&qc->retry, v, msg, sizeof msg) !=
+		    0)
+			want = msg;
+	} else if ((qc->run_as = ident_parse_user(v)) < 0)
+		want = "a user that exists";
+	else if (!ident_can_switch() && (uid_t)qc->run_as != geteuid())
+		want = "jobd's own user: only root runs jobs as another";
+	if (want == NULL)
+		return 0;
+	snprintf(err, errlen, "%s:%d: bad value \"%s\" for %s (%s)", conf->path,
+	    it->line, v, k, want);
+	return -1;
 }
 
 /*
@@ -1431,8 +1454,12 @@ jobd_main(int argc, char **argv)
 	/* The store's queues and jobs, then jobd.conf's queue sections on
 	 * top of what the store had (and before: restored jobs take their
 	 * queues' defaults as at submit). */
-	if (config_queues(A.conf, err, sizeof err) != 0 ||
-	    open_store(err, sizeof err) != 0 ||
+	if (config_queues(A.conf, err, sizeof err) != 0) {
+		log_err("%s", err);
+		status = 2; /* a bad file, as for the other keys */
+		goto out;
+	}
+	if (open_store(err, sizeof err) != 0 ||
 	    config_queues(A.conf, err, sizeof err) != 0) {
 		log_err("%s", err);
 		goto out;

@@ -349,57 +349,59 @@ retry_policy_to_json(const struct retry_policy *p)
 	return obj;
 }
 
-/* Milliseconds in one unit; 0 if the unit is unknown. */
+/* Milliseconds in the unit at *unit (its length in *len); 0 if unknown. */
 static uint64_t
-retry_unit_ms(const char *unit)
+retry_unit_ms(const char *unit, size_t *len)
 {
-	if (*unit == '\0' || strcmp(unit, "ms") == 0)
+	*len = strncmp(unit, "ms", 2) == 0 ? 2 : 1;
+	if (*len == 2)
 		return 1;
-	if (strcmp(unit, "s") == 0)
+	switch (*unit) {
+	case 's':
 		return 1000;
-	if (strcmp(unit, "m") == 0)
+	case 'm':
 		return 60 * 1000;
-	if (strcmp(unit, "h") == 0)
+	case 'h':
 		return 3600 * 1000;
-	if (strcmp(unit, "d") == 0)
+	case 'd':
 		return 24 * 3600 * 1000;
-	return 0;
+	default:
+		return 0;
+	}
 }
 
 /*
- * Digits, an optional fraction of at most three digits, an optional unit.
- * A fraction needs a unit of at least a second, so the result is always a
- * whole number of milliseconds.
+ * One term at *c: digits, an optional fraction of at most three digits,
+ * and a unit.  A fraction needs a unit of at least a second, so the
+ * result is always a whole number of milliseconds.  Adds it to *ms and
+ * moves *c past it.
  */
-int
-retry_parse_duration_ms(const char *s, uint64_t *ms)
+static int
+retry_parse_term(const char **c, uint64_t *ms)
 {
-	uint64_t whole, frac, scale, unit, total, part;
-	const char *c = s;
-	int nfrac;
+	uint64_t whole = 0, frac = 0, scale = 1000, unit, total, part;
+	const char *p = *c;
+	size_t len;
+	int nfrac = 0;
 
-	if (*c < '0' || *c > '9') {
+	if (*p < '0' || *p > '9') {
 		errno = EINVAL;
 		return -1;
 	}
-	whole = 0;
-	for (; *c >= '0' && *c <= '9'; c++) {
-		if (whole > (UINT64_MAX - (uint64_t)(*c - '0')) / 10) {
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (whole > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) {
 			errno = ERANGE;
 			return -1;
 		}
-		whole = whole * 10 + (uint64_t)(*c - '0');
+		whole = whole * 10 + (uint64_t)(*p - '0');
 	}
-	frac = 0;
-	nfrac = 0;
-	scale = 1000;
-	if (*c == '.') {
-		for (c++; *c >= '0' && *c <= '9'; c++) {
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++) {
 			if (++nfrac > 3) {
 				errno = EINVAL;
 				return -1;
 			}
-			frac = frac * 10 + (uint64_t)(*c - '0');
+			frac = frac * 10 + (uint64_t)(*p - '0');
 			scale /= 10;
 		}
 		if (nfrac == 0) {
@@ -407,19 +409,52 @@ retry_parse_duration_ms(const char *s, uint64_t *ms)
 			return -1;
 		}
 	}
-	if ((unit = retry_unit_ms(c)) == 0 || (nfrac > 0 && unit < 1000)) {
+	if ((unit = retry_unit_ms(p, &len)) == 0 ||
+	    (nfrac > 0 && unit < 1000)) {
 		errno = EINVAL;
 		return -1;
 	}
 	/* frac * scale is in thousandths of the unit, below 1000. */
 	part = frac * scale * (unit / 1000);
 	if (whole > UINT64_MAX / unit ||
-	    (total = whole * unit) > UINT64_MAX - part) {
+	    (total = whole * unit) > UINT64_MAX - part ||
+	    total + part > UINT64_MAX - *ms) {
 		errno = ERANGE;
 		return -1;
 	}
-	*ms = total + part;
+	*ms += total + part;
+	*c = p + len;
 	return 0;
+}
+
+/*
+ * Terms, each with its unit ("90s", "1h30m", "1.5h"); "0" alone needs
+ * none.  A bare number is refused: it was too easy to mean seconds and get
+ * milliseconds.
+ */
+int
+retry_parse_duration_ms(const char *s, uint64_t *ms)
+{
+	const char *c = s;
+	uint64_t total = 0;
+
+	if (strcmp(s, "0") == 0) {
+		*ms = 0;
+		return 0;
+	}
+	do {
+		if (retry_parse_term(&c, &total) != 0)
+			return -1;
+	} while (*c != '\0');
+	*ms = total;
+	return 0;
+}
+
+bool
+retry_duration_lacks_unit(const char *s)
+{
+	return s[0] != '\0' && strspn(s, "0123456789") == strlen(s) &&
+	       strcmp(s, "0") != 0;
 }
 
 int

@@ -83,7 +83,12 @@ json_t *retry_policy_to_json(const struct retry_policy *p);
 int retry_backoff_parse_spec(
     struct retry_policy *p, const char *spec, char *err, size_t errlen);
 
-/* Parse "500ms", "30s", "5m", "1h", "2d" or a bare number of ms. */
+/*
+ * Parse "500ms", "30s", "5m", "1h", "2d", "1.5h", "1h30m" (terms add up)
+ * or "0"; a number without a unit is an error (EINVAL).
+ */
 int retry_parse_duration_ms(const char *s, uint64_t *ms);
+/* Is s a number that only lacks its unit ("30")?  For error messages. */
+bool retry_duration_lacks_unit(const char *s);
 
 #endif

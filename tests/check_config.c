@@ -122,10 +122,17 @@ START_TEST(test_bad_files)
 	    {"config = /x\n", ":1: unknown key \"config\""},
 	    {"gen-token = /x\n", ":1: unknown key \"gen-token\""},
 	    {"Max-Batch = 1\n", ":1: \"Max-Batch\" is not a key"},
-	    {"[queue q]\nlimit = many\n", ":2: limit: not a queue setting"},
-	    {"[queue q]\ncolour = red\n", ":2: colour: not a queue setting"},
-	    {"[queue q]\nrun-as = no-such-user\n", ":2: run-as"},
-	    {"[queue q]\nbackoff = sideways\n", ":2:"},
+	    {"[queue q]\nlimit = many\n",
+	        ":2: bad value \"many\" for limit (a number of jobs"},
+	    {"[queue q]\ncolour = red\n",
+	        ":2: unknown queue setting \"colour\" (limit, max-length"},
+	    {"[queue q]\nrun-as = no-such-user\n",
+	        ":2: bad value \"no-such-user\" for run-as"},
+	    {"[queue q]\nbackoff = sideways\n",
+	        ":2: bad value \"sideways\" for backoff"},
+	    {"[queue q]\ntimeout = 30\n",
+	        ":2: bad value \"30\" for timeout (a duration with its unit"},
+	    {"auth-timeout = 30\n", ":1: bad value for auth-timeout"},
 	};
 	const char *extra[] = {"--config", NULL, NULL};
 	char want[PATH_MAX + 256];
