@@ -521,6 +521,19 @@ done:
 	return status;
 }
 
+/* A submit with a unique key answered with the job that has it: say so. */
+static void
+warn_duplicate(const json_t *job)
+{
+	if (json_is_true(json_object_get(job, "duplicate")))
+		out_warn("job %lld has that key already (%s): not submitted "
+		         "again",
+		    (long long)json_integer_value(json_object_get(job, "id")),
+		    json_string_value(json_object_get(job, "state")) != NULL
+		        ? json_string_value(json_object_get(job, "state"))
+		        : "?");
+}
+
 static int
 cmd_submit_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
@@ -537,9 +550,11 @@ cmd_submit_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	job = json_object_get(reply, "job");
 	if (ctx->json)
 		out_json(job);
-	else
+	else {
 		printf("%lld\n",
 		    (long long)json_integer_value(json_object_get(job, "id")));
+		warn_duplicate(job);
+	}
 	json_decref(reply);
 	return JOBCTL_EXIT_OK;
 }
@@ -749,6 +764,8 @@ cmd_run_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		return status;
 	id = json_integer_value(
 	    json_object_get(json_object_get(reply, "job"), "id"));
+	if (!ctx->json)
+		warn_duplicate(json_object_get(reply, "job"));
 	json_decref(reply);
 	if (exec && !ctx->json)
 		return run_follow(ctx, id, &cancel_sent);

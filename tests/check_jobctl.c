@@ -1128,6 +1128,45 @@ START_TEST(test_run_interrupt)
 }
 END_TEST
 
+/* A unique key already taken: the job that has it, and a word on stderr. */
+START_TEST(test_key_duplicate)
+{
+	char want[128], text[32];
+	long long id =
+	    submit("--key", "kd", "--", "sh", "-c", "echo first", NULL);
+	struct result r;
+
+	snprintf(text, sizeof text, "%lld", id);
+	r = JOBCTL("wait", text);
+	ck_assert_int_eq(r.rc, 0);
+	result_free(&r);
+	/* With --key-any a finished job keeps its key. */
+	r = JOBCTL("submit", "--key", "kd", "--key-any", "--", "echo", "other");
+	ck_assert_int_eq(r.rc, 0);
+	snprintf(want, sizeof want, "%lld\n", id);
+	ck_assert_str_eq(r.out, want);
+	snprintf(want, sizeof want,
+	    "jobctl: job %lld has that key already (succeeded): not submitted "
+	    "again\n",
+	    id);
+	ck_assert_str_eq(r.err, want);
+	result_free(&r);
+	/* run follows that job: its output, not the command's. */
+	r = JOBCTL("run", "--key", "kd", "--key-any", "--", "echo", "other");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "first\n");
+	ck_assert_str_eq(r.err, want);
+	result_free(&r);
+	/* For a script, the reply says it. */
+	r = JOBCTL(
+	    "--json", "submit", "--key", "kd", "--key-any", "--", "true");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "\"duplicate\":true"));
+	ck_assert_str_eq(r.err, "");
+	result_free(&r);
+}
+END_TEST
+
 /* run streams: a job's first line is out while the job still runs. */
 START_TEST(test_run_live)
 {
@@ -2526,6 +2565,7 @@ jobctl_suite(void)
 	tcase_add_test(tc, test_run_binary_output);
 	tcase_add_test(tc, test_run_interrupt);
 	tcase_add_test(tc, test_run_live);
+	tcase_add_test(tc, test_key_duplicate);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cli");
