@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jobctl.h"
 
@@ -86,12 +87,18 @@ field_str(const json_t *o, const char *key)
 static void
 print_entry_line(const char *what, const json_t *e)
 {
-	char next[32];
+	const char *at = json_string_value(json_object_get(e, "next_run_at"));
+	time_t t = (time_t)(out_time_ms(at) / 1000);
+	char next[32], zone[16] = "";
+	struct tm tm;
 
-	out_time(next, sizeof next,
-	    json_string_value(json_object_get(e, "next_run_at")));
-	printf("cron %s %s: %s (%s), next at %s\n", field_str(e, "name"), what,
-	    field_str(e, "schedule"), field_str(e, "tz"), next);
+	out_time(next, sizeof next, at);
+	/* The time is this machine's, which need not be the schedule's
+	 * zone: name it. */
+	if (out_time_ms(at) >= 0 && localtime_r(&t, &tm) != NULL)
+		strftime(zone, sizeof zone, " %Z", &tm);
+	printf("cron %s %s: %s (%s), next at %s%s\n", field_str(e, "name"),
+	    what, field_str(e, "schedule"), field_str(e, "tz"), next, zone);
 }
 
 static int
@@ -105,7 +112,7 @@ cron_add(struct cmd_ctx *ctx, int argc, char **argv)
 		return cmd_usage_error(ctx,
 		    "cron add needs NAME and SCHEDULE first, then the job: "
 		    "cron add NAME 'SCHEDULE' [OPTION]... [--] CMD [ARG]...");
-	if (cmd_parse_queue(ctx, "cron add", argv[2]) != 0)
+	if (cmd_parse_name(ctx, "cron add", "cron entry", argv[2]) != 0)
 		return JOBCTL_EXIT_ERROR;
 	req = json_pack("{s:s, s:s, s:s, s:s}", "op", "cron", "action", "add",
 	    "name", argv[2], "schedule", argv[3]);
@@ -166,7 +173,7 @@ cron_simple(struct cmd_ctx *ctx, const char *action, int nargs, char **args)
 		    ctx, "unexpected argument \"%s\"", args[0]);
 	if (!list && nargs != 1)
 		return cmd_usage_error(ctx, "cron %s needs one NAME", action);
-	if (!list && cmd_parse_queue(ctx, action, args[0]) != 0)
+	if (!list && cmd_parse_name(ctx, action, "cron entry", args[0]) != 0)
 		return JOBCTL_EXIT_ERROR;
 	req = json_pack("{s:s, s:s}", "op", "cron", "action", action);
 	if (!list)

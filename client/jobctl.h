@@ -131,6 +131,9 @@ json_t *cmd_parse_backoff(struct cmd_ctx *ctx, const char *arg, int *status);
 #define CMD_QUEUE_NAME_MAX 64
 /* Check a queue name given to option (or operand); 0, or usage error. */
 int cmd_parse_queue(struct cmd_ctx *ctx, const char *option, const char *name);
+/* The same rules for another kind of name (what: "cron entry"). */
+int cmd_parse_name(struct cmd_ctx *ctx, const char *option, const char *what,
+    const char *name);
 /* Parse job ids argv[first..argc) into a new JSON array; NULL (printed). */
 json_t *cmd_parse_ids(struct cmd_ctx *ctx, int argc, char **argv, int first);
 

@@ -286,6 +286,13 @@ cmd_parse_backoff(struct cmd_ctx *ctx, const char *arg, int *status)
 int
 cmd_parse_queue(struct cmd_ctx *ctx, const char *option, const char *name)
 {
+	return cmd_parse_name(ctx, option, "queue", name);
+}
+
+int
+cmd_parse_name(
+    struct cmd_ctx *ctx, const char *option, const char *what, const char *name)
+{
 	size_t len = strlen(name), i;
 	bool printable = len <= 2 * CMD_QUEUE_NAME_MAX;
 
@@ -297,8 +304,8 @@ cmd_parse_queue(struct cmd_ctx *ctx, const char *option, const char *name)
 	for (i = 0; i < len && printable; i++)
 		printable = name[i] >= 0x20 && name[i] < 0x7f;
 	return cmd_usage_error(ctx,
-	    "%s: bad queue name%s%s%s (1 to %d of A-Z a-z 0-9 _ . -)", option,
-	    printable ? " \"" : "", printable ? name : "",
+	    "%s: bad %s name%s%s%s (1 to %d of A-Z a-z 0-9 _ . -)", option,
+	    what, printable ? " \"" : "", printable ? name : "",
 	    printable ? "\"" : "", CMD_QUEUE_NAME_MAX);
 }
 

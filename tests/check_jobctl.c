@@ -1254,10 +1254,12 @@ START_TEST(test_queue_usage)
 	    {"cron", "add", NULL, NULL, NULL, "NAME and SCHEDULE first"},
 	    {"cron", "add", "x", NULL, NULL, "NAME and SCHEDULE first"},
 	    {"cron", "add", "--tz", "UTC", "x", "NAME and SCHEDULE first"},
-	    {"cron", "add", "a b", "@daily", "true", "bad queue name"},
+	    {"cron", "add", "a b", "@daily", "true",
+	        "cron add: bad cron entry name \"a b\""},
 	    {"cron", "add", "x", "@daily", NULL, "a command to run"},
 	    {"cron", "add", "x", "@daily", "--bogus", "unknown option"},
 	    {"cron", "remove", NULL, NULL, NULL, "needs one NAME"},
+	    {"cron", "remove", "no/pe", NULL, NULL, "bad cron entry name"},
 	    {"cron", "run", "a", "b", NULL, "needs one NAME"},
 	    {"cron", "list", "extra", NULL, NULL, "unexpected argument"},
 	};
