@@ -212,6 +212,7 @@ timer_free(struct event **ev)
 static void sched_pump(void);
 static void finish(struct job *job, enum job_state state);
 static void hold(struct job *job, uint64_t delay_ms);
+static void hold_until(struct job *job, uint64_t due_ms, uint64_t now);
 static void expire(struct job *job);
 static void expiry_due(evutil_socket_t fd, short what, void *arg);
 static void expiry_disarm(struct job *job);
@@ -673,7 +674,7 @@ static void
 release(struct job *job, uint64_t now)
 {
 	if (job->opts->run_at_ms > now) {
-		hold(job, job->opts->run_at_ms - now);
+		hold_until(job, job->opts->run_at_ms, now);
 		announce(job, "delayed");
 	} else
 		enqueue(job);
@@ -939,6 +940,15 @@ hold(struct job *job, uint64_t delay_ms)
 	 * pass; refresh it so the job never runs early. */
 	event_base_update_cache_time(jobd.base);
 	evtimer_add(job_run_mut(job)->timer, &tv);
+}
+
+/* The same until due_ms (ms since the epoch; now is the caller's clock),
+ * which is what the job shows, to the millisecond. */
+static void
+hold_until(struct job *job, uint64_t due_ms, uint64_t now)
+{
+	hold(job, due_ms > now ? due_ms - now : 0);
+	job_run_mut(job)->due_ms = due_ms;
 }
 
 /* expires_at came before the job started: it ends without running. */
@@ -1684,9 +1694,7 @@ sched_restore(char *err, size_t errlen)
 		case JOB_DELAYED:
 			due = job->run->due_ms != 0 ? job->run->due_ms
 			                            : job->opts->run_at_ms;
-			hold(job, due > now ? due - now : 0);
-			job_run_mut(job)->due_ms =
-			    due; /* as it was, to the ms */
+			hold_until(job, due, now);
 			counts[1]++;
 			break;
 		case JOB_WAITING:
