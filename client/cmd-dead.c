@@ -162,11 +162,11 @@ has_job(const json_t *jobs, json_int_t id)
 	return false;
 }
 
-/* "kicked 2 jobs: 7 9"; the named jobs that were not dead on stderr. */
+/* "kicked 2 jobs: 7 9". */
 static void
-print_kicked(const json_t *req, const json_t *jobs, json_int_t n)
+print_kicked(const json_t *jobs, json_int_t n)
 {
-	const json_t *job, *id;
+	const json_t *job;
 	size_t i;
 
 	printf("kicked %lld job%s%s", (long long)n, n == 1 ? "" : "s",
@@ -177,18 +177,12 @@ print_kicked(const json_t *req, const json_t *jobs, json_int_t n)
 		    (long long)json_integer_value(json_object_get(job, "id")));
 	}
 	putchar('\n');
-	json_array_foreach(json_object_get(req, "jobs"), i, id)
-	{
-		if (!has_job(jobs, json_integer_value(id)))
-			out_warn("job %lld is not dead: not kicked",
-			    (long long)json_integer_value(id));
-	}
 }
 
 static int
 cmd_kick_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	json_t *req, *reply, *jobs, *job;
+	json_t *req, *reply, *jobs, *job, *id;
 	json_int_t n;
 	int status;
 	size_t i;
@@ -209,12 +203,19 @@ cmd_kick_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	n = json_integer_value(json_object_get(reply, "kicked"));
 	if (!ctx->json)
-		print_kicked(req, jobs, n);
+		print_kicked(jobs, n);
 	else {
 		json_array_foreach(jobs, i, job)
 		{
 			out_json(job);
 		}
+	}
+	/* The named jobs that were not dead, on stderr (--json too). */
+	json_array_foreach(json_object_get(req, "jobs"), i, id)
+	{
+		if (!has_job(jobs, json_integer_value(id)))
+			out_warn("job %lld is not dead: not kicked",
+			    (long long)json_integer_value(id));
 	}
 	json_decref(reply);
 	json_decref(req);
@@ -226,11 +227,13 @@ cmd_discard_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	json_t *req, *reply, *count;
 	json_int_t n;
+	size_t named;
 	int status;
 
 	if ((req = parse_selectors(ctx, argc, argv, "discard", &status)) ==
 	    NULL)
 		return status;
+	named = json_array_size(json_object_get(req, "jobs"));
 	reply = cmd_call(ctx, req);
 	json_decref(req);
 	if (reply == NULL)
@@ -249,6 +252,10 @@ cmd_discard_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	} else
 		printf(
 		    "discarded %lld job%s\n", (long long)n, n == 1 ? "" : "s");
+	if (named > (size_t)n)
+		out_warn("%zu of the %zu named job%s not dead (failed or "
+		         "timed_out after its last attempt): not discarded",
+		    named - (size_t)n, named, named == 1 ? " was" : "s were");
 	json_decref(reply);
 	return n > 0 ? JOBCTL_EXIT_OK : JOBCTL_EXIT_FAILED;
 }

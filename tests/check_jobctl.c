@@ -2274,6 +2274,11 @@ START_TEST(test_dead_kick)
 	    want, sizeof want, "jobctl: job %s is not dead: not kicked\n", ok);
 	ck_assert_str_eq(r.err, want);
 	result_free(&r);
+	r = JOBCTL("--json", "kick", ok);
+	ck_assert_int_eq(r.rc, 1);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_str_eq(r.err, want);
+	result_free(&r);
 	job = get_job(good);
 	ck_assert_str_eq(jstr(job, "state"), "succeeded");
 	ck_assert_int_eq(json_array_size(json_object_get(job, "attempts")), 1);
@@ -2330,6 +2335,9 @@ START_TEST(test_dead_discard)
 	r = JOBCTL("discard", ok);
 	ck_assert_int_eq(r.rc, 1);
 	ck_assert_str_eq(r.out, "discarded 0 jobs\n");
+	ck_assert_str_eq(r.err,
+	    "jobctl: 1 of the 1 named job was not dead (failed or timed_out "
+	    "after its last attempt): not discarded\n");
 	result_free(&r);
 	job = get_job(good);
 	ck_assert_str_eq(jstr(job, "state"), "succeeded");
