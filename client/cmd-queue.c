@@ -99,9 +99,16 @@ queue_setting(struct cmd_ctx *ctx, json_t *set, int opt, const char *arg)
 		    set, "timeout_ms", json_integer((json_int_t)n));
 		return -1;
 	case OPT_NO_RETRY:
+		if (json_is_object(json_object_get(set, "retry")))
+			return cmd_usage_error(ctx,
+			    "--no-retry goes with neither --retries nor "
+			    "--backoff");
 		json_object_set_new(set, "retry", json_null());
 		return -1;
 	case OPT_RUN_AS:
+		if (json_is_null(json_object_get(set, "run_as")))
+			return cmd_usage_error(
+			    ctx, "--run-as or --no-run-as, not both");
 		/* A user name or uid: jobd looks it up. */
 		if (cmd_parse_uint(arg, 0, UINT32_MAX - 1, &n) == 0)
 			json_object_set_new(
@@ -110,12 +117,18 @@ queue_setting(struct cmd_ctx *ctx, json_t *set, int opt, const char *arg)
 			json_object_set_new(set, "run_as", json_string(arg));
 		return -1;
 	case OPT_NO_RUN_AS:
+		if (json_object_get(set, "run_as") != NULL)
+			return cmd_usage_error(
+			    ctx, "--run-as or --no-run-as, not both");
 		json_object_set_new(set, "run_as", json_null());
 		return -1;
 	default:
 		break;
 	}
 	retry = json_object_get(set, "retry");
+	if (json_is_null(retry))
+		return cmd_usage_error(ctx,
+		    "--no-retry goes with neither --retries nor --backoff");
 	if (!json_is_object(retry)) {
 		retry = json_object();
 		json_object_set_new(set, "retry", retry);
@@ -233,6 +246,37 @@ cmd_queues_exec(struct cmd_ctx *ctx, int argc, char **argv)
 /* --- queue ---------------------------------------------------------------- */
 
 /* The one line that says what an action did. */
+/* "queue q: limit 4, max length -, timeout 1h00m, retries 3, run as -";
+ * "-" where there is none, as in the queues table. */
+static void
+print_settings(const char *name, const json_t *q)
+{
+	const json_t *retry = json_object_get(q, "retry");
+	const json_t *run_as = json_object_get(q, "run_as");
+	char limit[24] = "-", length[24] = "-", timeout[24] = "-";
+	char user[64] = "-";
+
+	if (field(q, "concurrency") > 0)
+		snprintf(limit, sizeof limit, "%lld",
+		    (long long)field(q, "concurrency"));
+	if (field(q, "max_length") > 0)
+		snprintf(length, sizeof length, "%lld",
+		    (long long)field(q, "max_length"));
+	if (field(q, "timeout_ms") > 0)
+		out_duration_us(timeout, sizeof timeout,
+		    1e3 * (double)field(q, "timeout_ms"));
+	if (json_is_string(run_as))
+		snprintf(user, sizeof user, "%s", json_string_value(run_as));
+	else if (json_is_integer(run_as))
+		snprintf(user, sizeof user, "uid %lld",
+		    (long long)json_integer_value(run_as));
+	printf("queue %s: limit %s, max length %s, timeout %s, retries %lld, "
+	       "run as %s\n",
+	    name, limit, length, timeout,
+	    retry != NULL ? (long long)field(retry, "max_attempts") - 1 : 0LL,
+	    user);
+}
+
 static void
 print_summary(const struct queue_action *action, const json_t *reply,
     const char *fallback)
@@ -248,16 +292,7 @@ print_summary(const struct queue_action *action, const json_t *reply,
 		return;
 	}
 	if (strcmp(action->name, "set") == 0) {
-		const json_t *retry = json_object_get(q, "retry");
-
-		printf(
-		    "queue %s: limit %lld, max length %lld, timeout %lld ms, "
-		    "retries %lld\n",
-		    name, (long long)field(q, "concurrency"),
-		    (long long)field(q, "max_length"),
-		    (long long)field(q, "timeout_ms"),
-		    retry != NULL ? (long long)field(retry, "max_attempts") - 1
-		                  : 0LL);
+		print_settings(name, q);
 		return;
 	}
 	printf("queue %s ", name);

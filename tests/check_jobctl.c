@@ -1705,8 +1705,21 @@ START_TEST(test_queue_set)
 	json_t *q, *job;
 
 	ck_assert_int_eq(r.rc, 0);
-	ck_assert_str_eq(r.out, "queue q6: limit 0, max length 1, timeout "
-	                        "200 ms, retries 2\n");
+	ck_assert_str_eq(r.out, "queue q6: limit -, max length 1, timeout "
+	                        "200ms, retries 2, run as -\n");
+	result_free(&r);
+	/* Settings that contradict each other are refused. */
+	r = JOBCTL("queue", "set", "q6", "--retries", "3", "--no-retry");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "--no-retry goes with neither"));
+	result_free(&r);
+	r = JOBCTL("queue", "set", "q6", "--no-retry", "--backoff", "exp:1s");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "--no-retry goes with neither"));
+	result_free(&r);
+	r = JOBCTL("queue", "set", "q6", "--no-run-as", "--run-as", "nobody");
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "--run-as or --no-run-as"));
 	result_free(&r);
 	q = find_queue("q6");
 	ck_assert_int_eq(jnum(q, "max_length"), 1);
