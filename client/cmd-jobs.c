@@ -618,6 +618,9 @@ cmd_list_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	if (status == -1 && optind < argc)
 		status = cmd_usage_error(
 		    ctx, "unexpected argument \"%s\"", argv[optind]);
+	/* One page: the newest jobs (in id order); --all: every page. */
+	if (status == -1 && !all)
+		json_object_set_new(req, "newest", json_true());
 	if (status == -1)
 		status = cmd_list_pages(ctx, req, limit, all);
 	json_decref(req);
@@ -667,6 +670,10 @@ cmd_list_pages(struct cmd_ctx *ctx, json_t *req, uint64_t limit, bool all)
 				print_row(job);
 		}
 		next = json_object_get(reply, "next");
+		if (json_is_integer(json_object_get(reply, "older")))
+			out_warn("older jobs before %lld: use --all",
+			    (long long)json_integer_value(
+			        json_object_get(reply, "older")));
 		if (!json_is_integer(next)) {
 			json_decref(reply);
 			return JOBCTL_EXIT_OK;

@@ -1048,16 +1048,17 @@ list_one(struct job *job, void *arg)
 static json_t *
 list_jobs(const struct req *r, unsigned forced_states)
 {
-	static const char *const list_fields[] = {
-	    "state", "after", "limit", "queue", "key", "since", "until", NULL};
-	static const char *const dead_fields[] = {
-	    "after", "limit", "queue", "since", "until", NULL};
+	static const char *const list_fields[] = {"state", "after", "before",
+	    "newest", "limit", "queue", "key", "since", "until", NULL};
+	static const char *const dead_fields[] = {"after", "before", "newest",
+	    "limit", "queue", "since", "until", NULL};
 	struct list_ctx lc = {.who = conn_who(r->conn),
 	    .states = forced_states,
 	    .limit = LIST_LIMIT_DEFAULT};
 	const json_t *state = json_object_get(r->body, "state"), *v;
-	uint64_t after = 0;
-	json_t *reply;
+	uint64_t after = 0, before = 0;
+	bool newest = false;
+	json_t *reply, *page;
 	size_t i;
 	int s;
 
@@ -1065,6 +1066,9 @@ list_jobs(const struct req *r, unsigned forced_states)
 	         r, forced_states != 0 ? dead_fields : list_fields)) != NULL ||
 	    (reply = get_uint(r, "after", 0, UINT64_MAX >> 1, &after)) !=
 	        NULL ||
+	    (reply = get_uint(r, "before", 0, UINT64_MAX >> 1, &before)) !=
+	        NULL ||
+	    (reply = get_bool(r, "newest", &newest)) != NULL ||
 	    (reply = get_uint(r, "limit", 1, LIST_LIMIT_MAX, &lc.limit)) !=
 	        NULL)
 		return reply;
@@ -1094,8 +1098,21 @@ list_jobs(const struct req *r, unsigned forced_states)
 	    (reply = get_time(r, "until", &lc.until)) != NULL)
 		return reply;
 	lc.out = json_array();
-	sched_foreach(after, list_one, &lc);
+	sched_foreach_between(after, before, newest, list_one, &lc);
 	reply = ok(r);
+	if (newest) {
+		/* Taken newest first; shown in id order all the same, with
+		 * the cursor for the page before. */
+		page = json_array();
+		for (i = json_array_size(lc.out); i > 0; i--)
+			json_array_append(page, json_array_get(lc.out, i - 1));
+		json_decref(lc.out);
+		json_object_set_new(reply, "jobs", page);
+		json_object_set_new(reply, "next", json_null());
+		json_object_set_new(reply, "older",
+		    lc.more ? json_integer((json_int_t)lc.last) : json_null());
+		return reply;
+	}
 	json_object_set_new(reply, "jobs", lc.out);
 	json_object_set_new(reply, "next",
 	    lc.more ? json_integer((json_int_t)lc.last) : json_null());

@@ -1341,17 +1341,25 @@ cmp_id(const void *a, const void *b)
 void
 sched_foreach(uint64_t after, bool (*fn)(struct job *job, void *arg), void *arg)
 {
+	sched_foreach_between(after, 0, false, fn, arg);
+}
+
+void
+sched_foreach_between(uint64_t after, uint64_t before, bool newest_first,
+    bool (*fn)(struct job *job, void *arg), void *arg)
+{
 	struct job **v;
 	size_t i, n = 0;
 
 	v = xcalloc(S.njobs + 1, sizeof(*v));
 	for (i = 0; i <= S.mask; i++) {
-		if (S.table[i] != NULL && S.table[i]->id > after)
+		if (S.table[i] != NULL && S.table[i]->id > after &&
+		    (before == 0 || S.table[i]->id < before))
 			v[n++] = S.table[i];
 	}
 	qsort(v, n, sizeof(*v), cmp_id);
 	for (i = 0; i < n; i++) {
-		if (!fn(v[i], arg))
+		if (!fn(v[newest_first ? n - 1 - i : i], arg))
 			break;
 	}
 	free(v);

@@ -74,6 +74,10 @@ bool sched_discard(struct job *job);
 /* Jobs in the table with id > after, in id order; fn returns false to stop. */
 void sched_foreach(
     uint64_t after, bool (*fn)(struct job *job, void *arg), void *arg);
+/* The same for ids in (after, before) (before 0: no bound), in either
+ * order. */
+void sched_foreach_between(uint64_t after, uint64_t before, bool newest_first,
+    bool (*fn)(struct job *job, void *arg), void *arg);
 
 size_t sched_count_queued(void); /* queued + delayed */
 size_t sched_count_running(void);

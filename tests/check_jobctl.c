@@ -695,7 +695,7 @@ END_TEST
 START_TEST(test_list)
 {
 	long long ids[3];
-	char text[3][32];
+	char text[3][32], want[64];
 	struct result r;
 	json_t *job;
 	char *line, *save;
@@ -727,9 +727,17 @@ START_TEST(test_list)
 	ck_assert_int_eq(count_lines(r.out), 1);
 	json_decref(job);
 	result_free(&r);
+	/* A page is the newest jobs, in id order; older ones are said. */
 	r = JOBCTL("list", "--limit", "2");
 	ck_assert_int_eq(count_lines(r.out), 3);
-	ck_assert_ptr_nonnull(strstr(r.err, "--all"));
+	ck_assert_ptr_null(strstr(r.out, "true\n"));
+	ck_assert_ptr_nonnull(line = strstr(r.out, "sh -c 'exit 7'\n"));
+	ck_assert_ptr_nonnull(strstr(line, "echo 'it'\\''s'\n"));
+	snprintf(want, sizeof want,
+	    "jobctl: older jobs before %lld: "
+	    "use --all\n",
+	    ids[1]);
+	ck_assert_str_eq(r.err, want);
 	result_free(&r);
 	/* --all follows the cursor a page of one at a time. */
 	r = JOBCTL("list", "--all", "--limit", "1", "--json");

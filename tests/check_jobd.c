@@ -322,6 +322,29 @@ START_TEST(test_cancel_queued_and_running)
 }
 END_TEST
 
+/* A list request's ids ("1 2") and its "older" cursor (NULL: none). */
+static void
+list_is(struct client *c, const char *req, const char *ids, const char *older)
+{
+	json_t *r = call_ok(c, req), *job, *cursor;
+	char got[256] = "", num_text[32];
+	size_t i;
+
+	json_array_foreach(json_object_get(r, "jobs"), i, job)
+	{
+		snprintf(num_text, sizeof num_text, "%s%lld", i > 0 ? " " : "",
+		    (long long)num(job, "id"));
+		strncat(got, num_text, sizeof got - strlen(got) - 1);
+	}
+	ck_assert_str_eq(got, ids);
+	cursor = json_object_get(r, "older");
+	if (older == NULL)
+		ck_assert(cursor == NULL || json_is_null(cursor));
+	else
+		ck_assert_int_eq(json_integer_value(cursor), atoll(older));
+	json_decref(r);
+}
+
 START_TEST(test_wait_get_list_logs_stats)
 {
 	static const char *const extra[] = {"--max-running", "1", NULL};
@@ -341,11 +364,7 @@ START_TEST(test_wait_get_list_logs_stats)
 	ck_assert_str_eq(str(json_array_get(jobs, 0), "state"), "running");
 	ck_assert_str_eq(str(json_array_get(jobs, 1), "state"), "queued");
 	json_decref(r);
-	r = call_ok(&c, "{\"op\":\"list\",\"state\":\"queued\"}");
-	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), 1);
-	ck_assert_int_eq(
-	    num(json_array_get(json_object_get(r, "jobs"), 0), "id"), 2);
-	json_decref(r);
+	list_is(&c, "{\"op\":\"list\",\"state\":\"queued\"}", "2", NULL);
 	json_decref(call_ok(&c, "{\"op\":\"cancel\",\"job\":1}"));
 	r = call_ok(&c, "{\"op\":\"wait\",\"job\":2}");
 	ck_assert_str_eq(str(json_object_get(r, "job"), "stdout"), "hi\n");
@@ -358,6 +377,14 @@ START_TEST(test_wait_get_list_logs_stats)
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "jobs")), 1);
 	ck_assert_int_eq(num(r, "next"), 1);
 	json_decref(r);
+	/* From the newest end: job 2, then job 1 before it, then none. */
+	list_is(&c, "{\"op\":\"list\",\"limit\":1,\"newest\":true}", "2", "2");
+	list_is(&c,
+	    "{\"op\":\"list\",\"limit\":5,\"newest\":true,\"before\":2}", "1",
+	    NULL);
+	list_is(&c, "{\"op\":\"list\",\"newest\":true}", "1 2", NULL);
+	call_err(&c, "{\"op\":\"list\",\"newest\":\"yes\"}", "bad_request");
+	call_err(&c, "{\"op\":\"list\",\"before\":-1}", "out_of_range");
 	r = call_ok(&c, "{\"op\":\"stats\"}");
 	ck_assert_int_eq(
 	    num(json_object_get(json_object_get(r, "stats"), "counters"),
