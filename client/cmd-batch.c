@@ -6,7 +6,8 @@
  * at most --inflight requests outstanding.  Replies come back in
  * completion order; the request id (conn assigns 1, 2, 3, ...) indexes
  * the input line number it came from.  Each finished job is printed as
- * one JSON line; a line that is not a JSON object, or that jobd refuses,
+ * one JSON line, with "line" added; a line that is not a JSON object, or
+ * that jobd refuses,
  * becomes {"line":N,"ok":false,"error":{...}} and the batch goes on.
  * Only a lost connection stops it (exit 125).
  *
@@ -276,7 +277,7 @@ static int
 take_reply(struct batch *b, json_t *reply)
 {
 	json_int_t id = jobd_reply_id(reply);
-	const json_t *job = json_object_get(reply, "job");
+	json_t *job = json_object_get(reply, "job");
 	const char *state;
 
 	if (id < 1 || (size_t)id >= b->lines_cap || b->lines[id] == 0) {
@@ -292,6 +293,10 @@ take_reply(struct batch *b, json_t *reply)
 	if (!json_is_true(json_object_get(reply, "ok"))) {
 		emit_error(b, b->lines[id], json_object_get(reply, "error"));
 	} else {
+		/* Which input line it came from, as for errors. */
+		if (json_is_object(job))
+			json_object_set_new(job, "line",
+			    json_integer((json_int_t)b->lines[id]));
 		emit(job);
 		state = json_string_value(json_object_get(job, "state"));
 		b->done++;

@@ -942,7 +942,7 @@ START_TEST(test_batch)
 	     line = strtok_r(NULL, "\n", &save), n++) {
 		obj = json_loads(line, 0, NULL);
 		ck_assert_msg(obj != NULL, "not JSON: %s", line);
-		if (json_object_get(obj, "line") != NULL) {
+		if (json_object_get(obj, "ok") != NULL) {
 			/* Line 50 is the 51st line, after the blank one. */
 			ck_assert_int_eq(jnum(obj, "line"), 51);
 			ck_assert(json_is_false(json_object_get(obj, "ok")));
@@ -954,10 +954,13 @@ START_TEST(test_batch)
 			i = (int)jnum(json_object_get(obj, "result"), "n");
 			ck_assert(i >= 1 && i <= 200 && !seen[i - 1]);
 			seen[i - 1] = true;
+			/* Its input line: one more past the blank line. */
+			ck_assert_int_eq(jnum(obj, "line"), i + (i > 10));
 			ok++;
 		} else {
 			ck_assert_str_eq(jstr(obj, "state"), "failed");
 			ck_assert_int_eq(jnum(obj, "exit_code"), 1);
+			ck_assert_int_eq(jnum(obj, "line"), 121);
 			failed++;
 		}
 		json_decref(obj);
