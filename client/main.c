@@ -390,8 +390,18 @@ cmd_connect(struct cmd_ctx *ctx)
 		explicit_bzero(token, strlen(token));
 		free(token);
 	}
-	if (ctx->conn == NULL)
+	if (ctx->conn == NULL) {
 		out_warn("%s", err);
+		/* What to do about it, where that is not obvious. */
+		if (strstr(err, "forbidden") != NULL &&
+		    strstr(err, "token") != NULL)
+			out_warn("the token was refused: is --token-file (or "
+			         "JOBD_TOKEN_FILE) this jobd's?");
+		else if (strstr(err, "bad address") != NULL &&
+		         getenv("JOBD_ADDR") != NULL &&
+		         strcmp(getenv("JOBD_ADDR"), ctx->addr) == 0)
+			out_warn("(that address is $JOBD_ADDR's)");
+	}
 	return ctx->conn;
 }
 
@@ -412,6 +422,10 @@ cmd_reply_error(const json_t *reply)
 	message = json_string_value(json_object_get(error, "message"));
 	out_warn("%s: %s", code != NULL ? code : "internal",
 	    message != NULL ? message : "(no message)");
+	/* The protocol's words are for programs; say what to do. */
+	if (code != NULL && strcmp(code, "auth_required") == 0)
+		out_warn("this jobd wants a token over TCP: give --token-file "
+		         "FILE (or set JOBD_TOKEN_FILE)");
 }
 
 json_t *

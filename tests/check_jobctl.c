@@ -820,6 +820,7 @@ START_TEST(test_addr_forms)
 		r.rc = run_capture(argv, NULL, &r.out, &r.err);
 		ck_assert_int_eq(r.rc, 125);
 		ck_assert_ptr_nonnull(strstr(r.err, "auth_required"));
+		ck_assert_ptr_nonnull(strstr(r.err, "give --token-file FILE"));
 		result_free(&r);
 		snprintf(bad, sizeof bad, "%s/bad-token", h.dir);
 		ck_assert_ptr_nonnull(f = fopen(bad, "w"));
@@ -830,6 +831,7 @@ START_TEST(test_addr_forms)
 		r.rc = run_capture(argv, NULL, &r.out, &r.err);
 		ck_assert_int_eq(r.rc, 125);
 		ck_assert_ptr_nonnull(strstr(r.err, "forbidden"));
+		ck_assert_ptr_nonnull(strstr(r.err, "the token was refused"));
 		result_free(&r);
 		setenv("JOBD_TOKEN_FILE", h.token_file, 1);
 	}
@@ -872,6 +874,13 @@ START_TEST(test_addr_env)
 	r.rc = run_capture(argv, NULL, &r.out, &r.err);
 	ck_assert_int_eq(r.rc, 125);
 	ck_assert_ptr_nonnull(strstr(r.err, "absent.sock"));
+	result_free(&r);
+	/* A bad one is said to be the variable's. */
+	snprintf(env, sizeof env, "JOBD_ADDR=garbage");
+	r.rc = run_capture(argv, NULL, &r.out, &r.err);
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_ptr_nonnull(strstr(r.err, "bad address \"garbage\""));
+	ck_assert_ptr_nonnull(strstr(r.err, "that address is $JOBD_ADDR's"));
 	result_free(&r);
 	argv[3] = "--addr";
 	argv[4] = addr;
