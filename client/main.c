@@ -152,8 +152,15 @@ cmd_usage_error(struct cmd_ctx *ctx, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nusage: jobctl %s%s%s\n", ctx->entry->name,
-	    ctx->entry->usage[0] != '\0' ? " " : "", ctx->entry->usage);
+	/* A long usage is `help`'s to show. */
+	if (strlen(ctx->entry->usage) <= 60)
+		fprintf(stderr, "\nusage: jobctl %s%s%s\n", ctx->entry->name,
+		    ctx->entry->usage[0] != '\0' ? " " : "", ctx->entry->usage);
+	else
+		fprintf(stderr,
+		    "\nusage: jobctl %s [OPTION]... (all of them: jobctl help "
+		    "%s)\n",
+		    ctx->entry->name, ctx->entry->name);
 	return JOBCTL_EXIT_ERROR;
 }
 

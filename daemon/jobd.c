@@ -1117,7 +1117,8 @@ parse_options(int argc, char **argv)
 			A.config = xstrdup(optarg);
 			break;
 		case '?':
-			usage(stderr);
+			/* getopt said what was wrong; the rest is --help's. */
+			fputs("Try 'jobd --help'.\n", stderr);
 			return -1;
 		default:
 			A.v = xreallocarray(A.v, A.n + 1, sizeof(*A.v));
@@ -1126,9 +1127,9 @@ parse_options(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(
-		    stderr, "jobd: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
+		fprintf(stderr,
+		    "jobd: unexpected argument '%s'\nTry 'jobd --help'.\n",
+		    argv[optind]);
 		return -1;
 	}
 	return config_build(&jobd.cfg, &A.conf);

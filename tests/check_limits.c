@@ -287,6 +287,8 @@ START_TEST(test_bad_options)
 	    {"--max-unread", "1k", NULL},
 	    {"--max-depth", "1", NULL},
 	    {"--max-argv", "x", NULL},
+	    {"--shutdown-grace", "30", NULL}, /* "30" what? */
+	    {"--bogus", NULL, NULL},
 	};
 	const char *argv[4];
 	char *out, *err;
@@ -301,6 +303,8 @@ START_TEST(test_bad_options)
 		ck_assert_ptr_nonnull(strstr(err, bad[i][0]) != NULL
 		                          ? err
 		                          : strstr(err, "timeout"));
+		/* A line on what was wrong, not the whole of --help. */
+		ck_assert_ptr_null(strstr(err, "usage:"));
 		free(out);
 		free(err);
 	}
