@@ -277,30 +277,49 @@ print_job(const json_t *job)
 static int
 cmd_get_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	json_t *ids, *req, *reply, *job;
+	json_t *ids, *req, *reply, *id;
+	int64_t *req_ids;
 	int status;
-	size_t i;
+	size_t i, shown = 0;
 
 	if ((ids = parse_id_operands(ctx, argc, argv, &status)) == NULL)
 		return status != -1 ? status : JOBCTL_EXIT_ERROR;
-	req = json_pack(
-	    "{s:s, s:o, s:b}", "op", "get", "jobs", ids, "output", ctx->json);
-	reply = cmd_call(ctx, req);
-	json_decref(req);
-	if (reply == NULL)
+	if (cmd_connect(ctx) == NULL) {
+		json_decref(ids);
 		return JOBCTL_EXIT_ERROR;
-	json_array_foreach(json_object_get(reply, "jobs"), i, job)
-	{
-		if (ctx->json)
-			out_json(job);
-		else {
-			if (i > 0)
-				putchar('\n');
-			print_job(job);
-		}
 	}
-	json_decref(reply);
-	return JOBCTL_EXIT_OK;
+	/* One request per job, pipelined: a job jobd does not know is said,
+	 * and the others are shown all the same. */
+	status = JOBCTL_EXIT_OK;
+	req_ids = xcalloc(json_array_size(ids), sizeof(*req_ids));
+	json_array_foreach(ids, i, id)
+	{
+		req = json_pack("{s:s, s:O, s:b}", "op", "get", "job", id,
+		    "output", ctx->json);
+		req_ids[i] = jobd_send(ctx->conn, req);
+		json_decref(req);
+	}
+	for (i = 0; i < json_array_size(ids); i++) {
+		if ((reply = jobd_reply(ctx->conn, req_ids[i], -1)) == NULL) {
+			cmd_conn_error(ctx);
+			status = JOBCTL_EXIT_ERROR;
+			break;
+		}
+		if (!json_is_true(json_object_get(reply, "ok"))) {
+			cmd_reply_error(reply);
+			status = JOBCTL_EXIT_ERROR;
+		} else if (ctx->json)
+			out_json(json_object_get(reply, "job"));
+		else {
+			if (shown++ > 0)
+				putchar('\n');
+			print_job(json_object_get(reply, "job"));
+		}
+		json_decref(reply);
+	}
+	free(req_ids);
+	json_decref(ids);
+	return status;
 }
 
 /* --- wait ----------------------------------------------------------------- */

@@ -540,6 +540,14 @@ START_TEST(test_submit_get)
 	ck_assert_int_eq(r.rc, 125);
 	ck_assert_ptr_nonnull(strstr(r.err, "jobctl: not_found: "));
 	result_free(&r);
+	/* One unknown among known ones: those are shown, it is said. */
+	r = JOBCTL("get", "--json", text, "999999", text);
+	ck_assert_int_eq(r.rc, 125);
+	ck_assert_int_eq(count_lines(r.out), 2);
+	ck_assert_ptr_nonnull(
+	    strstr(r.err, "jobctl: not_found: no job 999999"));
+	ck_assert_int_eq(count_lines(r.err), 1);
+	result_free(&r);
 }
 END_TEST
 
