@@ -1185,8 +1185,9 @@ jobd_stop(void)
 		return;
 	}
 	jobd.stopping = true;
-	log_notice("stopping: %zu job(s) running, %zu waiting",
-	    sched_count_running(), sched_count_queued());
+	log_notice("stopping: %zu job(s) running, %zu queued or delayed%s",
+	    sched_count_running(), sched_count_queued(),
+	    store_enabled() ? " (kept for the next start)" : "");
 	sdnotify_send("STOPPING=1\nSTATUS=stopping: %zu job(s) running",
 	    sched_count_running());
 	listener_close_all();
