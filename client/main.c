@@ -265,6 +265,9 @@ cmd_parse_duration(
 {
 	if (retry_parse_duration_ms(arg, ms) == 0)
 		return 0;
+	if (errno == ERANGE)
+		return cmd_usage_error(
+		    ctx, "%s: \"%.64s\" is far too long", option, arg);
 	if (retry_duration_lacks_unit(arg))
 		return cmd_usage_error(ctx,
 		    "%s: \"%s\" needs a unit (%sms, %ss, %sm, %sh or %sd)",

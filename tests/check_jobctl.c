@@ -1886,6 +1886,8 @@ START_TEST(test_time_usage)
 	    {{"submit", "--delay", "soon", "true"}, "--delay: bad duration"},
 	    {{"submit", "--delay", "31d", "true"}, "more than 30d"},
 	    {{"submit", "--delay", "-1s", "true"}, "--delay: bad duration"},
+	    {{"submit", "--delay", "999999999999999d", "true"},
+	        "--delay: \"999999999999999d\" is far too long"},
 	    {{"submit", "--run-at", "tomorrow", "true"}, "--run-at: bad time"},
 	    {{"submit", "--run-at", "", "true"}, "--run-at: bad time"},
 	    {{"submit", "--run-at", "24:00", "true"}, "--run-at: bad time"},
