@@ -536,7 +536,12 @@ exec_finish(struct exec_proc *p)
 		res.outcome = EXEC_SPAWN_FAILED;
 		res.error = spawn_error;
 		res.spawn_errno = p->spawn_errno;
-	} else if (p->killing)
+	} else if (p->killing && p->kill_reason == EXEC_INTERRUPTED &&
+	           WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0)
+		/* It finished its work on the stop's SIGTERM: that is a
+		 * success, not something to run again. */
+		res.outcome = EXEC_EXITED;
+	else if (p->killing)
 		res.outcome = p->kill_reason;
 	else if (WIFSIGNALED(p->status))
 		res.outcome = EXEC_SIGNALED;
@@ -1049,6 +1054,11 @@ exec_kill(struct exec_proc *p, enum exec_outcome reason)
 {
 	if (reason != EXEC_CANCELLED && reason != EXEC_INTERRUPTED)
 		fatalx("exec_kill: bad reason %d", (int)reason);
+	/* A cancel while a stop's kill is under way: the cancel is what the
+	 * attempt ends as (the stop's signals go on). */
+	if (p->killing && !p->reaped && reason == EXEC_CANCELLED &&
+	    p->kill_reason == EXEC_INTERRUPTED)
+		p->kill_reason = EXEC_CANCELLED;
 	exec_terminate(p, reason);
 }
 

@@ -403,6 +403,8 @@ follow_start(struct conn *c, const json_t *req_id, struct job *job)
 	if (job_finished(job)) {
 		flush_dropped(f, job);
 		msg = finished_line(job);
+		/* Reported finished means finished on disk, as for wait. */
+		conn_hold(f->conn, job->store_seq);
 		send_to(f, msg);
 		json_decref(msg);
 		follower_free(f);
@@ -489,6 +491,7 @@ follow_job_event(struct job *job, const char *event)
 	while (job_run_mut(job)->follow != NULL &&
 	       (f = LIST_FIRST(&job_run_mut(job)->follow->followers)) != NULL) {
 		flush_dropped(f, job);
+		conn_hold(f->conn, job->store_seq);
 		send_to(f, msg);
 		follower_free(f);
 	}

@@ -222,8 +222,14 @@ kinds_start(struct job *job)
 void
 kinds_stop(struct job *job, enum attempt_outcome reason)
 {
-	if (job->state != JOB_RUNNING || job_run_mut(job)->stopping)
+	if (job->state != JOB_RUNNING)
 		return;
+	/* A cancel during a stop's interrupt: it ends cancelled. */
+	if (job_run_mut(job)->stopping) {
+		if (reason == OUTCOME_CANCELLED)
+			job_run_mut(job)->stop_reason = reason;
+		return;
+	}
 	job_run_mut(job)->stopping = true;
 	job_run_mut(job)->stop_reason = reason;
 	switch (job->kind) {

@@ -35,6 +35,8 @@
 
 #define PRUNE_INTERVAL_MS 60000
 /* Finished jobs dropped per pass; more wait for the next pass. */
+/* A drain sees retries due within this through; later ones stay. */
+#define DRAIN_RETRY_HORIZON_MS 60000
 #define PRUNE_BATCH 1000
 /* In job->opts->deps during a submit: the index of a job of the batch. */
 #define DEP_REF ((uint64_t)1 << 63)
@@ -304,9 +306,15 @@ start_exec(struct job *job)
 	while (ex->envp[n] != NULL)
 		n++;
 	envp = xcalloc(n + 7, sizeof(char *));
-	for (i = 0; i < n; i++)
-		envp[i] = ex->envp[i];
-	extra = n;
+	/* jobd's own names are jobd's to give: a spec's are left out (they
+	 * would hide these from the job, and from recovery's search). */
+	for (i = 0, extra = 0; i < n; i++) {
+		if (strncmp(ex->envp[i], "JOBD_JOB_ID=", 12) != 0 &&
+		    strncmp(ex->envp[i], "JOBD_ATTEMPT=", 13) != 0 &&
+		    strncmp(ex->envp[i], "JOBD_INSTANCE=", 14) != 0)
+			envp[extra++] = ex->envp[i];
+	}
+	n = extra; /* the spec's, borrowed; jobd's own follow */
 	xasprintf(&envp[extra++], "JOBD_INSTANCE=%s", S.instance);
 	xasprintf(
 	    &envp[extra++], "JOBD_JOB_ID=%llu", (unsigned long long)job->id);
@@ -1061,8 +1069,17 @@ stop_running(struct job *job, enum attempt_outcome reason)
 			mark_dirty(job);
 		return;
 	}
-	if (job_run_mut(job)->stopping)
+	if (job_run_mut(job)->stopping) {
+		/* Being stopped by jobd's stop, and now cancelled: it ends
+		 * cancelled (and is not run again after the start). */
+		if (reason == OUTCOME_CANCELLED &&
+		    job_run_mut(job)->stop_reason != OUTCOME_CANCELLED) {
+			job_run_mut(job)->stop_reason = reason;
+			mark_dirty(job);
+			exec_kill(job_run_mut(job)->proc, EXEC_CANCELLED);
+		}
 		return;
+	}
 	if (job_run_mut(job)->proc == NULL) {
 		/* Not spawned yet (its attempt is being committed): no
 		 * process to stop, it ends now; its spawn is skipped. */
@@ -1375,6 +1392,7 @@ size_t
 sched_count_drainable(size_t *left)
 {
 	struct queue **qs;
+	struct job *job;
 	size_t i, nq, n = S.nrunning;
 
 	qs = queues_sorted(&nq);
@@ -1383,11 +1401,15 @@ sched_count_drainable(size_t *left)
 			n += queue_depth(qs[i]);
 	}
 	free(qs);
-	/* Retries waiting for their backoff: only looked for once nothing
-	 * else is left (a walk of the table). */
+	/* Retries due within a minute, in queues that may run them: only
+	 * looked for once nothing else is left (a walk of the table).  A
+	 * longer backoff is left for the next start, like a delay. */
 	for (i = 0; n == 0 && i <= S.mask; i++) {
-		if (S.table[i] != NULL && S.table[i]->state == JOB_DELAYED &&
-		    S.table[i]->run->nattempts > S.table[i]->run->attempt_base)
+		job = S.table[i];
+		if (job != NULL && job->state == JOB_DELAYED &&
+		    job->run->nattempts > job->run->attempt_base &&
+		    job->run->due_ms <= now_ms() + DRAIN_RETRY_HORIZON_MS &&
+		    !queue_paused(job->queue))
 			n++;
 	}
 	*left = S.njobs - S.nfinished - n;

@@ -83,9 +83,9 @@ size_t sched_count_queued(void); /* queued + delayed */
 size_t sched_count_running(void);
 /*
  * What a drain waits for: jobs running, queued in queues that are not
- * paused, and (once there is nothing else) waiting to be retried; *left
- * is the other unfinished jobs, which it leaves behind (delayed until
- * later, in paused queues, waiting on dependencies).
+ * paused, and (once there is nothing else) retries due within a minute;
+ * *left is the other unfinished jobs, which it leaves behind (delayed
+ * until later, in paused queues, waiting on dependencies).
  */
 size_t sched_count_drainable(size_t *left);
 size_t sched_count_jobs(void);

@@ -514,6 +514,10 @@ retry_backoff_parse_spec(
 		}
 	} else if (np.max_ms < np.base_ms)
 		np.max_ms = np.base_ms;
+	/* "fixed" means fixed, as in a retry object (jobd.conf has no
+	 * jitter key to say otherwise). */
+	if (np.backoff == RETRY_FIXED)
+		np.jitter = false;
 	*p = np;
 	return 0;
 

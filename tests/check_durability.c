@@ -397,6 +397,31 @@ START_TEST(test_exec_outlives_crash)
 END_TEST
 
 /*
+ * Submit {"kind":"exec",OPTS"argv":["sh","-c","BEFORE echo $$ >> PIDFILE;
+ * AFTER"]} and wait for its shell to write its pid; *pid gets it (may be
+ * NULL), and the file is removed for the next one.
+ */
+static json_int_t
+submit_traced(struct client *c, const char *opts, const char *before,
+    const char *after, const char *pidfile, pid_t *pid)
+{
+	char req[PATH_MAX + 512];
+	json_int_t id;
+	pid_t got;
+
+	snprintf(req, sizeof req,
+	    "{\"kind\":\"exec\",%s\"argv\":[\"sh\",\"-c\",\"%s echo $$ >> "
+	    "%s; %s\"]}",
+	    opts, before, pidfile, after);
+	id = submit_id(c, req);
+	got = read_pid(pidfile);
+	if (pid != NULL)
+		*pid = got;
+	ck_assert_int_eq(unlink(pidfile), 0);
+	return id;
+}
+
+/*
  * A stop of jobd is not the job's failure: a running job's attempt is
  * interrupted, not counted, and the job runs again after the restart,
  * even with no retries allowed.
@@ -404,7 +429,7 @@ END_TEST
 START_TEST(test_stop_requeues_running)
 {
 	static const char *const extra[] = {"--shutdown-grace", "100ms", NULL};
-	char pidfile[PATH_MAX + 16], req[PATH_MAX + 128];
+	char pidfile[PATH_MAX + 16];
 	struct client c;
 	json_int_t id;
 	json_t *job;
@@ -413,14 +438,8 @@ START_TEST(test_stop_requeues_running)
 	ck_assert_int_eq(harness_start(&H, extra), 0);
 	ck_assert_int_eq(client_unix(&c, H.sock), 0);
 	snprintf(pidfile, sizeof pidfile, "%s/pid", H.dir);
-	snprintf(req, sizeof req,
-	    "{\"kind\":\"exec\",\"argv\":[\"sh\",\"-c\",\"echo $$ >> %s; "
-	    "exec sleep 600\"]}",
-	    pidfile);
-	id = submit_id(&c, req);
-	pid = read_pid(pidfile);
+	id = submit_traced(&c, "", "", "exec sleep 600", pidfile, &pid);
 	client_close(&c);
-	ck_assert_int_eq(unlink(pidfile), 0);
 	ck_assert_int_eq(harness_restart(&H, SIGTERM, extra), 0);
 	/* Its process did not outlive the stop. */
 	wait_gone(pid);
@@ -433,6 +452,53 @@ START_TEST(test_stop_requeues_running)
 	json_decref(
 	    call_okf(&c, "{\"op\":\"cancel\",\"job\":%lld}", (long long)id));
 	json_decref(wait_state(&c, id, "cancelled"));
+	client_close(&c);
+	ck_assert_int_eq(harness_stop(&H), 0);
+}
+END_TEST
+
+/*
+ * What a stop's interrupt does not override: a job that finishes its work
+ * on the SIGTERM (exit 0) succeeded; a job cancelled while the stop is
+ * killing it stays cancelled.  Neither runs again after the start.
+ */
+START_TEST(test_stop_edges)
+{
+	static const char *const extra[] = {"--shutdown-grace", "100ms", NULL};
+	char pidfile[PATH_MAX + 16];
+	struct client c;
+	json_int_t done, cancelled;
+	json_t *job;
+
+	ck_assert_int_eq(harness_start(&H, extra), 0);
+	ck_assert_int_eq(client_unix(&c, H.sock), 0);
+	snprintf(pidfile, sizeof pidfile, "%s/pid", H.dir);
+	done = submit_traced(&c, "", "trap 'exit 0' TERM;",
+	    "while :; do sleep 0.05; done", pidfile, NULL);
+	/* Deaf to SIGTERM; SIGKILL only after 5 s. */
+	cancelled = submit_traced(&c, "\"kill_grace_ms\":5000,",
+	    "trap '' TERM;", "while :; do sleep 0.05; done", pidfile, NULL);
+	ck_assert_int_eq(kill(H.pid, SIGTERM), 0);
+	ck_assert(harness_log_wait(&H, "shutdown grace over"));
+	job = call_okf(
+	    &c, "{\"op\":\"cancel\",\"job\":%lld}", (long long)cancelled);
+	ck_assert(json_is_true(
+	    json_object_get(json_object_get(job, "job"), "cancelled")));
+	json_decref(job);
+	client_close(&c);
+	ck_assert_int_eq(harness_halt(&H, 0), 0);
+
+	ck_assert_int_eq(harness_respawn(&H, extra), 0);
+	ck_assert_int_eq(client_unix(&c, H.sock), 0);
+	job = get_job(&c, done);
+	ck_assert_str_eq(str(job, "state"), "succeeded");
+	ck_assert_uint_eq(json_array_size(json_object_get(job, "attempts")), 1);
+	json_decref(job);
+	job = get_job(&c, cancelled);
+	ck_assert_str_eq(str(job, "state"), "cancelled");
+	ck_assert_str_eq(attempt_outcome(job, 0), "cancelled");
+	ck_assert_uint_eq(json_array_size(json_object_get(job, "attempts")), 1);
+	json_decref(job);
 	client_close(&c);
 	ck_assert_int_eq(harness_stop(&H), 0);
 }
@@ -590,13 +656,14 @@ store_up(struct client *c)
 
 START_TEST(test_store_full)
 {
-	char conf[PATH_MAX + 16], big[12000], req[13000];
+	char conf[PATH_MAX + 16], big[12000], req[13000], go[PATH_MAX + 16];
 	const char *extra[] = {"--config", conf, NULL};
-	struct client filler, other;
+	struct client filler, other, follower;
 	int64_t deadline;
-	json_int_t done;
+	json_int_t done, held;
 	json_t *r;
 	int i, acked = 0;
+	FILE *fp;
 
 	snprintf(
 	    conf, sizeof conf, "/tmp/check_durability.%d.conf", (int)getpid());
@@ -608,6 +675,18 @@ START_TEST(test_store_full)
 	                    "\"kind\":\"echo\"}}");
 	done = num(json_object_get(r, "job"), "id");
 	json_decref(r);
+	/* A job that ends while the store cannot write, and a client
+	 * following it. */
+	snprintf(go, sizeof go, "%s/go", H.dir);
+	snprintf(req, sizeof req,
+	    "{\"kind\":\"exec\",\"argv\":[\"sh\",\"-c\",\"while [ ! -e %s ]; "
+	    "do sleep 0.01; done\"]}",
+	    go);
+	held = submit_id(&other, req);
+	json_decref(wait_state(&other, held, "running"));
+	ck_assert_int_eq(client_unix(&follower, H.sock), 0);
+	json_decref(call_okf(&follower,
+	    "{\"op\":\"logs\",\"job\":%lld,\"follow\":true}", (long long)held));
 	memset(big, 'x', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
 	/* More than fits: 40 jobs of 12 KB, pipelined. */
@@ -635,6 +714,25 @@ START_TEST(test_store_full)
 	json_decref(r);
 	ck_assert_int_ge(counter_of(&other, "store_refusals"), 2);
 	ck_assert(harness_log_wait(&H, "store: cannot write"));
+	/* The followed job ends: jobd says so (reads), but not to its
+	 * follower until the end is on disk. */
+	ck_assert_ptr_nonnull(fp = fopen(go, "w"));
+	fclose(fp);
+	deadline = (int64_t)(test_now_ns() / 1000000) + 20000;
+	for (;;) {
+		/* By get: a wait on it would be held too. */
+		r = get_job(&other, held);
+		i = strcmp(str(r, "state"), "succeeded") == 0;
+		json_decref(r);
+		if (i)
+			break;
+		ck_assert((int64_t)(test_now_ns() / 1000000) < deadline);
+		usleep(10000); /* polling a state: nothing to wait on */
+	}
+	while ((r = client_reply(&follower, 300)) != NULL) {
+		ck_assert_str_ne(str(r, "event"), "finished");
+		json_decref(r);
+	}
 
 	/* Room: everything acknowledged so far is committed and answered. */
 	write_file(conf, "store-max-size = 0\n");
@@ -652,6 +750,15 @@ START_TEST(test_store_full)
 	}
 	ck_assert_int_gt(acked, 0);
 	ck_assert_int_lt(acked, FILL_JOBS);
+	for (;;) {
+		r = client_reply(&follower, 20000);
+		ck_assert_ptr_nonnull(r);
+		i = strcmp(str(r, "event"), "finished") == 0;
+		json_decref(r);
+		if (i)
+			break;
+	}
+	client_close(&follower);
 	ck_assert(store_up(&other));
 	json_decref(
 	    call_ok(&other, "{\"op\":\"submit\",\"job\":{\"kind\":\"echo\"}}"));
@@ -825,6 +932,7 @@ durability_suite(void)
 	tcase_add_test(tc, test_restart_keeps_jobs);
 	tcase_add_test(tc, test_restart_lower_limits);
 	tcase_add_test(tc, test_stop_requeues_running);
+	tcase_add_test(tc, test_stop_edges);
 	tcase_add_test(tc, test_exec_outlives_crash);
 	tcase_add_test(tc, test_exec_unrecorded_crash);
 	tcase_add_test(tc, test_bad_database);

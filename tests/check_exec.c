@@ -1046,7 +1046,7 @@ START_TEST(test_cancel)
 	ck_assert_ptr_nonnull(start(&r2, &spec));
 	in_call = true;
 	exec_kill(r1.p, EXEC_CANCELLED);
-	/* The first reason is kept. */
+	/* A cancel during a stop's kill wins: the job is not to run again. */
 	exec_kill(r2.p, EXEC_INTERRUPTED);
 	exec_kill(r2.p, EXEC_CANCELLED);
 	in_call = false;
@@ -1054,7 +1054,7 @@ START_TEST(test_cancel)
 	ck_assert(r1.done && r2.done);
 	ck_assert_int_eq(r1.res.outcome, EXEC_CANCELLED);
 	ck_assert_int_eq(r1.res.signal, SIGTERM);
-	ck_assert_int_eq(r2.res.outcome, EXEC_INTERRUPTED);
+	ck_assert_int_eq(r2.res.outcome, EXEC_CANCELLED);
 	ck_assert_int_eq(r2.res.signal, SIGTERM);
 	run_clear(&r1);
 	run_clear(&r2);

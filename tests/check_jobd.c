@@ -163,12 +163,14 @@ START_TEST(test_exec_outcomes)
 	ck_assert_ptr_nonnull(strstr(str(job, "error"), "no-such-program-xyz"));
 	json_decref(job);
 
-	/* env, cwd and stdin reach the process; JOBD_JOB_ID is set. */
+	/* env, cwd and stdin reach the process; JOBD_JOB_ID is set, and
+	 * jobd's, whatever the spec says. */
 	job = run_job(&c,
 	    "{\"kind\":\"exec\",\"argv\":[\"sh\",\"-c\",\"echo $FOO $PWD; "
-	    "cat; echo $JOBD_JOB_ID\"],\"env\":{\"FOO\":\"bar\"},\"cwd\":\"/"
+	    "cat; echo $JOBD_JOB_ID $JOBD_ATTEMPT\"],\"env\":{\"FOO\":\"bar\","
+	    "\"JOBD_JOB_ID\":\"77\",\"JOBD_ATTEMPT\":\"9\"},\"cwd\":\"/"
 	    "tmp\",\"stdin\":\"in\\n\"}");
-	ck_assert_str_eq(str(job, "stdout"), "bar /tmp\nin\n5\n");
+	ck_assert_str_eq(str(job, "stdout"), "bar /tmp\nin\n5 1\n");
 	json_decref(job);
 	client_close(&c);
 	stop();

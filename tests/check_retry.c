@@ -620,7 +620,7 @@ START_TEST(test_backoff_spec)
 
 	retry_policy_default(&p);
 	p.max_attempts = 9;
-	p.jitter = false;
+	p.jitter = true;
 	before = p;
 	err[0] = '\0';
 	rc = retry_backoff_parse_spec(&p, specs[_i].spec, err, sizeof err);
@@ -629,9 +629,9 @@ START_TEST(test_backoff_spec)
 		ck_assert_int_eq(p.backoff, specs[_i].backoff);
 		ck_assert_uint_eq(p.base_ms, specs[_i].base_ms);
 		ck_assert_uint_eq(p.max_ms, specs[_i].max_ms);
-		/* The rest is untouched. */
+		/* The rest is untouched, but for jitter: none when fixed. */
 		ck_assert_uint_eq(p.max_attempts, 9);
-		ck_assert(!p.jitter);
+		ck_assert(p.jitter == (p.backoff != RETRY_FIXED));
 		ck_assert_uint_eq(p.on, before.on);
 	} else {
 		ck_assert_msg(rc == -1, "\"%s\" accepted", specs[_i].spec);
