@@ -850,7 +850,16 @@ const struct cmd_entry cmd_list_entry = {
     .name = "list",
     .usage = "[--state STATE[,STATE]...] [--queue NAME] [--key KEY] "
              "[--since TIME] [--until TIME] [--limit N] [--all]",
-    .summary = "list jobs, oldest first",
+    .summary = "list jobs: the newest page, in id order",
+    .options = "  --state STATE  only jobs in these states (queued, running, "
+               "failed, ...)\n"
+               "  --queue NAME   only the jobs of a queue\n"
+               "  --key KEY      only jobs with this unique key\n"
+               "  --since TIME   only jobs submitted at or after TIME (-1h, "
+               "RFC 3339, HH:MM)\n"
+               "  --until TIME   ...and before TIME\n"
+               "  --limit N      a page of N jobs (default 100)\n"
+               "  --all          every page, from the oldest\n",
     .exec = cmd_list_exec,
 };
 

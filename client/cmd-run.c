@@ -789,10 +789,39 @@ cmd_run_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	return status;
 }
 
+/* What the job options mean, for `jobctl help run` and `help submit`. */
+#define SPEC_OPTIONS                                                           \
+	"  --timeout DUR      end it after DUR (500ms, 30s, 5m, 1h30m): "      \
+	"SIGTERM, then SIGKILL\n"                                              \
+	"  --kill-grace DUR   time between the two (default 5s)\n"        \
+	"  --retries N        run it up to N more times if it fails\n"         \
+	"  --backoff SPEC     fixed:DUR, linear:DUR or exp:DUR[:MAXDUR] "      \
+	"between tries\n"                                                      \
+	"  --env K[=V]        set K (from jobctl's own environment without "   \
+	"=V)\n"                                                                \
+	"  --cwd DIR          run it in DIR\n"                                 \
+	"  --stdin FILE|-     give it FILE (or jobctl's stdin) on its stdin\n" \
+	"  --limit NAME=V     as=SIZE, cpu=DUR, nofile=N or nproc=N\n"         \
+	"  --output-cap SIZE  keep this much of stdout and of stderr\n"        \
+	"  --meta JSON        an object kept with the job\n"                   \
+	"  --queue NAME       its queue (default: default)\n"                  \
+	"  --priority N       0 (first) to 1000 (default 100)\n"               \
+	"  --delay DUR        start it no sooner than DUR from now\n"          \
+	"  --run-at TIME      ...or at TIME (RFC 3339, +DUR or a local "       \
+	"HH:MM)\n"                                                             \
+	"  --expires TIME     drop it if it has not started by TIME\n"         \
+	"  --key KEY          one job per key: a second gets the first "       \
+	"(--key-any: finished ones too)\n"                                     \
+	"  --after ID         run only after job ID succeeded (--after-any: "  \
+	"ended)\n"                                                             \
+	"  --kind KIND        a built-in kind instead of a command, with "     \
+	"--args JSON\n"
+
 const struct cmd_entry cmd_run_entry = {
     .name = "run",
     .usage = SPEC_USAGE,
-    .summary = "run a job, wait for it, and exit with its status",
+    .summary = "run a job, stream its output, and exit with its status",
+    .options = SPEC_OPTIONS,
     .exec = cmd_run_exec,
 };
 
@@ -800,5 +829,6 @@ const struct cmd_entry cmd_submit_entry = {
     .name = "submit",
     .usage = SPEC_USAGE,
     .summary = "queue a job and print its id",
+    .options = SPEC_OPTIONS,
     .exec = cmd_submit_exec,
 };

@@ -49,6 +49,8 @@ struct cmd_entry {
 	const char *name;
 	const char *usage;   /* the arguments, after "jobctl NAME " */
 	const char *summary; /* one line for `jobctl help` */
+	const char
+	    *options; /* `jobctl help NAME`: a line per option, or NULL */
 	/* argv[0] is the command's name; returns the exit status. */
 	int (*exec)(struct cmd_ctx *ctx, int argc, char **argv);
 };

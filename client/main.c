@@ -98,6 +98,8 @@ print_command_help(const struct cmd_entry *e, FILE *fp)
 {
 	fprintf(fp, "usage: jobctl %s%s%s\n%s.\n", e->name,
 	    e->usage[0] != '\0' ? " " : "", e->usage, e->summary);
+	if (e->options != NULL)
+		fprintf(fp, "\n%s\n", e->options);
 	fprintf(fp, "Also: --addr ADDR, --json, --token-file FILE, --tls-ca "
 	            "FILE,\n--tls-cert FILE, --tls-key FILE, --help.  See "
 	            "jobctl(1).\n");
