@@ -1062,6 +1062,16 @@ exec_kill(struct exec_proc *p, enum exec_outcome reason)
 	exec_terminate(p, reason);
 }
 
+void
+exec_kill_now(struct exec_proc *p)
+{
+	if (p->reaped)
+		return;
+	if (!p->killing)
+		exec_terminate(p, EXEC_INTERRUPTED);
+	exec_signal_group(p, SIGKILL);
+}
+
 pid_t
 exec_pid(const struct exec_proc *p)
 {

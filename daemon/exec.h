@@ -112,6 +112,8 @@ struct exec_proc *exec_start(struct event_base *base,
  * outcome unless the process had already exited on its own.
  */
 void exec_kill(struct exec_proc *p, enum exec_outcome reason);
+/* The same at once: SIGKILL to the group now (a second stop request). */
+void exec_kill_now(struct exec_proc *p);
 
 pid_t exec_pid(const struct exec_proc *p);
 /* Output captured so far (for a running job's logs). */

@@ -1181,7 +1181,7 @@ jobd_stop(void)
 {
 	if (jobd.stopping) {
 		log_notice("second stop request: ending running jobs now");
-		sched_stop(0, stopped);
+		sched_stop_now(stopped);
 		return;
 	}
 	jobd.stopping = true;

@@ -1224,6 +1224,30 @@ grace_over(evutil_socket_t fd, short what, void *arg)
 }
 
 void
+sched_stop_now(void (*done)(void))
+{
+	struct job *job;
+	size_t i;
+
+	S.stopping = true;
+	if (S.nrunning == 0) {
+		done();
+		return;
+	}
+	S.stopped = done;
+	timer_free(&S.grace_timer);
+	for (i = 0; i <= S.mask; i++) {
+		if ((job = S.table[i]) == NULL || job->state != JOB_RUNNING)
+			continue;
+		stop_running(job, OUTCOME_INTERRUPTED);
+		/* No kill grace either. */
+		if (job->state == JOB_RUNNING && job->kind == KIND_EXEC &&
+		    job->run->proc != NULL)
+			exec_kill_now(job_run_mut(job)->proc);
+	}
+}
+
+void
 sched_stop(uint64_t grace_ms, void (*done)(void))
 {
 	struct timeval tv = {

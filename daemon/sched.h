@@ -95,6 +95,8 @@ size_t sched_count_jobs(void);
  * them (outcome interrupted); call done() once nothing runs.
  */
 void sched_stop(uint64_t grace_ms, void (*done)(void));
+/* A second stop request: running jobs are killed now (SIGKILL). */
+void sched_stop_now(void (*done)(void));
 
 /*
  * End the running attempt of job: called by the runners (exec, kinds) once

@@ -504,6 +504,43 @@ START_TEST(test_stop_edges)
 }
 END_TEST
 
+/* A second stop request ends running jobs at once: no grace, no kill
+ * grace (here 30 s and 60 s, past the harness's deadline). */
+START_TEST(test_second_stop)
+{
+	static const char *const extra[] = {"--shutdown-grace", "30s", NULL};
+	char pidfile[PATH_MAX + 16];
+	struct client c;
+	json_int_t id;
+	json_t *job;
+	pid_t pid;
+
+	ck_assert_int_eq(harness_start(&H, extra), 0);
+	ck_assert_int_eq(client_unix(&c, H.sock), 0);
+	snprintf(pidfile, sizeof pidfile, "%s/pid", H.dir);
+	id = submit_traced(&c, "\"kill_grace_ms\":60000,", "trap '' TERM;",
+	    "while :; do sleep 0.05; done", pidfile, &pid);
+	client_close(&c);
+	ck_assert_int_eq(kill(H.pid, SIGTERM), 0);
+	ck_assert(harness_log_wait(&H, "waiting up to 30000 ms"));
+	ck_assert_int_eq(kill(H.pid, SIGTERM), 0);
+	ck_assert_int_eq(harness_halt(&H, 0), 0);
+	wait_gone(pid);
+	/* Interrupted, so queued again for the next start. */
+	ck_assert_int_eq(harness_respawn(&H, NULL), 0);
+	ck_assert_int_eq(client_unix(&c, H.sock), 0);
+	job = wait_state(&c, id, "running");
+	ck_assert_str_eq(attempt_outcome(job, 0), "interrupted");
+	json_decref(job);
+	client_close(&c);
+	/* Still deaf: two stop requests again. */
+	ck_assert_int_eq(kill(H.pid, SIGTERM), 0);
+	ck_assert(harness_log_wait(&H, "waiting up to"));
+	ck_assert_int_eq(kill(H.pid, SIGTERM), 0);
+	ck_assert_int_eq(harness_wait(&H), 0);
+}
+END_TEST
+
 /* Take the process group out of job id's state record, as if jobd had
  * died before the commit that follows a spawn. */
 static void
@@ -933,6 +970,7 @@ durability_suite(void)
 	tcase_add_test(tc, test_restart_lower_limits);
 	tcase_add_test(tc, test_stop_requeues_running);
 	tcase_add_test(tc, test_stop_edges);
+	tcase_add_test(tc, test_second_stop);
 	tcase_add_test(tc, test_exec_outlives_crash);
 	tcase_add_test(tc, test_exec_unrecorded_crash);
 	tcase_add_test(tc, test_bad_database);
