@@ -396,6 +396,16 @@ START_TEST(test_exec_outlives_crash)
 }
 END_TEST
 
+/* Start jobd with extra options, connect c, and name its pid file. */
+static void
+start_traced(
+    const char *const *extra, struct client *c, char *pidfile, size_t len)
+{
+	ck_assert_int_eq(harness_start(&H, extra), 0);
+	ck_assert_int_eq(client_unix(c, H.sock), 0);
+	snprintf(pidfile, len, "%s/pid", H.dir);
+}
+
 /*
  * Submit {"kind":"exec",OPTS"argv":["sh","-c","BEFORE echo $$ >> PIDFILE;
  * AFTER"]} and wait for its shell to write its pid; *pid gets it (may be
@@ -435,9 +445,7 @@ START_TEST(test_stop_requeues_running)
 	json_t *job;
 	pid_t pid;
 
-	ck_assert_int_eq(harness_start(&H, extra), 0);
-	ck_assert_int_eq(client_unix(&c, H.sock), 0);
-	snprintf(pidfile, sizeof pidfile, "%s/pid", H.dir);
+	start_traced(extra, &c, pidfile, sizeof pidfile);
 	id = submit_traced(&c, "", "", "exec sleep 600", pidfile, &pid);
 	client_close(&c);
 	ck_assert_int_eq(harness_restart(&H, SIGTERM, extra), 0);
@@ -470,9 +478,7 @@ START_TEST(test_stop_edges)
 	json_int_t done, cancelled;
 	json_t *job;
 
-	ck_assert_int_eq(harness_start(&H, extra), 0);
-	ck_assert_int_eq(client_unix(&c, H.sock), 0);
-	snprintf(pidfile, sizeof pidfile, "%s/pid", H.dir);
+	start_traced(extra, &c, pidfile, sizeof pidfile);
 	done = submit_traced(&c, "", "trap 'exit 0' TERM;",
 	    "while :; do sleep 0.05; done", pidfile, NULL);
 	/* Deaf to SIGTERM; SIGKILL only after 5 s. */
@@ -515,9 +521,7 @@ START_TEST(test_second_stop)
 	json_t *job;
 	pid_t pid;
 
-	ck_assert_int_eq(harness_start(&H, extra), 0);
-	ck_assert_int_eq(client_unix(&c, H.sock), 0);
-	snprintf(pidfile, sizeof pidfile, "%s/pid", H.dir);
+	start_traced(extra, &c, pidfile, sizeof pidfile);
 	id = submit_traced(&c, "\"kill_grace_ms\":60000,", "trap '' TERM;",
 	    "while :; do sleep 0.05; done", pidfile, &pid);
 	client_close(&c);
