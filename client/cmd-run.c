@@ -682,6 +682,30 @@ run_status(const json_t *job, json_int_t id, bool exec)
 }
 
 /*
+ * The job's output cannot be written (a pipe's reader went away, as in
+ * `jobctl run ... | head -1`): end it as the command itself would end,
+ * by cancelling it, and exit as if killed by SIGPIPE.
+ */
+static int
+run_output_failed(struct cmd_ctx *ctx, json_int_t id)
+{
+	int saved = errno;
+	json_int_t req_id;
+	json_t *req, *reply;
+
+	req = json_pack("{s:s, s:I}", "op", "cancel", "job", id);
+	req_id = jobd_send(ctx->conn, req);
+	json_decref(req);
+	reply = jobd_reply(ctx->conn, req_id, 5000);
+	json_decref(reply);
+	if (saved == EPIPE)
+		return JOBCTL_EXIT_SIGNAL + SIGPIPE;
+	out_warn("job %lld: cannot write its output (%s): cancelled",
+	    (long long)id, strerror(saved));
+	return JOBCTL_EXIT_ERROR;
+}
+
+/*
  * Follow an exec job to its end: its output as it comes (every attempt's,
  * stdout to stdout and stderr to stderr), then its status.  The follow's
  * last line carries the job's end, which is all run_status() reads.
@@ -709,7 +733,7 @@ run_follow(struct cmd_ctx *ctx, json_int_t id, bool *cancel_sent)
 		}
 		if (cmd_follow_print(reply, id) != 0) {
 			json_decref(reply);
-			return JOBCTL_EXIT_ERROR;
+			return run_output_failed(ctx, id);
 		}
 		event = json_string_value(json_object_get(reply, "event"));
 		if (event != NULL && strcmp(event, "finished") == 0)
@@ -755,6 +779,8 @@ cmd_run_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* A closed stdout is an EPIPE to act on (run_output_failed()). */
+	signal(SIGPIPE, SIG_IGN);
 	jobd_set_sigmask(ctx->conn, &old);
 
 	req = json_pack("{s:s, s:o}", "op", "submit", "job", spec);
@@ -793,7 +819,7 @@ cmd_run_exec(struct cmd_ctx *ctx, int argc, char **argv)
 #define SPEC_OPTIONS                                                           \
 	"  --timeout DUR      end it after DUR (500ms, 30s, 5m, 1h30m): "      \
 	"SIGTERM, then SIGKILL\n"                                              \
-	"  --kill-grace DUR   time between the two (default 5s)\n"        \
+	"  --kill-grace DUR   time between the two (default 5s)\n"             \
 	"  --retries N        run it up to N more times if it fails\n"         \
 	"  --backoff SPEC     fixed:DUR, linear:DUR or exp:DUR[:MAXDUR] "      \
 	"between tries\n"                                                      \

@@ -773,11 +773,12 @@ main(int argc, char **argv)
 	optind = 0; /* GNU getopt: start over for the command's options */
 	status = ctx.entry->exec(&ctx, argc, argv);
 	jobd_close(ctx.conn);
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		if (errno != EPIPE)
+	/* A command that failed has said why already (run's SIGPIPE). */
+	if ((fflush(stdout) != 0 || ferror(stdout)) &&
+	    status == JOBCTL_EXIT_OK) {
+		if (errno != EPIPE && errno != 0)
 			out_warn("stdout: %s", strerror(errno));
-		if (status == JOBCTL_EXIT_OK)
-			status = JOBCTL_EXIT_ERROR;
+		status = JOBCTL_EXIT_ERROR;
 	}
 	return status;
 }

@@ -1156,6 +1156,35 @@ START_TEST(test_run_interrupt)
 }
 END_TEST
 
+/* `jobctl run ... | head -1`: once its stdout is gone, the job is
+ * cancelled and run ends as the command would, by SIGPIPE. */
+START_TEST(test_run_pipe_closed)
+{
+	const char *argv[] = {jobctl_path(), "--addr", addr, "run", "--", "sh",
+	    "-c", "while :; do echo line; sleep 0.05; done", NULL};
+	char errpath[PATH_MAX + 16], line[8] = "";
+	struct result r;
+	int fds[2], status;
+	pid_t pid;
+
+	snprintf(errpath, sizeof errpath, "%s/pipe.err", h.dir);
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	pid = spawn_jobctl(argv, fds[1], errpath);
+	close(fds[1]);
+	ck_assert_int_eq(read(fds[0], line, 5), 5);
+	ck_assert_str_eq(line, "line\n");
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 128 + SIGPIPE);
+	r = JOBCTL("list", "--json", "--state", "cancelled");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(count_lines(r.out), 1);
+	ck_assert_ptr_nonnull(strstr(r.out, "echo line"));
+	result_free(&r);
+}
+END_TEST
+
 /* A unique key already taken: the job that has it, and a word on stderr. */
 START_TEST(test_key_duplicate)
 {
@@ -2621,6 +2650,7 @@ jobctl_suite(void)
 	tcase_add_test(tc, test_run_interrupt);
 	tcase_add_test(tc, test_run_live);
 	tcase_add_test(tc, test_key_duplicate);
+	tcase_add_test(tc, test_run_pipe_closed);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cli");
