@@ -768,6 +768,21 @@ key_allowed(int ch)
 	       ch != 'c';
 }
 
+static void config_free(struct jobd_config *cfg);
+
+/* Would value do for option ch?  Tried on a scratch configuration. */
+static bool
+option_value_ok(int ch, const char *value)
+{
+	struct jobd_config scratch;
+	bool ok;
+
+	config_defaults(&scratch);
+	ok = apply_option(&scratch, ch, value) == 0;
+	config_free(&scratch);
+	return ok;
+}
+
 /*
  * Build a whole configuration: defaults, then the file's global keys
  * (each one the command line does not give), then the command line.
@@ -802,9 +817,12 @@ config_build(struct jobd_config *cfg, struct conf **confp)
 				conffile_free(conf);
 				return -1;
 			}
-			if (cmdline_has(ch))
-				continue; /* the command line wins */
-			if (apply_option(cfg, ch, it->value) != 0) {
+			/* The command line wins, but a bad value in the file
+			 * is an error all the same (it would be the day the
+			 * option leaves the command line). */
+			if (cmdline_has(ch)
+			        ? !option_value_ok(ch, it->value)
+			        : apply_option(cfg, ch, it->value) != 0) {
 				opt_error("%s:%d: bad value for %s", conf->path,
 				    it->line, it->key);
 				conffile_free(conf);

@@ -147,6 +147,18 @@ START_TEST(test_bad_files)
 			ck_abort_msg("case %zu: log lacks \"%s\"", i, want);
 		harness_stop(&H);
 	}
+	/* A bad value is an error even where the command line wins. */
+	write_conf("shutdown-grace = 5\n");
+	{
+		const char *over[] = {
+		    "--config", conf_path, "--shutdown-grace", "1s", NULL};
+
+		ck_assert_int_ne(harness_start(&H, over), 0);
+		snprintf(want, sizeof want,
+		    "%s:1: bad value for shutdown-grace", conf_path);
+		ck_assert(harness_log_contains(&H, want));
+		harness_stop(&H);
+	}
 	/* A file named and missing is an error; "none" is no file. */
 	extra[1] = "/nonexistent/jobd.conf";
 	ck_assert_int_ne(harness_start(&H, extra), 0);
