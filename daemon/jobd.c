@@ -693,6 +693,22 @@ apply_option(struct jobd_config *cfg, int ch, const char *arg)
 
 /* Defaults that depend on other settings, and checks across them. */
 static int
+check_address(const char *option, const char *hostport)
+{
+	struct addrinfo *ai;
+	char err[512];
+
+	if (hostport == NULL)
+		return 0;
+	if (listener_resolve(option, hostport, &ai, err, sizeof err) != 0) {
+		opt_error("%s", err);
+		return -1;
+	}
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static int
 config_finish(struct jobd_config *cfg)
 {
 	int r = 0;
@@ -708,6 +724,18 @@ config_finish(struct jobd_config *cfg)
 	}
 	if (r == 0)
 		r = check_tls_options(cfg);
+	/* What can be known of the addresses before binding them is a
+	 * usage error (exit 2), as for any other bad option. */
+	if (r == 0)
+		r = check_address("--listen", cfg->listen);
+	if (r == 0)
+		r = check_address("--metrics-listen", cfg->metrics_listen);
+	if (r == 0 && cfg->listen != NULL && cfg->token_file == NULL) {
+		opt_error("--listen %s needs --token-file: TCP clients must "
+		          "authenticate (jobd --gen-token FILE makes a token)",
+		    cfg->listen);
+		r = -1;
+	}
 	return r;
 }
 

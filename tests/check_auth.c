@@ -213,7 +213,8 @@ START_TEST(test_token_files)
 		const char *const no_token[] = {"--socket", sock, "--state-dir",
 		    "none", "--listen", "127.0.0.1:0", NULL};
 
-		ck_assert_int_eq(run_jobd(no_token, &err), 1);
+		/* A usage error, found before anything is bound. */
+		ck_assert_int_eq(run_jobd(no_token, &err), 2);
 		ck_assert_ptr_nonnull(strstr(err, "needs --token-file"));
 		free(err);
 	}
