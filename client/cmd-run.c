@@ -759,7 +759,7 @@ cmd_run_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	json_t *spec, *req, *reply, *job;
 	sigset_t block, old;
 	json_int_t req_id, id;
-	bool exec, cancel_sent = false;
+	bool exec, duplicate, cancel_sent = false;
 	int status;
 
 	if ((status = cmd_spec_parse(ctx, argc, argv, NULL, &spec)) != -1)
@@ -790,6 +790,8 @@ cmd_run_exec(struct cmd_ctx *ctx, int argc, char **argv)
 		return status;
 	id = json_integer_value(
 	    json_object_get(json_object_get(reply, "job"), "id"));
+	duplicate = json_is_true(
+	    json_object_get(json_object_get(reply, "job"), "duplicate"));
 	if (!ctx->json)
 		warn_duplicate(json_object_get(reply, "job"));
 	json_decref(reply);
@@ -803,6 +805,9 @@ cmd_run_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	if ((reply = run_await(ctx, req_id, id, &cancel_sent, &status)) == NULL)
 		return status;
 	job = json_object_get(reply, "job");
+	/* As the submit said (the job is the one that had the key). */
+	if (duplicate)
+		json_object_set_new(job, "duplicate", json_true());
 	if (ctx->json)
 		out_json(job);
 	else if (exec) {

@@ -1221,6 +1221,11 @@ START_TEST(test_key_duplicate)
 	ck_assert_ptr_nonnull(strstr(r.out, "\"duplicate\":true"));
 	ck_assert_str_eq(r.err, "");
 	result_free(&r);
+	r = JOBCTL("--json", "run", "--key", "kd", "--key-any", "--", "true");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "\"duplicate\":true"));
+	ck_assert_ptr_nonnull(strstr(r.out, "\"stdout\":\"first\\n\""));
+	result_free(&r);
 }
 END_TEST
 
