@@ -35,9 +35,9 @@
 
 #define PRUNE_INTERVAL_MS 60000
 /* Finished jobs dropped per pass; more wait for the next pass. */
+#define PRUNE_BATCH 1000
 /* A drain sees retries due within this through; later ones stay. */
 #define DRAIN_RETRY_HORIZON_MS 60000
-#define PRUNE_BATCH 1000
 /* In job->opts->deps during a submit: the index of a job of the batch. */
 #define DEP_REF ((uint64_t)1 << 63)
 
@@ -1209,26 +1209,35 @@ sched_set_event_hook(sched_event_fn fn)
 	S.event_hook = fn;
 }
 
+/* Stop every running job for jobd's stop; at_once: no kill grace. */
+static void
+stop_all_running(bool at_once)
+{
+	struct job *job;
+	size_t i;
+
+	for (i = 0; i <= S.mask; i++) {
+		if ((job = S.table[i]) == NULL || job->state != JOB_RUNNING)
+			continue;
+		stop_running(job, OUTCOME_INTERRUPTED);
+		if (at_once && job->state == JOB_RUNNING &&
+		    job->kind == KIND_EXEC && job->run->proc != NULL)
+			exec_kill_now(job_run_mut(job)->proc);
+	}
+}
+
 static void
 grace_over(evutil_socket_t fd, short what, void *arg)
 {
-	size_t i;
-
 	timer_free(&S.grace_timer);
 	log_notice(
 	    "shutdown grace over: stopping %zu running job(s)", S.nrunning);
-	for (i = 0; i <= S.mask; i++) {
-		if (S.table[i] != NULL && S.table[i]->state == JOB_RUNNING)
-			stop_running(S.table[i], OUTCOME_INTERRUPTED);
-	}
+	stop_all_running(false);
 }
 
 void
 sched_stop_now(void (*done)(void))
 {
-	struct job *job;
-	size_t i;
-
 	S.stopping = true;
 	if (S.nrunning == 0) {
 		done();
@@ -1236,15 +1245,7 @@ sched_stop_now(void (*done)(void))
 	}
 	S.stopped = done;
 	timer_free(&S.grace_timer);
-	for (i = 0; i <= S.mask; i++) {
-		if ((job = S.table[i]) == NULL || job->state != JOB_RUNNING)
-			continue;
-		stop_running(job, OUTCOME_INTERRUPTED);
-		/* No kill grace either. */
-		if (job->state == JOB_RUNNING && job->kind == KIND_EXEC &&
-		    job->run->proc != NULL)
-			exec_kill_now(job_run_mut(job)->proc);
-	}
+	stop_all_running(true);
 }
 
 void
@@ -1415,6 +1416,7 @@ sched_count_queued(void)
 size_t
 sched_count_drainable(size_t *left)
 {
+	uint64_t horizon = now_ms() + DRAIN_RETRY_HORIZON_MS;
 	struct queue **qs;
 	struct job *job;
 	size_t i, nq, n = S.nrunning;
@@ -1432,8 +1434,7 @@ sched_count_drainable(size_t *left)
 		job = S.table[i];
 		if (job != NULL && job->state == JOB_DELAYED &&
 		    job->run->nattempts > job->run->attempt_base &&
-		    job->run->due_ms <= now_ms() + DRAIN_RETRY_HORIZON_MS &&
-		    !queue_paused(job->queue))
+		    job->run->due_ms <= horizon && !queue_paused(job->queue))
 			n++;
 	}
 	*left = S.njobs - S.nfinished - n;
@@ -1580,8 +1581,8 @@ restore_spec(
 		S.next_id = id + 1;
 	if ((job = persist_job_from_spec(id, data, len, err, sizeof err)) ==
 	    NULL) {
-		/* Kept in the database: a start with settings that take it
-		 * (the limits it was accepted under) brings it back. */
+		/* Kept in the database (a damaged record, a kind this jobd
+		 * lacks): a jobd that can read it brings it back. */
 		log_err("store: job %llu: %s; not restored (its records are "
 		        "kept)",
 		    (unsigned long long)id, err);
